@@ -1,0 +1,1 @@
+"""Evaluation evidence: runs ingested from evaluation harnesses. Never imports safetycase."""

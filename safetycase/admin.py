@@ -1,0 +1,49 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from safetycase.models import Link, Membership, Node, SafetyCase
+from safetycase.selectors import case_findings
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+
+
+@admin.register(SafetyCase)
+class SafetyCaseAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "model_name", "model_version", "deployment", "updated_at"]
+    search_fields = ["name", "model_name", "deployment"]
+    inlines = [MembershipInline]
+    readonly_fields = ["gsn_findings"]
+
+    @admin.display(description="GSN findings (R1–R16)")
+    def gsn_findings(self, obj: SafetyCase) -> str:
+        if obj.pk is None:
+            return "—"
+        findings = case_findings(case=obj)
+        if not findings:
+            return "No findings: the argument follows every rule checked."
+        return "\n".join(
+            f"{f.severity.upper()} {f.rule} {f.node or ''}: {f.message}" for f in findings
+        )
+
+
+@admin.register(Node)
+class NodeAdmin(SimpleHistoryAdmin):
+    list_display = ["identifier", "case", "type", "undeveloped", "module"]
+    list_filter = ["type", "undeveloped", "case"]
+    search_fields = ["identifier", "statement"]
+
+
+@admin.register(Link)
+class LinkAdmin(SimpleHistoryAdmin):
+    list_display = ["case", "source", "type", "target"]
+    list_filter = ["type", "case"]
+    raw_id_fields = ["source", "target"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(SimpleHistoryAdmin):
+    list_display = ["case", "user", "role"]
+    list_filter = ["role", "case"]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SafetycaseConfig(AppConfig):
+    name = "safetycase"
+    verbose_name = "Safety cases"

@@ -1,0 +1,26 @@
+from django.db import models
+
+from safetycase.gsn.model import ElementType, RelationType
+
+
+class NodeType(models.TextChoices):
+    GOAL = ElementType.GOAL.value, "Goal"
+    STRATEGY = ElementType.STRATEGY.value, "Strategy"
+    SOLUTION = ElementType.SOLUTION.value, "Solution"
+    CONTEXT = ElementType.CONTEXT.value, "Context"
+    ASSUMPTION = ElementType.ASSUMPTION.value, "Assumption"
+    JUSTIFICATION = ElementType.JUSTIFICATION.value, "Justification"
+    COUNTER_GOAL = ElementType.COUNTER_GOAL.value, "Counter-goal"
+    COUNTER_SOLUTION = ElementType.COUNTER_SOLUTION.value, "Counter-solution"
+
+
+class LinkType(models.TextChoices):
+    SUPPORTED_BY = RelationType.SUPPORTED_BY.value, "supported by"
+    IN_CONTEXT_OF = RelationType.IN_CONTEXT_OF.value, "in context of"
+    CHALLENGES = RelationType.CHALLENGES.value, "challenges"
+
+
+class Role(models.TextChoices):
+    AUTHOR = "author", "Author"
+    REVIEWER = "reviewer", "Reviewer"
+    VIEWER = "viewer", "Viewer"

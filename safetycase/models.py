@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from safetycase.choices import LinkType, NodeType, Role
+
+
+class SafetyCase(models.Model):
+    """One argument about one model in one deployment."""
+
+    name = models.CharField(max_length=200, unique=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    model_version = models.CharField(max_length=200, blank=True)
+    deployment = models.CharField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    # Module metadata of modular arguments (gsn2x `module:` blocks), keyed by module name.
+    modules = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="safety_cases"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("case_detail", args=[self.pk])
+
+
+class Membership(models.Model):
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="case_memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "user"], name="one_membership_per_user"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.role} of {self.case}"
+
+
+class Node(models.Model):
+    """A GSN element of a case."""
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="nodes")
+    identifier = models.CharField(max_length=100)
+    type = models.CharField(max_length=20, choices=NodeType.choices)
+    statement = models.TextField(blank=True)
+    undeveloped = models.BooleanField(default=False)
+    module = models.CharField(max_length=200, blank=True)
+    # Interchange extras kept for round-trips: url, additional gsn2x layers, layout hints,
+    # acp, defeated markers, challenged relationships.
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "identifier"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "identifier"], name="node_identifier_unique_in_case"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(type__in=NodeType.values), name="node_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.identifier
+
+    def get_absolute_url(self) -> str:
+        return reverse("node_detail", args=[self.case_id, self.identifier])
+
+
+class Link(models.Model):
+    """A typed edge between two nodes of the same case."""
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="links")
+    source = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="outgoing_links")
+    target = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="incoming_links")
+    type = models.CharField(max_length=20, choices=LinkType.choices)
+    # A challenge of a relationship names its other end here; empty for every other link.
+    target_relation = models.CharField(max_length=100, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "source__identifier", "type", "target__identifier"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "target", "type", "target_relation"], name="link_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(type__in=LinkType.values), name="link_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.type} {self.target}"

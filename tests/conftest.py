@@ -1,0 +1,111 @@
+"""Shared fixtures: personas (healthchecks' alice/bob/charlie pattern) and a small case.
+
+Tests marked `requires_postgres` or `requires_broker` run only when DATABASE_URL / CELERY_BROKER_URL
+point at those services (CI's second pass); when the variable is set and the service is down,
+those tests fail rather than skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from safetycase import services
+from safetycase.choices import Role
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+    with_broker = bool(os.environ.get("CELERY_BROKER_URL"))
+    for item in items:
+        if "requires_postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="DATABASE_URL is not PostgreSQL"))
+        if "requires_broker" in item.keywords and not with_broker:
+            item.add_marker(pytest.mark.skip(reason="CELERY_BROKER_URL is not set"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.VAR_DIR = tmp_path / "var"
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str):
+        return django_user_model.objects.create_user(username=username, password="pw-" + username)
+
+    return make
+
+
+@pytest.fixture
+def author(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def reviewer(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def viewer(make_user):
+    return make_user("vera")
+
+
+@pytest.fixture
+def outsider(make_user):
+    return make_user("charlie")
+
+
+@pytest.fixture
+def case(author, reviewer, viewer):
+    """A small well-formed case: G1 supported by S1 over G2 (→ Sn1) and G3 (undeveloped)."""
+    case = services.case_create(
+        name="Example model internal deployment",
+        model_name="example-model",
+        model_version="2026-11",
+        deployment="internal coding agent",
+        owner=author,
+    )
+    services.membership_set(case=case, user=reviewer, role=Role.REVIEWER)
+    services.membership_set(case=case, user=viewer, role=Role.VIEWER)
+    for identifier, type_, statement, undeveloped in [
+        ("G1", "goal", "The model cannot cause catastrophic harm through scheming", False),
+        ("C1", "context", "Internal deployment as a coding agent", False),
+        ("S1", "strategy", "Argue over each scheming capability", False),
+        ("G2", "goal", "The model lacks the capability for stealthy sabotage", False),
+        ("G3", "goal", "The model lacks situational awareness", True),
+        ("Sn1", "solution", "Sabotage evaluation results", False),
+    ]:
+        services.node_create_do(
+            case=case,
+            identifier=identifier,
+            type=type_,
+            statement=statement,
+            undeveloped=undeveloped,
+        )
+    for source, target, type_ in [
+        ("G1", "C1", "in_context_of"),
+        ("G1", "S1", "supported_by"),
+        ("S1", "G2", "supported_by"),
+        ("S1", "G3", "supported_by"),
+        ("G2", "Sn1", "supported_by"),
+    ]:
+        services.link_create_do(case=case, source=source, target=target, type=type_)
+    return case
+
+
+@pytest.fixture
+def api_client_for():
+    def client_for(user) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for
