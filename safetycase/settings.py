@@ -170,6 +170,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "NodeTypeEnum": "safetycase.choices.NodeType",
+        "LinkTypeEnum": "safetycase.choices.LinkType",
+    },
 }
 
 # Celery: with no broker configured tasks run in-process (eager), so `make run` needs no

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_create_token_prints_a_working_token_on_its_last_line(author, client, case):
+    key = run("create_token", "alice").strip().splitlines()[-1]
+    assert Token.objects.get(user=author).key == key
+    response = client.get("/api/v1/cases/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 200
+    assert run("create_token", "alice").strip().splitlines()[-1] == key  # stable
+
+
+def test_create_token_for_unknown_user_fails_clearly():
+    with pytest.raises(CommandError, match="There is no user 'nobody'"):
+        call_command("create_token", "nobody")
+
+
+def test_setup_admin_creates_the_admin_once_and_prints_the_login(settings, client):
+    first = run("setup_admin", "--url", "http://127.0.0.1:8123/")
+    password = first.strip().rsplit(" ", 1)[-1]
+    assert first.startswith("Log in at http://127.0.0.1:8123/ as admin / ")
+    assert client.login(username="admin", password=password)
+    second = run("setup_admin", "--url", "http://127.0.0.1:8123/")
+    assert second == first
+    assert get_user_model().objects.filter(username="admin").count() == 1
+    assert (settings.VAR_DIR / "admin-password").read_text().strip() == password

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pages_require_login(client, case):
+    for url in ["/", f"/cases/{case.pk}/", f"/cases/{case.pk}/nodes/G1/"]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/")
+
+
+def test_case_list_shows_only_member_cases(client, case, viewer, outsider):
+    client.force_login(viewer)
+    assert case.name in client.get("/").content.decode()
+    client.force_login(outsider)
+    page = client.get("/").content.decode()
+    assert case.name not in page
+    assert "not a member of any case" in page
+
+
+def test_case_list_uses_a_fixed_number_of_queries(
+    client, case, viewer, django_assert_max_num_queries
+):
+    client.force_login(viewer)
+    with django_assert_max_num_queries(4):
+        client.get("/")
+
+
+def test_case_page_shows_diagram_nodes_and_findings(client, case, viewer):
+    client.force_login(viewer)
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "<svg" in page
+    assert "The model cannot cause catastrophic harm through scheming" in page
+    assert f'href="/cases/{case.pk}/nodes/G2/"' in page
+
+
+def test_outsider_gets_404_for_case_and_node_pages(client, case, outsider):
+    client.force_login(outsider)
+    for url in [f"/cases/{case.pk}/", f"/cases/{case.pk}/nodes/G1/"]:
+        response = client.get(url)
+        assert response.status_code == 404
+        assert case.name not in response.content.decode()
+
+
+def test_node_page_shows_statement_links_and_history(client, case, viewer):
+    client.force_login(viewer)
+    page = client.get(f"/cases/{case.pk}/nodes/G2/").content.decode()
+    assert "The model lacks the capability for stealthy sabotage" in page
+    assert f'href="/cases/{case.pk}/nodes/S1/"' in page  # parent
+    assert f'href="/cases/{case.pk}/nodes/Sn1/"' in page  # child
+    assert "Created" in page
+
+
+def test_unknown_node_is_404(client, case, viewer):
+    client.force_login(viewer)
+    assert client.get(f"/cases/{case.pk}/nodes/G404/").status_code == 404
+
+
+def test_statements_are_escaped_in_pages(client, case, author):
+    from safetycase import services
+    from safetycase.models import Node
+
+    node = Node.objects.get(case=case, identifier="G3")
+    services.node_update(actor=author, node=node, statement='<script>alert("x")</script>')
+    client.force_login(author)
+    for url in [f"/cases/{case.pk}/", f"/cases/{case.pk}/nodes/G3/"]:
+        page = client.get(url).content.decode()
+        assert '<script>alert("x")</script>' not in page
+        assert "&lt;script&gt;" in page
