@@ -21,9 +21,9 @@ def _broker() -> dict:
     from safetycase.celery import app
 
     try:
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-        return {"status": "ok", "transport": app.conf.broker_url.split("://", 1)[0]}
+        return {"status": "ok", "transport": settings.CELERY_BROKER_URL.split("://", 1)[0]}
     except Exception as exc:  # any failure means unhealthy; report it instead of raising
         return {"status": "unavailable", "error": str(exc)[:200]}
 

@@ -24,13 +24,7 @@ def test_healthz_checks_the_real_broker(client):
 @pytest.mark.django_db
 def test_healthz_is_503_when_the_broker_is_unreachable(client, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    from safetycase.celery import app
-
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    try:
-        response = client.get("/healthz")
-    finally:
-        app.conf.broker_url = original
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"]["status"] == "unavailable"
