@@ -94,6 +94,37 @@ def case_findings(*, case: SafetyCase) -> list[Finding]:
     return check_argument(case_argument(case=case))
 
 
-def case_diagram_svg(*, case: SafetyCase) -> str:
-    """The case's GSN diagram as SVG (placeholder until the DOT builder and renderer land)."""
-    return '<svg xmlns="http://www.w3.org/2000/svg"/>'
+def case_diagram_svg(
+    *, case: SafetyCase, module: str | None = None, statuses: dict[str, str] | None = None
+) -> str:
+    """The case's GSN diagram (or one module of it) as inline SVG; every node links to its page.
+
+    `statuses` maps identifiers to "supported" / "defeated" / "at_risk" / "undeveloped" fills.
+    """
+    from django.urls import NoReverseMatch, reverse
+
+    from safetycase.diagrams import argument_dot
+    from safetycase.rendering import render_svg
+
+    def node_url(identifier: str) -> str | None:
+        try:
+            return reverse("node_detail", args=[case.pk, identifier])
+        except NoReverseMatch:  # an imported identifier the URL pattern cannot carry
+            return None
+
+    dot_source = argument_dot(
+        case_argument(case=case), node_url=node_url, statuses=statuses, module=module
+    )
+    return render_svg(dot_source)
+
+
+def case_by_id_or_name(*, reference: str) -> SafetyCase:
+    """The case with this id (when `reference` is all digits) or else this exact name."""
+    case = None
+    if reference.isdigit():
+        case = SafetyCase.objects.filter(pk=int(reference)).first()
+    if case is None:
+        case = SafetyCase.objects.filter(name=reference).first()
+    if case is None:
+        raise NotFound(f"There is no case with the id or name {reference!r}.")
+    return case

@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 from safetycase import selectors
 from safetycase.errors import NotFound
 from safetycase.health import health_report
+from safetycase.rendering import DiagramError
 
 
 def _get_case_for_user(request: HttpRequest, case_id: int):
@@ -29,10 +30,15 @@ def case_list(request: HttpRequest) -> HttpResponse:
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _get_case_for_user(request, case_id)
     findings = selectors.case_findings(case=case)
+    try:
+        # The SVG comes from our own renderer, with every user string escaped in the DOT.
+        diagram, diagram_error = mark_safe(selectors.case_diagram_svg(case=case)), None
+    except DiagramError as exc:
+        diagram, diagram_error = None, str(exc)
     context = {
         "case": case,
-        # The SVG comes from our own renderer, with every user string escaped in the DOT.
-        "diagram": mark_safe(selectors.case_diagram_svg(case=case)),
+        "diagram": diagram,
+        "diagram_error": diagram_error,
         "findings": findings,
         "nodes": selectors.case_nodes(case=case),
     }

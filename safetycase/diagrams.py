@@ -1,0 +1,291 @@
+"""GSN arguments as DOT source (pure: no Django), built with the `graphviz` package.
+
+Shapes follow the GSN Community Standard: goal rectangle, strategy parallelogram, solution
+circle, context rounded rectangle, assumption and justification ovals with a bold "A" / "J" at
+the lower right of their label.
+Undeveloped goals and strategies carry a hollow diamond (◊) under their statement; counter
+goals and solutions (dialectic extension) keep their shape with a dashed red border, and
+"challenges" edges are red. SupportedBy edges are solid with filled arrowheads, InContextOf
+edges dashed with hollow ones, and contextual elements sit on the same rank as their node.
+
+In a module view, elements of other modules that the module refers to are drawn as *away*
+elements: the same shape with a lower band naming their module.
+
+User text never reaches the DOT source raw. Statements go into HTML-like labels escaped with
+`html.escape`; identifiers, ids, URLs and tooltips become quoted DOT strings in which every
+character that DOT, Graphviz's escString processing or XML could interpret (quotes,
+backslashes, colons, `<`, `>`, `&`, newlines) is a numeric character reference. Graphviz
+copies those references into the SVG unchanged, so an XML parser reads back the original text,
+and a browser never sees markup that came from a user.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+from collections.abc import Callable, Mapping
+
+import graphviz
+
+from safetycase.gsn.model import (
+    CONTEXTUAL_TYPES,
+    COUNTER_TYPES,
+    Argument,
+    Element,
+    ElementType,
+    Relation,
+    RelationType,
+)
+
+FONT = "DejaVu Sans"
+FONT_SIZE = "10"
+COUNTER_COLOUR = "#c62828"
+CHALLENGE_COLOUR = "#c62828"
+BAND_COLOUR = "#e9ecef"
+UNDEVELOPED_MARK = "◊"  # U+25CA: in the common fonts, and graphviz-pure's PNG font has it
+
+# Fill colours by assessment status; elements without a status are neutral white.
+STATUS_FILLS: dict[str, str] = {
+    "supported": "#d4edda",
+    "defeated": "#f8d7da",
+    "at_risk": "#ffe8a8",
+    "undeveloped": "#e2e3e5",
+}
+NEUTRAL_FILL = "#ffffff"
+
+# (shape, extra style) per element type; counter types reuse their base type's shape.
+SHAPES: dict[str, tuple[str, str]] = {
+    ElementType.GOAL: ("box", ""),
+    ElementType.STRATEGY: ("parallelogram", ""),
+    ElementType.SOLUTION: ("circle", ""),
+    ElementType.CONTEXT: ("box", "rounded"),
+    ElementType.ASSUMPTION: ("ellipse", ""),
+    ElementType.JUSTIFICATION: ("ellipse", ""),
+    ElementType.COUNTER_GOAL: ("box", "dashed"),
+    ElementType.COUNTER_SOLUTION: ("circle", "dashed"),
+}
+CORNER_LETTERS = {ElementType.ASSUMPTION: "A", ElementType.JUSTIFICATION: "J"}
+DEVELOPABLE_TYPES = frozenset({ElementType.GOAL, ElementType.STRATEGY, ElementType.COUNTER_GOAL})
+
+# Statement wrapping: characters per line, most lines shown, and the longest statement kept.
+WRAP_WIDTH = {
+    ElementType.STRATEGY: 28,
+    ElementType.SOLUTION: 16,
+    ElementType.COUNTER_SOLUTION: 16,
+}
+DEFAULT_WRAP_WIDTH = 32
+MAX_LINES = 8
+MAX_IDENTIFIER_CHARS = 40
+
+# Characters XML 1.0 forbids even as character references (C0 controls other than tab, newline
+# and carriage return; surrogates; U+FFFE/U+FFFF). They are replaced, never passed on.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# In quoted DOT strings: characters that DOT, escString processing, edge-port syntax or XML
+# would interpret, plus all whitespace other than the plain space.
+_DOT_STRING_SPECIAL = re.compile(r"""[&<>"'\\:\t\n\r\x7f-\x9f]""")
+
+NodeUrl = Callable[[str], str | None]
+
+
+def argument_dot(
+    argument: Argument,
+    *,
+    node_url: NodeUrl | None = None,
+    statuses: Mapping[str, str] | None = None,
+    module: str | None = None,
+) -> str:
+    """DOT source for the argument (or for one module of it, with away elements)."""
+    statuses = statuses or {}
+    elements = {element.identifier: element for element in argument.elements}
+    drawn, away = _selection(argument, elements, module)
+
+    dot = graphviz.Digraph(
+        name="gsn",
+        graph_attr={
+            "rankdir": "TB",
+            "nodesep": "0.35",
+            "ranksep": "0.5",
+            "fontname": FONT,
+            "fontsize": FONT_SIZE,
+        },
+        node_attr={"fontname": FONT, "fontsize": FONT_SIZE, "margin": "0.08,0.04"},
+        edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.8"},
+    )
+    for identifier in sorted(drawn):
+        element = elements[identifier]
+        dot.node(
+            _dot_string(identifier),
+            **_node_attrs(
+                element,
+                away_module=element.module if identifier in away else None,
+                status=statuses.get(identifier),
+                url=node_url(identifier) if node_url else None,
+            ),
+        )
+
+    relations = sorted(
+        (r for r in argument.relations if r.source in drawn and r.target in drawn),
+        key=lambda r: (r.source, r.type, r.target, r.target_relation),
+    )
+    for relation in relations:
+        dot.edge(
+            _dot_string(relation.source),
+            _dot_string(relation.target),
+            **_edge_attrs(relation),
+        )
+
+    # Context, assumptions and justifications beside the element they are the context of
+    # (each once: a contextual element shared by elements on several ranks stays with the
+    # first of them).
+    beside: dict[str, list[str]] = {}
+    placed: set[str] = set()
+    for relation in relations:
+        target = elements[relation.target]
+        if (
+            relation.type == RelationType.IN_CONTEXT_OF
+            and target.type in CONTEXTUAL_TYPES
+            and relation.target not in placed
+            and relation.target not in beside
+        ):
+            beside.setdefault(relation.source, []).append(relation.target)
+            placed.add(relation.target)
+    for source in sorted(beside):
+        with dot.subgraph() as same_rank:
+            same_rank.attr(rank="same")
+            for identifier in [source, *beside[source]]:
+                same_rank.node(_dot_string(identifier))
+
+    return dot.source
+
+
+def _selection(
+    argument: Argument, elements: dict[str, Element], module: str | None
+) -> tuple[set[str], set[str]]:
+    """(identifiers to draw, those of them drawn as away elements)."""
+    if module is None:
+        return set(elements), set()
+    own = {identifier for identifier, e in elements.items() if e.module == module}
+    away = {
+        r.target
+        for r in argument.relations
+        if r.source in own and r.target in elements and r.target not in own
+    }
+    return own | away, away
+
+
+def _node_attrs(
+    element: Element, *, away_module: str | None, status: str | None, url: str | None
+) -> dict[str, str]:
+    shape, extra_style = SHAPES.get(element.type, ("box", ""))
+    styles = ["filled", *([extra_style] if extra_style else [])]
+    attrs = {
+        "shape": shape,
+        "style": ",".join(styles),
+        "fillcolor": STATUS_FILLS.get(status or "", NEUTRAL_FILL),
+        "label": _label(element, away_module=away_module),
+        "id": _dot_string(f"node-{element.identifier}"),
+        "tooltip": _tooltip(element.statement or element.identifier),
+    }
+    if element.type in COUNTER_TYPES:
+        attrs["color"] = COUNTER_COLOUR
+        attrs["penwidth"] = "1.5"
+    if away_module is not None:
+        attrs["margin"] = "0"
+    if shape in ("parallelogram", "circle"):
+        # These shapes already leave generous room around the label.
+        attrs["margin"] = "0"
+    if url:
+        attrs["URL"] = _dot_string(url)
+        attrs["target"] = "_top"
+    return attrs
+
+
+def _label(element: Element, *, away_module: str | None) -> str:
+    """An HTML-like label: bold identifier, wrapped statement, markers and the away band."""
+    width = WRAP_WIDTH.get(element.type, DEFAULT_WRAP_WIDTH)
+    identifier = _html_text(_shorten(element.identifier, MAX_IDENTIFIER_CHARS))
+    rows = [f"<tr><td><b>{identifier}</b></td></tr>"]
+    lines = _wrap(element.statement, width)
+    if lines:
+        text = '<br align="center"/>'.join(_html_text(line) for line in lines)
+        rows.append(f"<tr><td>{text}</td></tr>")
+    if element.undeveloped and element.type in DEVELOPABLE_TYPES:
+        rows.append(f'<tr><td><font point-size="16">{UNDEVELOPED_MARK}</font></td></tr>')
+    if letter := CORNER_LETTERS.get(element.type):
+        rows.append(f'<tr><td align="right"><font point-size="12"><b>{letter}</b></font></td></tr>')
+    padding = "2"
+    if away_module is not None:
+        band = _html_text(_shorten(away_module or "(no module)", width))
+        rows.append(
+            f'<tr><td sides="T" border="1" bgcolor="{BAND_COLOUR}" cellpadding="3">'
+            f'<font point-size="8">{band}</font></td></tr>'
+        )
+        padding = "4"
+    return (
+        f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="{padding}">'
+        + "".join(rows)
+        + "</table>>"
+    )
+
+
+def _edge_attrs(relation: Relation) -> dict[str, str]:
+    if relation.type == RelationType.IN_CONTEXT_OF:
+        return {"style": "dashed", "arrowhead": "empty"}
+    if relation.type == RelationType.CHALLENGES:
+        attrs = {"color": CHALLENGE_COLOUR, "arrowhead": "normal", "penwidth": "1.5"}
+        if relation.target_relation:
+            # A challenge of the relationship target -> target_relation, not of the target.
+            other = _html_text(_shorten(relation.target_relation, MAX_IDENTIFIER_CHARS))
+            attrs["label"] = f'<<font color="{CHALLENGE_COLOUR}">link to {other}</font>>'
+        return attrs
+    return {"arrowhead": "normal"}
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """The statement as at most MAX_LINES lines of about `width` characters."""
+    words = " ".join(_clean(text).split())
+    lines = textwrap.wrap(words, width=width, break_long_words=True, break_on_hyphens=True)
+    if len(lines) > MAX_LINES:
+        lines = lines[:MAX_LINES]
+        lines[-1] = lines[-1][: width - 2].rstrip() + " …"
+    return lines
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(_clean(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _clean(text: str) -> str:
+    return _XML_INVALID.sub("\ufffd", text)
+
+
+def _html_text(text: str) -> str:
+    """Text for an HTML-like label: XML-escaped, backslashes escaped for escString.
+
+    graphviz-pure resolves character references in HTML-like labels and then applies escString
+    processing (`\\N` becomes the node name, `\\\\` one backslash), so a backslash is written
+    as two. Graphviz proper shows such a backslash doubled; nothing else differs.
+    """
+    return html.escape(_clean(text), quote=True).replace("\\", "&#92;&#92;")
+
+
+def _dot_string(text: str) -> str:
+    """A DOT quoted-string body that Graphviz reads back, and writes into SVG, as `text`.
+
+    Returned as `graphviz.nohtml` so that the `graphviz` package quotes it and never mistakes
+    it for an HTML string.
+    """
+    encoded = _DOT_STRING_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", _clean(text))
+    return graphviz.nohtml(encoded)
+
+
+def _tooltip(text: str) -> str:
+    """Hover text: the statement on one line, at most 500 characters.
+
+    Renderers disagree on how often they apply escString processing to tooltips (graphviz-pure
+    twice, Graphviz once), so no escaping of a backslash comes out the same in both: a
+    backslash is shown as the look-alike U+29F5 instead and never reaches escString.
+    """
+    return _dot_string(_shorten(text, 500).replace("\\", "\u29f5"))
