@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from django.db.models import Count, Prefetch, QuerySet
+from django.urls import NoReverseMatch, reverse
 
+from safetycase.diagrams import argument_dot
 from safetycase.errors import NotFound
 from safetycase.gsn.model import Argument, Element, Finding, Relation
 from safetycase.gsn.rules import check_argument
 from safetycase.models import Link, Membership, Node, SafetyCase
+from safetycase.rendering import render_svg
 
 
 def cases_for_user(*, user) -> QuerySet[SafetyCase]:
@@ -101,10 +104,6 @@ def case_diagram_svg(
 
     `statuses` maps identifiers to "supported" / "defeated" / "at_risk" / "undeveloped" fills.
     """
-    from django.urls import NoReverseMatch, reverse
-
-    from safetycase.diagrams import argument_dot
-    from safetycase.rendering import render_svg
 
     def node_url(identifier: str) -> str | None:
         try:

@@ -12,10 +12,13 @@ import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from simple_history.utils import bulk_create_with_history
 
 from safetycase.choices import LinkType, NodeType, Role
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
-from safetycase.gsn.model import Argument
+from safetycase.gsn.gsn2x import Gsn2xError, load_files
+from safetycase.gsn.model import Argument, Severity
+from safetycase.gsn.rules import check_argument
 from safetycase.models import Link, Membership, Node, SafetyCase
 
 IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -212,8 +215,6 @@ def case_import_argument(
     owner=None,
 ) -> SafetyCase:
     """Create a case holding a whole argument (import). All or nothing."""
-    from simple_history.utils import bulk_create_with_history
-
     case = case_create(
         name=name,
         model_name=model_name,
@@ -261,3 +262,42 @@ def case_import_argument(
         )
     bulk_create_with_history(links, Link)
     return case
+
+
+def case_import_gsn2x(
+    *,
+    name: str,
+    paths: list,
+    model_name: str = "",
+    model_version: str = "",
+    deployment: str = "",
+    description: str = "",
+    owner=None,
+) -> tuple[SafetyCase | None, Argument, list]:
+    """Read gsn2x files (and the files their `module.uses` name), check them with the GSN rules
+    and create the case only if no rule reports an error. All or nothing.
+
+    Returns (case or None when refused, the argument read, every finding). Files that are not
+    gsn2x YAML, a case name already taken and identifiers the case cannot store raise
+    ApplicationError.
+    """
+    try:
+        argument = load_files(paths)
+    except Gsn2xError as exc:
+        raise ApplicationError(str(exc)) from exc
+    findings = check_argument(argument)
+    if any(finding.severity == Severity.ERROR for finding in findings):
+        return None, argument, findings
+    try:
+        case = case_import_argument(
+            name=name,
+            argument=argument,
+            model_name=model_name,
+            model_version=model_version,
+            deployment=deployment,
+            description=description,
+            owner=owner,
+        )
+    except IntegrityError as exc:  # e.g. a link listed twice, if the rules let it through
+        raise ApplicationError(f"The argument cannot be stored: {exc}") from exc
+    return case, argument, findings

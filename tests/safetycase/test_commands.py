@@ -38,3 +38,26 @@ def test_setup_admin_creates_the_admin_once_and_prints_the_login(settings, clien
     assert second == first
     assert get_user_model().objects.filter(username="admin").count() == 1
     assert (settings.VAR_DIR / "admin-password").read_text().strip() == password
+
+
+def test_load_example_loads_a_well_formed_case_once(author):
+    from safetycase.models import Node, SafetyCase
+    from safetycase.selectors import case_findings
+
+    first = run("load_example", "--owner", "alice")
+    assert first.startswith("Loaded the example case")
+    case = SafetyCase.objects.get()
+    assert case.memberships.get().user == author
+    assert Node.objects.filter(case=case).count() == 12
+    assert Node.objects.get(case=case, identifier="G4").undeveloped
+    assert [f for f in case_findings(case=case) if f.severity == "error"] == []
+
+    second = run("load_example", "--owner", "alice")
+    assert "already loaded" in second
+    assert SafetyCase.objects.count() == 1
+    assert Node.objects.filter(case=case).count() == 12
+
+
+def test_load_example_needs_an_existing_owner():
+    with pytest.raises(CommandError, match="There is no user 'admin'"):
+        call_command("load_example")
