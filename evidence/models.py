@@ -1,31 +1,156 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.urls import reverse
+
+from evidence.choices import LogFormat, RunStatus
+
+
+def log_upload_path(instance: LogFile, filename: str) -> str:
+    # Content-addressed: the same bytes always land at the same path.
+    suffix = (
+        "".join(c for c in filename.rsplit(".", 1)[-1][:10] if c.isalnum())
+        if "." in filename
+        else ""
+    )
+    return f"logs/{instance.sha256[:2]}/{instance.sha256}{'.' + suffix if suffix else ''}"
+
+
+class LogFile(models.Model):
+    """An uploaded original log, stored unchanged. One file can hold several runs (an
+    lm-evaluation-harness results file covers several tasks)."""
+
+    file = models.FileField(upload_to=log_upload_path, max_length=300)
+    name = models.CharField(max_length=300, help_text="File name as uploaded.")
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, unique=True)
+    format = models.CharField(max_length=20, choices=LogFormat.choices, default=LogFormat.UNKNOWN)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"
 
 
 class EvaluationRun(models.Model):
-    """One evaluation log ingested from a harness. Parsing and statistics arrive with ingestion."""
+    """One evaluation run ingested from a harness log: identity, status, metrics, statistics."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        PARSING = "parsing"
-        INGESTED = "ingested"
-        FAILED = "failed"
-
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    error = models.TextField(blank=True, help_text="Why ingestion failed, for the harness author.")
+    log_file = models.ForeignKey(LogFile, on_delete=models.PROTECT, related_name="runs")
+    # An lm-evaluation-harness samples file attached to its results run.
+    samples_file = models.ForeignKey(
+        LogFile, null=True, blank=True, on_delete=models.PROTECT, related_name="sample_runs"
+    )
+    format = models.CharField(max_length=20, choices=LogFormat.choices, default=LogFormat.UNKNOWN)
     harness = models.CharField(max_length=50, blank=True)
-    task = models.CharField(max_length=200, blank=True)
-    model = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    harness_version = models.CharField(max_length=50, blank=True)
+    eval_id = models.CharField(max_length=300, blank=True, help_text="The harness's id of the log.")
+    harness_run_id = models.CharField(max_length=300, blank=True)
+    task = models.CharField(max_length=300, blank=True)
+    task_version = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=300, blank=True)
+    model_version = models.CharField(max_length=200, blank=True)
+    log_status = models.CharField(max_length=30, blank=True, help_text="The harness's own status.")
+    log_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    total_samples = models.IntegerField(null=True, blank=True)
+    completed_samples = models.IntegerField(null=True, blank=True)
+    sample_count = models.IntegerField(default=0, help_text="Sample results stored.")
+    error_count = models.IntegerField(default=0, help_text="Samples the harness marked errored.")
+    progress = models.IntegerField(default=0, help_text="Samples parsed so far while parsing.")
+    metadata = models.JSONField(default=dict, blank=True, help_text="Provenance sent on upload.")
+    details = models.JSONField(default=dict, blank=True, help_text="Provenance from the log.")
     created_at = models.DateTimeField(auto_now_add=True)
+    ingested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
+        permissions = [("ingest_run", "Can upload evaluation logs")]
         constraints = [
+            models.UniqueConstraint(
+                fields=["eval_id"], condition=~models.Q(eval_id=""), name="run_eval_id_unique"
+            ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["queued", "parsing", "ingested", "failed"]),
-                name="run_status_valid",
+                condition=models.Q(status__in=RunStatus.values), name="run_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["task", "model", "status"])]
+
+    def __str__(self) -> str:
+        return f"run {self.pk}: {self.task or '?'} on {self.model or '?'} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("api_run_detail", args=[self.pk])
+
+
+class RunMetric(models.Model):
+    """An aggregate metric as the harness reported it."""
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="metrics")
+    name = models.CharField(max_length=200)
+    scorer = models.CharField(max_length=200)
+    reducer = models.CharField(max_length=100, blank=True)
+    metric = models.CharField(max_length=200)
+    group = models.CharField(max_length=200, blank=True)
+    value = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["run", "name", "scorer", "reducer", "metric", "group"]
+
+    def __str__(self) -> str:
+        return f"{self.name}/{self.reducer or '-'}/{self.metric} = {self.value}"
+
+
+class RunStatistic(models.Model):
+    """Successes k of trials n for one score, with 95% Clopper–Pearson and Wilson bounds."""
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="statistics")
+    name = models.CharField(max_length=200, help_text="Score name.")
+    k = models.IntegerField()
+    n = models.IntegerField()
+    rate = models.FloatField(null=True)
+    cp_lower = models.FloatField(null=True, help_text="Clopper–Pearson two-sided 95% lower.")
+    cp_upper = models.FloatField(null=True, help_text="Clopper–Pearson two-sided 95% upper.")
+    cp_lower_one_sided = models.FloatField(null=True)
+    cp_upper_one_sided = models.FloatField(null=True)
+    wilson_lower = models.FloatField(null=True)
+    wilson_upper = models.FloatField(null=True)
+    wilson_lower_one_sided = models.FloatField(null=True)
+    wilson_upper_one_sided = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["run", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "name"], name="one_statistic_per_score"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.k}/{self.n}"
+
+
+class SampleResult(models.Model):
+    """One sample × epoch of a run with its normalized scores."""
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="samples")
+    sample_id = models.CharField(max_length=300)
+    epoch = models.IntegerField(default=1)
+    # {score name: {"value": float|null, "correct": bool|null, "raw": json}}
+    scores = models.JSONField(default=dict)
+    error = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["run", "sample_id", "epoch"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "sample_id", "epoch"], name="one_result_per_sample_epoch"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.task} on {self.model} ({self.status})"
+        return f"{self.sample_id} epoch {self.epoch}"

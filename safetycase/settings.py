@@ -196,6 +196,16 @@ SAFETYCASE = {
     "DIAGRAM_CACHE_SECONDS": env.int("SAFETYCASE_DIAGRAM_CACHE_SECONDS", default=7 * 24 * 3600),
 }
 
+# Evaluation-log ingestion limits (evidence.conf): protect workers from huge or hostile uploads.
+EVIDENCE = {
+    "MAX_UPLOAD_BYTES": env.int("EVIDENCE_MAX_UPLOAD_BYTES", default=1024**3),
+    "MAX_UNCOMPRESSED_BYTES": env.int("EVIDENCE_MAX_UNCOMPRESSED_BYTES", default=4 * 1024**3),
+    "MAX_MEMBER_BYTES": env.int("EVIDENCE_MAX_MEMBER_BYTES", default=256 * 1024**2),
+    "MAX_MEMBERS": env.int("EVIDENCE_MAX_MEMBERS", default=200_000),
+    "MAX_JSON_DEPTH": env.int("EVIDENCE_MAX_JSON_DEPTH", default=200),
+    "SAMPLE_BATCH_SIZE": env.int("EVIDENCE_SAMPLE_BATCH_SIZE", default=2000),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

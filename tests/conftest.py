@@ -109,3 +109,27 @@ def api_client_for():
         return client
 
     return client_for
+
+
+@pytest.fixture
+def uploader(make_user):
+    """A harness account allowed to upload logs (the ingest permission)."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user("harness")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evidence", codename="ingest_run")
+    )
+    return user
+
+
+@pytest.fixture
+def eager_celery():
+    """Run Celery tasks in-process for this test, whatever broker the suite is configured with."""
+    from safetycase.celery import app
+
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from evidence.models import EvaluationRun, LogFile, RunMetric, RunStatistic
+
+
+class LogFileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LogFile
+        fields = ["name", "size", "sha256", "format", "uploaded_at"]
+
+
+class RunMetricSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RunMetric
+        fields = ["name", "scorer", "reducer", "metric", "group", "value"]
+
+
+class RunStatisticSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RunStatistic
+        fields = [
+            "name",
+            "k",
+            "n",
+            "rate",
+            "cp_lower",
+            "cp_upper",
+            "cp_lower_one_sided",
+            "cp_upper_one_sided",
+            "wilson_lower",
+            "wilson_upper",
+            "wilson_lower_one_sided",
+            "wilson_upper_one_sided",
+        ]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api_run_detail")
+    file = LogFileSerializer(source="log_file", read_only=True)
+    uploaded_by = serializers.CharField(
+        source="log_file.uploaded_by", allow_null=True, read_only=True
+    )
+    metrics = RunMetricSerializer(many=True, read_only=True)
+    statistics = RunStatisticSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = EvaluationRun
+        fields = [
+            "id",
+            "url",
+            "status",
+            "error",
+            "log_status",
+            "log_error",
+            "format",
+            "harness",
+            "harness_version",
+            "eval_id",
+            "task",
+            "task_version",
+            "model",
+            "model_version",
+            "started_at",
+            "completed_at",
+            "total_samples",
+            "completed_samples",
+            "sample_count",
+            "error_count",
+            "progress",
+            "metadata",
+            "details",
+            "created_at",
+            "ingested_at",
+            "file",
+            "uploaded_by",
+            "metrics",
+            "statistics",
+        ]
+
+
+class RunUploadSerializer(serializers.Serializer):
+    file = serializers.ListField(
+        child=serializers.FileField(),
+        help_text=(
+            "The log: an Inspect `.eval` or `.json` log, an lm-evaluation-harness "
+            "`results_*.json` (optionally with its `samples_*.jsonl` files as further `file` "
+            "parts), or a generic run file (docs/evidence-formats.md)."
+        ),
+    )
+    metadata = serializers.JSONField(
+        required=False,
+        help_text=(
+            "A JSON object of provenance the log does not carry: elicitation, access level, "
+            "conditions, deployment configuration, free-form notes."
+        ),
+    )
+
+    def validate_metadata(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("metadata must be a JSON object.")
+        return value
+
+
+class RunUploadResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.URLField()
+    error = serializers.CharField(allow_blank=True)
+    runs = RunSerializer(many=True)

@@ -1,0 +1,17 @@
+from django.db import models
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    PARSING = "parsing", "parsing"
+    INGESTED = "ingested", "ingested"
+    FAILED = "failed", "failed"
+
+
+class LogFormat(models.TextChoices):
+    INSPECT_EVAL = "inspect_eval", "Inspect .eval"
+    INSPECT_JSON = "inspect_json", "Inspect .json"
+    LM_EVAL = "lm_eval", "lm-evaluation-harness results"
+    LM_EVAL_SAMPLES = "lm_eval_samples", "lm-evaluation-harness samples"
+    GENERIC = "generic", "generic run file"
+    UNKNOWN = "unknown", "unknown"

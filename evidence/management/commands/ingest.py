@@ -1,0 +1,58 @@
+import json
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from evidence import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Ingest evaluation logs from local files (Inspect .eval/.json, lm-evaluation-harness "
+        "results and samples files, generic run files). Each FILE is stored and its runs are "
+        "parsed: in this process when no Celery broker is configured, else by the workers. "
+        "Prints one line per run: id, status and task."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("files", nargs="+", metavar="FILE")
+        parser.add_argument(
+            "--metadata", default="{}", help="JSON object of provenance stored with each run."
+        )
+        parser.add_argument("--user", help="Record this username as the uploader.")
+
+    def handle(self, *args, files, metadata, user, **options):
+        try:
+            extra = json.loads(metadata)
+        except ValueError as exc:
+            raise CommandError(f"--metadata is not valid JSON: {exc}.") from exc
+        if not isinstance(extra, dict):
+            raise CommandError("--metadata must be a JSON object.")
+        uploader = None
+        if user:
+            uploader = get_user_model().objects.filter(username=user).first()
+            if uploader is None:
+                raise CommandError(f"There is no user {user!r}.")
+        paths = [Path(f) for f in files]
+        for path in paths:
+            if not path.is_file():
+                raise CommandError(f"{path} is not a file.")
+        # lm-evaluation-harness samples files attach to their results run, so results go first.
+        failures = 0
+        for path in sorted(paths, key=lambda p: p.name.startswith("samples_")):
+            with path.open("rb") as handle:
+                try:
+                    result = services.log_submit(
+                        upload=handle, metadata=extra, uploaded_by=uploader
+                    )
+                except services.UploadRefused as exc:
+                    raise CommandError(f"{path}: {exc.message}") from exc
+            for run in result.runs:
+                run.refresh_from_db()
+                note = "" if result.created else " (already uploaded)"
+                reason = f": {run.error}" if run.error else ""
+                failures += run.status == "failed"
+                self.stdout.write(f"{path}: run {run.pk} {run.status}{note} {run.task}{reason}")
+        if failures:
+            raise CommandError(f"{failures} run(s) failed to ingest.")

@@ -1,0 +1,20 @@
+"""Celery tasks: thin adapters around evidence.services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from evidence import services
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def ingest_run(run_id: int) -> str:
+    """Parse one queued run; safe to run twice (a redelivered job finds it done or redoes it)."""
+    return services.run_ingest(run_id=run_id).status

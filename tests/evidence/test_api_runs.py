@@ -1,0 +1,180 @@
+"""Uploading logs through the API and reading runs back (ingestion in-process)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from evidence.models import EvaluationRun, LogFile, SampleResult
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+INSPECT = FIXTURES / "inspect"
+
+
+def post_file(client, path_or_bytes, name=None, metadata=None, capture=None):
+    if isinstance(path_or_bytes, Path):
+        content, name = path_or_bytes.read_bytes(), name or path_or_bytes.name
+    else:
+        content = path_or_bytes
+    data = {"file": SimpleUploadedFile(name, content)}
+    if metadata is not None:
+        data["metadata"] = json.dumps(metadata)
+    if capture is None:
+        return client.post("/api/v1/runs/", data, format="multipart")
+    with capture(execute=True):
+        return client.post("/api/v1/runs/", data, format="multipart")
+
+
+@pytest.fixture
+def harness_client(api_client_for, uploader, eager_celery):
+    return api_client_for(uploader)
+
+
+def test_posting_an_inspect_log_answers_202_and_the_run_gets_ingested(
+    harness_client, django_capture_on_commit_callbacks
+):
+    response = post_file(
+        harness_client,
+        INSPECT / "arith-success.eval",
+        metadata={"elicitation": "default", "conditions": {"goal_nudge": "none"}},
+        capture=django_capture_on_commit_callbacks,
+    )
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "queued"  # the answer is written before parsing runs
+    assert body["url"].endswith(f"/api/v1/runs/{body['id']}/")
+
+    run = harness_client.get(body["url"]).json()
+    assert run["status"] == "ingested", run["error"]
+    assert run["format"] == "inspect_eval"
+    assert run["log_status"] == "success"
+    assert run["sample_count"] == 180  # 60 samples x 3 epochs
+    assert run["error_count"] == 0
+    assert run["metadata"] == {"elicitation": "default", "conditions": {"goal_nudge": "none"}}
+    assert run["file"]["sha256"] == LogFile.objects.get().sha256
+    match = next(s for s in run["statistics"] if s["name"] == "match")
+    assert match["n"] == 180
+    assert 0 <= match["cp_lower"] <= match["rate"] <= match["cp_upper"] <= 1
+    assert any(m["name"] == "match" and m["metric"] == "accuracy" for m in run["metrics"])
+
+
+def test_the_same_file_posted_again_returns_the_existing_run(
+    harness_client, django_capture_on_commit_callbacks
+):
+    first = post_file(
+        harness_client, INSPECT / "arith-success.json", capture=django_capture_on_commit_callbacks
+    )
+    second = post_file(
+        harness_client, INSPECT / "arith-success.json", capture=django_capture_on_commit_callbacks
+    )
+    assert first.status_code == 202
+    assert second.status_code == 200
+    assert second.json()["id"] == first.json()["id"]
+    assert EvaluationRun.objects.count() == 1
+    assert LogFile.objects.count() == 1
+
+
+def test_the_same_eval_id_in_another_file_returns_the_existing_run(
+    harness_client, django_capture_on_commit_callbacks, tmp_path
+):
+    """Inspect's .json and .eval of one log share the eval id; a re-export is not a new run."""
+    original = INSPECT / "arith-success.json"
+    first = post_file(harness_client, original, capture=django_capture_on_commit_callbacks)
+    reformatted = json.dumps(json.loads(original.read_text()), indent=1).encode()
+    second = post_file(
+        harness_client, reformatted, name="again.json", capture=django_capture_on_commit_callbacks
+    )
+    assert second.status_code == 200
+    assert second.json()["id"] == first.json()["id"]
+    assert EvaluationRun.objects.count() == 1
+
+
+def test_an_unreadable_file_is_kept_as_a_failed_run_with_a_reason(harness_client):
+    response = post_file(harness_client, b"\x00\x01 not a log at all", name="junk.eval")
+    assert response.status_code == 422
+    body = response.json()
+    assert body["status"] == "failed"
+    assert body["error"]
+    run = EvaluationRun.objects.get(pk=body["id"])
+    assert run.error == body["error"]
+    assert SampleResult.objects.count() == 0
+    assert LogFile.objects.get().size == len(b"\x00\x01 not a log at all")
+
+
+def test_an_empty_request_is_a_400_with_a_sentence(harness_client):
+    response = harness_client.post("/api/v1/runs/", {}, format="multipart")
+    assert response.status_code == 400
+    assert "multipart field `file`" in response.json()["file"][0]
+
+
+def test_a_json_body_instead_of_a_file_is_415(harness_client):
+    response = harness_client.post("/api/v1/runs/", {"file": "x"}, format="json")
+    assert response.status_code == 415
+
+
+def test_metadata_must_be_a_json_object(harness_client):
+    data = {"file": SimpleUploadedFile("a.json", b"{}"), "metadata": "[1, 2"}
+    response = harness_client.post("/api/v1/runs/", data, format="multipart")
+    assert response.status_code == 400
+    assert "metadata is not valid JSON" in response.json()["metadata"][0]
+    assert LogFile.objects.count() == 0
+
+
+def test_files_over_the_upload_limit_are_refused_with_413(harness_client, settings):
+    settings.EVIDENCE = {**settings.EVIDENCE, "MAX_UPLOAD_BYTES": 1000}
+    response = post_file(harness_client, b"{" + b" " * 5000 + b"}", name="big.json")
+    assert response.status_code == 413
+    assert "upload limit" in response.json()["detail"]
+    assert LogFile.objects.count() == 0
+    assert EvaluationRun.objects.count() == 0
+
+
+@pytest.mark.parametrize("persona", ["author", "viewer", None])
+def test_only_accounts_with_the_ingest_permission_may_post(api_client_for, request, persona):
+    user = request.getfixturevalue(persona) if persona else None
+    response = post_file(api_client_for(user), INSPECT / "arith-success.json")
+    assert response.status_code in (401, 403)
+    assert EvaluationRun.objects.count() == 0
+
+
+def test_runs_are_listed_and_filtered(
+    harness_client, django_capture_on_commit_callbacks, api_client_for, viewer
+):
+    post_file(
+        harness_client, INSPECT / "arith-success.eval", capture=django_capture_on_commit_callbacks
+    )
+    post_file(
+        harness_client,
+        INSPECT / "arith-sample-errors.eval",
+        capture=django_capture_on_commit_callbacks,
+    )
+    client = api_client_for(viewer)
+    everything = client.get("/api/v1/runs/").json()
+    assert everything["count"] == 2
+    ingested = client.get("/api/v1/runs/", {"status": "ingested"}).json()
+    assert ingested["count"] == 2
+    task = everything["results"][0]["task"]
+    assert client.get("/api/v1/runs/", {"task": task}).json()["count"] >= 1
+    assert client.get("/api/v1/runs/", {"task": "no-such-task"}).json()["count"] == 0
+    assert (
+        client.get("/api/v1/runs/", {"created_after": "2100-01-01T00:00:00Z"}).json()["count"] == 0
+    )
+
+
+def test_run_list_uses_a_fixed_number_of_queries(
+    harness_client,
+    django_capture_on_commit_callbacks,
+    api_client_for,
+    viewer,
+    django_assert_max_num_queries,
+):
+    for name in ("arith-success.eval", "arith-sample-errors.eval", "arith-success.json"):
+        post_file(harness_client, INSPECT / name, capture=django_capture_on_commit_callbacks)
+    client = api_client_for(viewer)
+    with django_assert_max_num_queries(7):
+        client.get("/api/v1/runs/")

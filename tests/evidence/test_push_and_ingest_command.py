@@ -1,0 +1,81 @@
+"""The push client for harness machines and `manage.py ingest`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
+
+from evidence import push
+from evidence.models import EvaluationRun
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def settled_copy(source: Path, directory: Path) -> Path:
+    target = directory / source.name
+    shutil.copy(source, target)
+    old = time.time() - 60  # the client skips files still being written
+    os.utime(target, (old, old))
+    return target
+
+
+@pytest.mark.django_db(transaction=True)
+def test_push_uploads_new_logs_once(live_server, uploader, eager_celery, tmp_path, capsys):
+    token = Token.objects.create(user=uploader).key
+    settled_copy(FIXTURES / "inspect" / "arith-success.json", tmp_path)
+    settled_copy(FIXTURES / "inspect" / "arith-sample-errors.eval", tmp_path)
+
+    assert push.main([str(tmp_path), "--url", live_server.url, "--token", token]) == 0
+    assert EvaluationRun.objects.count() == 2
+    assert set(EvaluationRun.objects.values_list("status", flat=True)) == {"ingested"}
+    assert capsys.readouterr().out.count(": run ") == 2
+
+    # A second pass finds nothing new; a new log is picked up.
+    assert push.main([str(tmp_path), "--url", live_server.url, "--token", token]) == 0
+    assert capsys.readouterr().out == ""
+    settled_copy(FIXTURES / "inspect" / "arith-success.eval", tmp_path)
+    assert push.main([str(tmp_path), "--url", live_server.url, "--token", token]) == 0
+    assert EvaluationRun.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_push_reports_a_refused_token(live_server, author, tmp_path, capsys):
+    token = Token.objects.create(user=author).key  # no ingest permission
+    settled_copy(FIXTURES / "inspect" / "arith-success.json", tmp_path)
+    assert push.main([str(tmp_path), "--url", live_server.url, "--token", token]) == 1
+    assert "upload refused (403)" in capsys.readouterr().err
+    assert EvaluationRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_ingest_command_ingests_local_files(eager_celery, django_capture_on_commit_callbacks):
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("ingest", str(FIXTURES / "inspect" / "arith-success.eval"), stdout=out)
+    run = EvaluationRun.objects.get()
+    assert run.status == "ingested"
+    assert f"run {run.pk} queued" in out.getvalue() or f"run {run.pk} ingested" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_ingest_command_fails_for_unreadable_files(tmp_path):
+    junk = tmp_path / "junk.json"
+    junk.write_text("this is not json")
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 run\\(s\\) failed"):
+        call_command("ingest", str(junk), stdout=out)
+    assert "failed" in out.getvalue()
+    assert EvaluationRun.objects.get().status == "failed"
+
+
+@pytest.mark.django_db
+def test_ingest_command_rejects_a_missing_file(tmp_path):
+    with pytest.raises(CommandError, match="is not a file"):
+        call_command("ingest", str(tmp_path / "nope.eval"))
