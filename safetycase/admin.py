@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from safetycase.models import Link, Membership, Node, SafetyCase
+from safetycase.models import EvidenceBinding, Link, Membership, Node, SafetyCase
 from safetycase.selectors import case_findings
 
 
@@ -47,3 +47,10 @@ class LinkAdmin(SimpleHistoryAdmin):
 class MembershipAdmin(SimpleHistoryAdmin):
     list_display = ["case", "user", "role"]
     list_filter = ["role", "case"]
+
+
+@admin.register(EvidenceBinding)
+class EvidenceBindingAdmin(SimpleHistoryAdmin):
+    list_display = ["node", "case", "kind", "expression", "freshness_days"]
+    list_filter = ["kind", "case"]
+    raw_id_fields = ["node"]

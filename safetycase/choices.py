@@ -24,3 +24,8 @@ class Role(models.TextChoices):
     AUTHOR = "author", "Author"
     REVIEWER = "reviewer", "Reviewer"
     VIEWER = "viewer", "Viewer"
+
+
+class BindingKind(models.TextChoices):
+    CRITERION = "criterion", "Acceptance criterion (on a solution)"
+    CHECK = "check", "Check (on an assumption)"

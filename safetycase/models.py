@@ -5,7 +5,7 @@ from django.db import models
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
-from safetycase.choices import LinkType, NodeType, Role
+from safetycase.choices import BindingKind, LinkType, NodeType, Role
 
 
 class SafetyCase(models.Model):
@@ -67,6 +67,12 @@ class Node(models.Model):
     # Interchange extras kept for round-trips: url, additional gsn2x layers, layout hints,
     # acp, defeated markers, challenged relationships.
     attributes = models.JSONField(default=dict, blank=True)
+    # Instantiated from a template (GSN pattern R24): "<template id>:<template node id>[#<item>]".
+    template_ref = models.CharField(max_length=200, blank=True)
+    # How a goal or strategy combines its supported_by children: "all", "any" or "at_least:<k>".
+    combination = models.CharField(max_length=20, default="all")
+    # For assumptions from the catalogue (A01–A32): the catalogue id, e.g. "A06".
+    catalogue_id = models.CharField(max_length=20, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -113,3 +119,39 @@ class Link(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.type} {self.target}"
+
+
+class EvidenceBinding(models.Model):
+    """Which runs are a node's evidence and what they must show: an acceptance criterion on a
+    solution or a check on an assumption, as CEL over the variables of a run.
+
+    `selector` picks runs: {"task", "task_version", "model" (omitted = the case's model),
+    "conditions": {run metadata key: value}, "scorer", "metric"}; an empty selector on a check
+    means the runs bound to the solutions in the assumption's scope.
+    """
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="bindings")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="bindings")
+    kind = models.CharField(max_length=20, choices=BindingKind.choices)
+    selector = models.JSONField(default=dict, blank=True)
+    freshness_days = models.PositiveIntegerField(null=True, blank=True)
+    expression = models.TextField()
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "node__identifier", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=BindingKind.values), name="binding_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(freshness_days__isnull=True) | models.Q(freshness_days__gt=0),
+                name="binding_freshness_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.node}"

@@ -9,7 +9,7 @@ from safetycase.diagrams import argument_dot
 from safetycase.errors import NotFound
 from safetycase.gsn.model import Argument, Element, Finding, Relation
 from safetycase.gsn.rules import check_argument
-from safetycase.models import Link, Membership, Node, SafetyCase
+from safetycase.models import EvidenceBinding, Link, Membership, Node, SafetyCase
 from safetycase.rendering import render_svg
 
 
@@ -127,3 +127,19 @@ def case_by_id_or_name(*, reference: str) -> SafetyCase:
     if case is None:
         raise NotFound(f"There is no case with the id or name {reference!r}.")
     return case
+
+
+def case_bindings(*, case: SafetyCase) -> QuerySet[EvidenceBinding]:
+    """Evidence bindings and assumption checks of the case, with their nodes."""
+    return (
+        EvidenceBinding.objects.filter(case=case)
+        .select_related("node")
+        .order_by("node__identifier", "id")
+    )
+
+
+def template_library():
+    """The scheming argument library (loaded and validated once per process)."""
+    from safetycase.library import default_library
+
+    return default_library()

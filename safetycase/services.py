@@ -9,17 +9,18 @@ QuerySet.update() on these models.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from simple_history.utils import bulk_create_with_history
 
-from safetycase.choices import LinkType, NodeType, Role
+from safetycase.choices import BindingKind, LinkType, NodeType, Role
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from safetycase.gsn.gsn2x import Gsn2xError, load_files
 from safetycase.gsn.model import Argument, Severity
 from safetycase.gsn.rules import check_argument
-from safetycase.models import Link, Membership, Node, SafetyCase
+from safetycase.models import EvidenceBinding, Link, Membership, Node, SafetyCase
 
 IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -301,3 +302,383 @@ def case_import_gsn2x(
     except IntegrityError as exc:  # e.g. a link listed twice, if the rules let it through
         raise ApplicationError(f"The argument cannot be stored: {exc}") from exc
     return case, argument, findings
+
+
+# --------------------------------------------------------------------------------------------
+# Combinations, evidence bindings and template instantiation
+
+
+COMBINATION_PATTERN = re.compile(r"^(all|any|at_least:([1-9]\d*))$")
+
+
+def _validate_combination(value: str) -> None:
+    if not isinstance(value, str) or not COMBINATION_PATTERN.match(value):
+        raise ApplicationError(
+            f"{value!r} is not a combination; use 'all', 'any' or 'at_least:<k>' with k ≥ 1."
+        )
+
+
+def node_set_combination(*, actor, node: Node, combination: str) -> Node:
+    """How a goal or strategy combines its children: all, any or at_least:<k>."""
+    _require(actor, "safetycase.edit_argument", node.case, "edit nodes")
+    _validate_combination(combination)
+    if combination != "all" and node.type not in (NodeType.GOAL, NodeType.STRATEGY):
+        raise ApplicationError(
+            f"{node.identifier} is {node.type}; only goals and strategies combine their children."
+        )
+    node.combination = combination
+    node.save()
+    return node
+
+
+def _validate_binding(
+    *, node: Node, kind: str, selector: Any, freshness_days: Any, expression: Any
+) -> None:
+    from safetycase.criteria import ExpressionError, compile_expression
+    from safetycase.library import check_selector
+
+    _validate_choice(kind, BindingKind, "binding kind")
+    if kind == BindingKind.CRITERION and node.type != NodeType.SOLUTION:
+        raise ApplicationError(
+            f"{node.identifier} is {node.type}; acceptance criteria belong on solutions."
+        )
+    if kind == BindingKind.CHECK and node.type != NodeType.ASSUMPTION:
+        raise ApplicationError(f"{node.identifier} is {node.type}; checks belong on assumptions.")
+    problem = check_selector(selector)
+    if problem:
+        raise ApplicationError(problem)
+    if freshness_days is not None and (
+        isinstance(freshness_days, bool)
+        or not isinstance(freshness_days, int)
+        or freshness_days < 1
+    ):
+        raise ApplicationError("freshness_days must be a whole number of days ≥ 1, or empty.")
+    try:
+        compile_expression(expression)
+    except ExpressionError as exc:
+        what = "criterion" if kind == BindingKind.CRITERION else "check"
+        raise ApplicationError(f"The {what} of {node.identifier} is not valid CEL: {exc}") from exc
+
+
+def _default_binding_kind(node: Node) -> str:
+    return BindingKind.CHECK if node.type == NodeType.ASSUMPTION else BindingKind.CRITERION
+
+
+def binding_create(
+    *,
+    actor,
+    node: Node,
+    expression: str,
+    kind: str | None = None,
+    selector: dict | None = None,
+    freshness_days: int | None = None,
+    description: str = "",
+) -> EvidenceBinding:
+    _require(actor, "safetycase.edit_argument", node.case, "bind evidence")
+    return binding_create_do(
+        node=node,
+        expression=expression,
+        kind=kind,
+        selector=selector,
+        freshness_days=freshness_days,
+        description=description,
+    )
+
+
+def binding_create_do(
+    *,
+    node: Node,
+    expression: str,
+    kind: str | None = None,
+    selector: dict | None = None,
+    freshness_days: int | None = None,
+    description: str = "",
+) -> EvidenceBinding:
+    """An acceptance criterion (solution) or check (assumption); the CEL is compiled first."""
+    kind = kind or _default_binding_kind(node)
+    selector = {} if selector is None else selector
+    _validate_binding(
+        node=node,
+        kind=kind,
+        selector=selector,
+        freshness_days=freshness_days,
+        expression=expression,
+    )
+    binding = EvidenceBinding.objects.create(
+        case_id=node.case_id,
+        node=node,
+        kind=kind,
+        selector=selector,
+        freshness_days=freshness_days,
+        expression=expression,
+        description=description,
+    )
+    if node.type == NodeType.ASSUMPTION and node.attributes.get("requires_attestation"):
+        # A checked assumption is verified by data, not by a reviewer's attestation.
+        node.attributes = {k: v for k, v in node.attributes.items() if k != "requires_attestation"}
+        node.save()
+    return binding
+
+
+BINDING_EDITABLE_FIELDS = ("selector", "freshness_days", "expression", "description")
+
+
+def binding_update(*, actor, binding: EvidenceBinding, **changes: Any) -> EvidenceBinding:
+    _require(actor, "safetycase.edit_argument", binding.case, "change evidence bindings")
+    unknown = set(changes) - set(BINDING_EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(
+            f"These binding fields cannot be changed: {', '.join(sorted(unknown))}."
+        )
+    merged = {field: getattr(binding, field) for field in BINDING_EDITABLE_FIELDS} | changes
+    _validate_binding(
+        node=binding.node,
+        kind=binding.kind,
+        selector=merged["selector"],
+        freshness_days=merged["freshness_days"],
+        expression=merged["expression"],
+    )
+    for field, value in changes.items():
+        setattr(binding, field, value)
+    binding.save()
+    return binding
+
+
+def binding_delete(*, actor, binding: EvidenceBinding) -> None:
+    _require(actor, "safetycase.edit_argument", binding.case, "change evidence bindings")
+    binding.delete()
+
+
+@dataclass
+class InstantiationResult:
+    case: SafetyCase
+    top: str
+    created: list[str]
+    reused: list[str]
+    bindings: int
+
+
+def _library(library=None):
+    from safetycase.library import default_library
+
+    return library if library is not None else default_library()
+
+
+def _instance(library, template: str, values: dict[str, Any], prefix: str | None):
+    from safetycase.library import InstantiationError, instantiate
+
+    if template not in library.templates:
+        raise ApplicationError(
+            f"There is no template {template!r}; the library has "
+            f"{', '.join(sorted(library.templates))}.",
+            extra={"missing": [], "unknown": [], "invalid": []},
+        )
+    try:
+        instance = instantiate(library, template, values, prefix=prefix)
+    except InstantiationError as exc:
+        raise ApplicationError(
+            exc.message,
+            extra={"missing": exc.missing, "unknown": exc.unknown, "invalid": exc.invalid},
+        ) from exc
+    errors = [f for f in check_argument(instance.argument()) if f.severity == Severity.ERROR]
+    if errors:  # the library is validated with its examples; other values might still break it
+        raise ApplicationError(
+            f"Template {template} with these values breaks GSN rule {errors[0].rule}: "
+            f"{errors[0].message}"
+        )
+    return instance
+
+
+def _case_values(library, template: str, parameters: dict[str, Any], case_fields: dict) -> dict:
+    """The parameters, with model / model_version / deployment taken from the case when the
+    template has them and they were not given."""
+    names = {p.name for p in library.parameters(template)} if template in library.templates else ()
+    values = dict(parameters or {})
+    for param, value in case_fields.items():
+        if param in names and param not in values and value:
+            values[param] = value
+    return values
+
+
+def _store_instance(
+    *, case: SafetyCase, instance, reuse: dict[str, Node] | None = None
+) -> dict[str, Node]:
+    """Create the instance's nodes (except those in `reuse`), links and bindings in bulk.
+    Returns identifier → node for every node of the instance."""
+    reuse = reuse or {}
+    for node in instance.nodes:
+        _validate_identifier(node.identifier)
+    new_nodes = bulk_create_with_history(
+        [
+            Node(
+                case=case,
+                identifier=n.identifier,
+                type=n.type,
+                statement=n.statement,
+                undeveloped=n.undeveloped,
+                attributes=n.attributes,
+                template_ref=n.template_ref,
+                combination=n.combination,
+                catalogue_id=n.catalogue_id,
+            )
+            for n in instance.nodes
+            if n.identifier not in reuse
+        ],
+        Node,
+    )
+    by_identifier = dict(reuse)
+    if any(node.pk is None for node in new_nodes):  # backends that do not return primary keys
+        created = {n.identifier for n in new_nodes}
+        new_nodes = list(Node.objects.filter(case=case, identifier__in=created))
+    by_identifier.update({node.identifier: node for node in new_nodes})
+    bulk_create_with_history(
+        [
+            Link(
+                case=case,
+                source=by_identifier[r.source],
+                target=by_identifier[r.target],
+                type=r.type,
+            )
+            for r in instance.relations
+        ],
+        Link,
+    )
+    bulk_create_with_history(
+        [
+            EvidenceBinding(
+                case=case,
+                node=by_identifier[b.node],
+                kind=b.kind,
+                selector=b.selector,
+                freshness_days=b.freshness_days,
+                expression=b.expression,
+                description=b.description,
+            )
+            for b in instance.bindings
+            if b.node not in reuse
+        ],
+        EvidenceBinding,
+    )
+    return by_identifier
+
+
+@transaction.atomic
+def case_instantiate_template(
+    *,
+    name: str,
+    template: str,
+    parameters: dict[str, Any] | None = None,
+    model_name: str = "",
+    model_version: str = "",
+    deployment: str = "",
+    description: str = "",
+    owner=None,
+    library=None,
+) -> SafetyCase:
+    """Create case `name` from a template of the library. The case's model name, version and
+    deployment fill the template parameters `model`, `model_version` and `deployment` when
+    those are not given, and the other way round. Missing, unknown or invalid parameters raise
+    ApplicationError with `missing` / `unknown` / `invalid` lists."""
+    library = _library(library)
+    fields = {"model": model_name, "model_version": model_version, "deployment": deployment}
+    values = _case_values(library, template, parameters or {}, fields)
+    instance = _instance(library, template, values, None)
+    case = case_create(
+        name=name,
+        model_name=model_name or str(instance.values.get("model", "")),
+        model_version=model_version or str(instance.values.get("model_version", "")),
+        deployment=deployment or str(instance.values.get("deployment", "")),
+        description=description,
+        owner=owner,
+    )
+    _store_instance(case=case, instance=instance)
+    return case
+
+
+def template_instantiate_into(
+    *,
+    actor,
+    case: SafetyCase,
+    template: str,
+    parameters: dict[str, Any] | None = None,
+    under: str,
+    prefix: str | None = None,
+    library=None,
+) -> InstantiationResult:
+    _require(actor, "safetycase.edit_argument", case, "instantiate templates")
+    return template_instantiate_into_do(
+        case=case,
+        template=template,
+        parameters=parameters,
+        under=under,
+        prefix=prefix,
+        library=library,
+    )
+
+
+@transaction.atomic
+def template_instantiate_into_do(
+    *,
+    case: SafetyCase,
+    template: str,
+    parameters: dict[str, Any] | None = None,
+    under: str,
+    prefix: str | None = None,
+    library=None,
+) -> InstantiationResult:
+    """Instantiate a template inside an existing case and link its top goal under the goal (or
+    strategy) `under`. Identifiers carry the template's prefix (SI-G1), or `prefix`; catalogue
+    assumptions already in the case (A06, …) are reused, not created again."""
+    library = _library(library)
+    parent = Node.objects.select_for_update().filter(case=case, identifier=under).first()
+    if parent is None:
+        raise NotFound(f"Case {case.pk} has no node {under!r}.")
+    if parent.type not in (NodeType.GOAL, NodeType.STRATEGY):
+        raise ApplicationError(
+            f"{under} is {parent.type}; a template can only be attached under a goal or a strategy."
+        )
+    if prefix is None and template in library.templates:
+        prefix = library.templates[template].prefix or template
+    if prefix is not None and prefix != "":
+        _validate_identifier(prefix)
+    fields = {
+        "model": case.model_name,
+        "model_version": case.model_version,
+        "deployment": case.deployment,
+    }
+    values = _case_values(library, template, parameters or {}, fields)
+    instance = _instance(library, template, values, prefix)
+
+    identifiers = [n.identifier for n in instance.nodes]
+    existing = {n.identifier: n for n in Node.objects.filter(case=case, identifier__in=identifiers)}
+    catalogue_ids = {n.catalogue_id for n in instance.nodes if n.catalogue_id}
+    by_catalogue = {
+        n.catalogue_id: n for n in Node.objects.filter(case=case, catalogue_id__in=catalogue_ids)
+    }
+    reuse: dict[str, Node] = {}
+    clashes = []
+    for node in instance.nodes:
+        if node.catalogue_id and node.catalogue_id in by_catalogue:
+            reuse[node.identifier] = by_catalogue[node.catalogue_id]
+        elif node.identifier in existing:
+            clashes.append(node.identifier)
+    if clashes:
+        raise Conflict(
+            f"Case {case.pk} already has node{'s' if len(clashes) > 1 else ''} "
+            f"{', '.join(sorted(clashes))}; instantiate with another prefix.",
+            extra={"clashes": sorted(clashes)},
+        )
+    by_identifier = _store_instance(case=case, instance=instance, reuse=reuse)
+    top = by_identifier[instance.top]
+    if parent.undeveloped:  # it is being developed now (GSN R14)
+        parent.undeveloped = False
+        parent.save()
+    if not Link.objects.filter(source=parent, target=top, type=LinkType.SUPPORTED_BY).exists():
+        Link.objects.create(case=case, source=parent, target=top, type=LinkType.SUPPORTED_BY)
+    return InstantiationResult(
+        case=case,
+        top=top.identifier,
+        created=[n.identifier for n in instance.nodes if n.identifier not in reuse],
+        reused=sorted(node.identifier for node in reuse.values()),
+        bindings=sum(1 for b in instance.bindings if b.node not in reuse),
+    )

@@ -2,14 +2,24 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from safetycase.choices import LinkType, NodeType
-from safetycase.models import Link, Node, SafetyCase
+from safetycase.choices import BindingKind, LinkType, NodeType
+from safetycase.models import EvidenceBinding, Link, Node, SafetyCase
 
 
 class NodeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Node
-        fields = ["identifier", "type", "statement", "undeveloped", "module", "attributes"]
+        fields = [
+            "identifier",
+            "type",
+            "statement",
+            "undeveloped",
+            "module",
+            "attributes",
+            "template_ref",
+            "combination",
+            "catalogue_id",
+        ]
 
 
 class LinkSerializer(serializers.ModelSerializer):
@@ -107,3 +117,188 @@ class LinkCreateSerializer(serializers.Serializer):
         max_length=100,
         help_text="Only for a challenge of a relationship: the other end of that relationship.",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Templates, instantiation and evidence bindings
+
+
+class BindingSerializer(serializers.ModelSerializer):
+    node = serializers.CharField(source="node.identifier", help_text="Identifier of the node.")
+
+    class Meta:
+        model = EvidenceBinding
+        fields = ["id", "node", "kind", "selector", "freshness_days", "expression", "description"]
+
+
+class CaseCreatedSerializer(CaseDetailSerializer):
+    """The new case with its argument and the evidence bindings the template declared."""
+
+    bindings = BindingSerializer(many=True, read_only=True)
+
+    class Meta(CaseDetailSerializer.Meta):
+        fields = [*CaseDetailSerializer.Meta.fields, "bindings"]
+
+
+class CaseCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    model_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    model_version = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    deployment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    template = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Id of a library template (GET /api/v1/templates/); empty for an empty case.",
+    )
+    parameters = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=(
+            "Template parameter values by name. `model`, `model_version` and `deployment` "
+            "default to the case fields of the same meaning."
+        ),
+    )
+
+
+class CaseInstantiateSerializer(serializers.Serializer):
+    template = serializers.CharField(help_text="Id of a library template.")
+    parameters = serializers.DictField(required=False, default=dict)
+    under = serializers.CharField(
+        max_length=100, help_text="Identifier of the goal (or strategy) to attach the template to."
+    )
+    prefix = serializers.CharField(
+        max_length=50,
+        required=False,
+        help_text="Identifier prefix of the new nodes; default: the template's (SI → SI-G1).",
+    )
+
+
+class InstantiationResultSerializer(serializers.Serializer):
+    case = serializers.IntegerField(help_text="Id of the case.")
+    top = serializers.CharField(help_text="Identifier of the template's top goal in the case.")
+    created = serializers.ListField(child=serializers.CharField(), help_text="New nodes.")
+    reused = serializers.ListField(
+        child=serializers.CharField(), help_text="Catalogue assumptions the case already had."
+    )
+    bindings = serializers.IntegerField(help_text="Evidence bindings and checks created.")
+
+
+class InstantiationErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    missing = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Required parameters not given."
+    )
+    unknown = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Parameters the template lacks."
+    )
+    invalid = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Values of the wrong type."
+    )
+
+
+class TemplateSummarySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    url = serializers.CharField(help_text="The template's documentation endpoint.")
+    title = serializers.CharField()
+    version = serializers.IntegerField()
+    summary = serializers.CharField()
+    includes = serializers.ListField(
+        child=serializers.CharField(), help_text="Templates it can attach."
+    )
+    required_parameters = serializers.ListField(child=serializers.CharField())
+    node_count = serializers.IntegerField()
+
+
+class TemplateParameterSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.ChoiceField(
+        choices=["string", "integer", "number", "probability", "boolean", "choice", "list"]
+    )
+    description = serializers.CharField()
+    required = serializers.BooleanField()
+    default = serializers.JSONField(allow_null=True)
+    choices = serializers.ListField(child=serializers.CharField(), required=False)
+    min_items = serializers.IntegerField(required=False)
+    max_items = serializers.IntegerField(required=False, allow_null=True)
+    fields = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Fields of list items."
+    )
+    declared_by = serializers.CharField(help_text="Template (or `assumptions`) declaring it.")
+
+
+class BindingSpecSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=BindingKind.choices)
+    description = serializers.CharField()
+    selector = serializers.DictField()
+    freshness_days = serializers.JSONField(allow_null=True, help_text="Days, or a {parameter}.")
+    expression = serializers.CharField(help_text="CEL, with {parameters} still in place.")
+
+
+class TemplateNodeSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="Node id within the template.")
+    identifier = serializers.CharField(help_text="Identifier it gets in a case (.<k> per item).")
+    type = serializers.ChoiceField(choices=NodeType.choices)
+    text = serializers.CharField(help_text="Statement with {parameters}.")
+    part = serializers.CharField(allow_null=True)
+    supported_by = serializers.ListField(child=serializers.CharField())
+    in_context_of = serializers.ListField(child=serializers.CharField())
+    combination = serializers.CharField()
+    undeveloped = serializers.BooleanField()
+    requires_attestation = serializers.BooleanField()
+    bindings = BindingSpecSerializer(many=True)
+
+
+class SourceSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    authors = serializers.CharField()
+    year = serializers.IntegerField(allow_null=True)
+    url = serializers.CharField()
+    where = serializers.CharField(help_text="Sections the template draws on.")
+
+
+class CatalogueAssumptionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    statement = serializers.CharField()
+    used_by = serializers.ListField(child=serializers.CharField())
+    requires_attestation = serializers.BooleanField()
+    attestation = serializers.CharField()
+    fails_when = serializers.CharField()
+    checks = BindingSpecSerializer(many=True)
+    sources = SourceSerializer(many=True)
+
+
+class TemplatePartSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    for_each = serializers.CharField(allow_null=True, help_text="List parameter it repeats over.")
+    item_name = serializers.CharField(
+        allow_null=True, help_text="Name of the item in texts (`as:` in the YAML)."
+    )
+    when = serializers.CharField(allow_null=True, help_text="CEL condition over parameters.")
+    description = serializers.CharField()
+
+
+class TemplateIncludeSerializer(serializers.Serializer):
+    template = serializers.CharField()
+    under = serializers.CharField()
+    when = serializers.CharField(allow_null=True)
+    parameters = serializers.DictField(child=serializers.CharField())
+
+
+class TemplateDetailSerializer(TemplateSummarySerializer):
+    prefix = serializers.CharField(allow_blank=True)
+    guidance = serializers.CharField()
+    file = serializers.CharField()
+    top = serializers.CharField(help_text="Template node id of the top goal.")
+    sources = SourceSerializer(many=True)
+    parameters = TemplateParameterSerializer(many=True)
+    parts = TemplatePartSerializer(many=True)
+    nodes = TemplateNodeSerializer(many=True)
+    includes = TemplateIncludeSerializer(many=True)
+    assumptions = CatalogueAssumptionSerializer(many=True)
+    root_rules = serializers.JSONField(allow_null=True, help_text="ROOT's risk rules, as data.")
+    example = serializers.DictField(help_text="Parameter values that instantiate the template.")

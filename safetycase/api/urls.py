@@ -23,4 +23,15 @@ urlpatterns = [
         views.LinkDeleteApi.as_view(),
         name="api_link_delete",
     ),
+    path(
+        "cases/<int:case_id>/instantiate/",
+        views.CaseInstantiateApi.as_view(),
+        name="api_case_instantiate",
+    ),
+    path("templates/", views.TemplateListApi.as_view(), name="api_template_list"),
+    path(
+        "templates/<str:template_id>/",
+        views.TemplateDetailApi.as_view(),
+        name="api_template_detail",
+    ),
 ]

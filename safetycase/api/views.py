@@ -4,6 +4,7 @@ the work; domain errors become 4xx responses in safetycase.api.errors."""
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -12,16 +13,67 @@ from rest_framework.views import APIView
 
 from safetycase import selectors, services
 from safetycase.api import serializers as s
+from safetycase.library.describe import template_detail, template_summary
 from safetycase.models import Link
 
 
 class CaseListApi(generics.ListAPIView):
-    """The cases you are a member of."""
+    """The cases you are a member of (GET), or a new case (POST)."""
 
     serializer_class = s.CaseListSerializer
 
     def get_queryset(self):
         return selectors.cases_for_user(user=self.request.user)
+
+    @extend_schema(
+        description="The cases you are a member of, with their node counts.",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.CaseCreateSerializer,
+        responses={
+            201: s.CaseCreatedSerializer,
+            400: OpenApiResponse(
+                s.InstantiationErrorSerializer,
+                description="Invalid input; `missing` lists required template parameters "
+                "without a value, `unknown` parameters the template lacks, `invalid` values "
+                "of the wrong type.",
+            ),
+            409: OpenApiResponse(description="A case with this name exists."),
+        },
+        description=(
+            "Create a case; you become its author. With `template` (an id from "
+            "`GET /api/v1/templates/`) and `parameters`, the case is instantiated from the "
+            "scheming argument library: every node remembers the template node it came from "
+            "(`template_ref`), solutions and assumptions get their default evidence bindings "
+            "and checks, and the argument passes the GSN rules. Without `template` the case "
+            "is empty."
+        ),
+    )
+    def post(self, request):
+        data = _valid(s.CaseCreateSerializer, request.data)
+        template = data.pop("template")
+        parameters = data.pop("parameters")
+        if template:
+            case = services.case_instantiate_template(
+                template=template, parameters=parameters, owner=request.user, **data
+            )
+        else:
+            if parameters:
+                return Response(
+                    {"detail": "Parameters need a template.", "unknown": sorted(parameters)},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            case = services.case_create(owner=request.user, **data)
+        payload = s.CaseSerializer(case).data
+        payload["nodes"] = s.NodeSerializer(selectors.case_nodes(case=case), many=True).data
+        payload["links"] = s.LinkSerializer(selectors.case_links(case=case), many=True).data
+        payload["bindings"] = s.BindingSerializer(
+            selectors.case_bindings(case=case), many=True
+        ).data
+        return Response(payload, status=status.HTTP_201_CREATED)
 
 
 class CaseDetailApi(APIView):
@@ -135,3 +187,84 @@ def _valid(serializer_class, data, *, partial: bool = False) -> dict:
     serializer = serializer_class(data=data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+class CaseInstantiateApi(APIView):
+    @extend_schema(
+        request=s.CaseInstantiateSerializer,
+        responses={
+            201: s.InstantiationResultSerializer,
+            400: OpenApiResponse(
+                s.InstantiationErrorSerializer,
+                description="Invalid input, e.g. required parameters missing (`missing`).",
+            ),
+            403: OpenApiResponse(description="Only authors may instantiate templates."),
+            404: OpenApiResponse(description="No such case (or not yours), or no such goal."),
+            409: OpenApiResponse(description="Identifiers clash; choose another `prefix`."),
+        },
+        description=(
+            "Instantiate a library template inside this case and attach its top goal under the "
+            "goal (or strategy) `under` (authors only). New identifiers carry the template's "
+            "prefix (SI-G1) unless `prefix` is given; catalogue assumptions the case already "
+            "has (A06, …) are reused. `model`, `model_version` and `deployment` default to the "
+            "case's fields."
+        ),
+    )
+    def post(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        data = _valid(s.CaseInstantiateSerializer, request.data)
+        result = services.template_instantiate_into(actor=request.user, case=case, **data)
+        return Response(
+            s.InstantiationResultSerializer(
+                {
+                    "case": case.pk,
+                    "top": result.top,
+                    "created": result.created,
+                    "reused": result.reused,
+                    "bindings": result.bindings,
+                }
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TemplateListApi(APIView):
+    @extend_schema(
+        responses=s.TemplateSummarySerializer(many=True),
+        description=(
+            "The argument templates of the scheming library (ROOT, SI, HI, HC, AL): id, title, "
+            "summary, the templates each can attach and its required parameters."
+        ),
+    )
+    def get(self, request):
+        library = selectors.template_library()
+        items = []
+        for template_id in library.templates:
+            item = template_summary(library, template_id)
+            item["url"] = request.build_absolute_uri(
+                reverse("api_template_detail", args=[template_id])
+            )
+            items.append(item)
+        return Response(s.TemplateSummarySerializer(items, many=True).data)
+
+
+class TemplateDetailApi(APIView):
+    @extend_schema(
+        responses={
+            200: s.TemplateDetailSerializer,
+            404: OpenApiResponse(description="No such template."),
+        },
+        description=(
+            "A template's documentation: its parameters (with those of included templates and "
+            "of the catalogue assumptions it uses), optional and repeated parts, nodes with "
+            "their default evidence bindings (CEL criteria), the assumptions it draws from the "
+            "catalogue, its sources, ROOT's risk rules and example parameter values."
+        ),
+    )
+    def get(self, request, template_id: str):
+        library = selectors.template_library()
+        if template_id not in library.templates:
+            return Response({"detail": f"There is no template {template_id!r}."}, status=404)
+        detail = template_detail(library, template_id)
+        detail["url"] = request.build_absolute_uri()
+        return Response(s.TemplateDetailSerializer(detail).data)

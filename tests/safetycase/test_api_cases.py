@@ -34,6 +34,9 @@ def test_case_detail_has_nodes_and_links(case, api_client_for, viewer):
         "undeveloped": True,
         "module": "",
         "attributes": {},
+        "template_ref": "",
+        "combination": "all",
+        "catalogue_id": "",
     }
     assert {(link["source"], link["type"], link["target"]) for link in data["links"]} == {
         ("G1", "in_context_of", "C1"),
