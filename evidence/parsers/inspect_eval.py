@@ -15,6 +15,8 @@ entry, as in Inspect.
 
 from __future__ import annotations
 
+import functools
+import os
 import struct
 import zipfile
 import zlib
@@ -55,10 +57,20 @@ def looks_like_eval(names: list[str]) -> bool:
 
 
 def read_central_directory(path: str | Path) -> list[zipfile.ZipInfo]:
-    """Every entry of the archive's central directory, in order (duplicates included)."""
+    """Every entry of the archive's central directory, in order (duplicates included).
+
+    Detection, header reading and parsing each need the directory; reading it costs about
+    75 ms for 10,000 members, so it is cached per file version (path, size, mtime).
+    """
+    stat = os.stat(path)
+    return list(_central_directory(str(path), stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _central_directory(path: str, size: int, mtime_ns: int) -> tuple[zipfile.ZipInfo, ...]:
     try:
         with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
-            return archive.infolist()
+            return tuple(archive.infolist())
     except _ZIP_ERRORS as exc:
         raise LogFormatError(
             "The file looks like a ZIP archive (an Inspect .eval log) but it is truncated or"

@@ -209,16 +209,31 @@ def _raw(value: Any) -> Any:
     return safe if size <= RAW_MAX_BYTES else removed(size)
 
 
+# The common readings, built once: a 10,000-sample log has tens of thousands of scores.
+_EMPTY = SampleScore(None, None, None)
+_LETTER_SCORES = {
+    letter: SampleScore(number, correct, letter) for letter, (number, correct) in _LETTERS.items()
+}
+_BOOL_SCORES = {True: SampleScore(1.0, True, True), False: SampleScore(0.0, False, False)}
+
+
 def normalize_value(value: Any) -> SampleScore:
     """Read one scalar score value (see the module docstring for the table)."""
     if value is None:
-        return SampleScore(None, None, None)
+        return _EMPTY
     if value is True or value is False:
-        return SampleScore(1.0 if value else 0.0, value, value)
+        return _BOOL_SCORES[value]
+    if type(value) is str and value in _LETTER_SCORES:
+        return _LETTER_SCORES[value]
+    if (type(value) is float and math.isfinite(value)) or (
+        type(value) is int and -(2**53) <= value <= 2**53
+    ):
+        correct = True if value == 1 else False if value == 0 else None
+        return SampleScore(float(value), correct, value)
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         number = clean_float(value)
         if number is None:
-            return SampleScore(None, None, None)
+            return _EMPTY
         reading = _number(number)
         return SampleScore(reading.value, reading.correct, _raw(value))
     if isinstance(value, str):
