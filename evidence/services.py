@@ -159,10 +159,14 @@ def _attach_samples_file(
     path, name, sha256, size, header: ParsedHeader, uploaded_by
 ) -> SubmitResult:
     """An lm-evaluation-harness samples file: attach it to the results run it belongs to."""
+    # The samples file names no run; lm-eval's task hash over its documents identifies it.
     task_hash = header.details.get("task_hash", "")
-    candidates = EvaluationRun.objects.filter(format=LogFormat.LM_EVAL, task=header.task)
-    run = next(
-        (r for r in candidates if task_hash and r.details.get("task_hash") == task_hash), None
+    run = (
+        EvaluationRun.objects.filter(format=LogFormat.LM_EVAL, details__task_hash=task_hash)
+        .order_by("-id")
+        .first()
+        if task_hash
+        else None
     )
     if run is None:
         return _store_unreadable(
@@ -170,8 +174,9 @@ def _attach_samples_file(
             name,
             sha256,
             size,
-            f"This lm-evaluation-harness samples file (task {header.task!r}) matches no uploaded "
-            "results file; upload the results_*.json of the same run first, or both together.",
+            "This lm-evaluation-harness samples file matches no uploaded results file (no run "
+            "has its task hash); upload the results_*.json of the same run first, or both "
+            "together.",
             uploaded_by,
         )
     with transaction.atomic():

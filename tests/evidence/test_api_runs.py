@@ -178,3 +178,101 @@ def test_run_list_uses_a_fixed_number_of_queries(
     client = api_client_for(viewer)
     with django_assert_max_num_queries(7):
         client.get("/api/v1/runs/")
+
+
+LM_EVAL = FIXTURES / "lm-eval"
+LM_RESULTS = LM_EVAL / "results_2026-11-24T11-15-47.729466.json"
+LM_SAMPLES_MC = LM_EVAL / "samples_arith_mc_2026-11-24T11-15-47.729466.jsonl"
+
+
+def test_lm_eval_results_and_samples_posted_together(
+    harness_client, django_capture_on_commit_callbacks
+):
+    data = {
+        "file": [
+            SimpleUploadedFile(LM_SAMPLES_MC.name, LM_SAMPLES_MC.read_bytes()),
+            SimpleUploadedFile(LM_RESULTS.name, LM_RESULTS.read_bytes()),
+        ]
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = harness_client.post("/api/v1/runs/", data, format="multipart")
+    assert response.status_code == 202, response.content
+    runs = {run.task: run for run in EvaluationRun.objects.all()}
+    assert {"arith_mc", "arith_gen"} <= set(runs)  # one run per task of the results file
+    mc = runs["arith_mc"]
+    assert mc.status == "ingested", mc.error
+    assert mc.samples_file is not None
+    assert mc.sample_count == 40  # the fixture's 40 multiple-choice documents
+    acc = mc.statistics.get(name="acc,none")
+    assert (acc.k, acc.n) == (12, 40)  # lm-eval reports acc 0.3 = 12 / 40
+
+
+def test_lm_eval_samples_posted_later_attach_to_their_run(
+    harness_client, django_capture_on_commit_callbacks
+):
+    post_file(harness_client, LM_RESULTS, capture=django_capture_on_commit_callbacks)
+    mc = EvaluationRun.objects.get(task="arith_mc")
+    assert mc.sample_count == 0
+    response = post_file(harness_client, LM_SAMPLES_MC, capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.content
+    assert response.json()["id"] == mc.pk
+    mc.refresh_from_db()
+    assert mc.status == "ingested", mc.error
+    assert mc.sample_count == 40
+
+
+def test_lm_eval_samples_without_their_results_fail_with_a_reason(harness_client):
+    response = post_file(harness_client, LM_SAMPLES_MC)
+    assert response.status_code == 422
+    assert "matches no uploaded results file" in response.json()["error"]
+
+
+GENERIC_RUN = {
+    "format": "safetycase.generic/1",
+    "run": {"id": "custom-harness-run-1", "harness": "custom", "status": "success"},
+    "model": {"name": "example-org/model-7", "version": "2026-11"},
+    "task": {"name": "oversight_subversion", "version": "1"},
+    "results": [{"scorer": "covert_action", "successes": 0, "trials": 300}],
+}
+
+
+def test_a_generic_run_with_totals_gets_statistics(
+    harness_client, django_capture_on_commit_callbacks
+):
+    response = post_file(
+        harness_client,
+        json.dumps(GENERIC_RUN).encode(),
+        name="run.json",
+        capture=django_capture_on_commit_callbacks,
+    )
+    assert response.status_code == 202, response.content
+    run = EvaluationRun.objects.get()
+    assert run.status == "ingested"
+    assert (run.model, run.model_version) == ("example-org/model-7", "2026-11")
+    stat = run.statistics.get(name="covert_action")
+    assert (stat.k, stat.n, stat.rate) == (0, 300, 0.0)
+    # One-sided 95% Clopper-Pearson upper bound for 0/300 is 1 - 0.05 ** (1 / 300).
+    assert stat.cp_upper_one_sided == pytest.approx(1 - 0.05 ** (1 / 300))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.eval", b"", "empty"),
+        ("random.eval", bytes(range(256)) * 40, ""),
+        ("truncated.eval", (INSPECT / "arith-success.eval").read_bytes()[:5000], ""),
+        ("latin1.json", '{"version": 2, "status": "succès"}'.encode("latin-1"), ""),
+        ("deep.json", b"[" * 10_000 + b"]" * 10_000, ""),
+        ("wrong.eval", json.dumps(GENERIC_RUN | {"format": "other/1"}).encode(), ""),
+    ],
+)
+def test_bad_uploads_become_failed_runs_with_a_reason_and_no_rows(
+    harness_client, name, content, reason
+):
+    response = post_file(harness_client, content, name=name)
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert body["status"] == "failed"
+    assert reason in body["error"].lower()
+    assert len(body["error"]) > 20  # a sentence, not a code
+    assert SampleResult.objects.count() == 0
