@@ -37,6 +37,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) var
