@@ -8,6 +8,7 @@ Usage: .venv/bin/python .ci/compose_smoke.py (DATABASE_URL and CELERY_BROKER_URL
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -47,12 +49,34 @@ def wait_for_health(url: str, deadline: float) -> dict:
     raise SystemExit(f"/healthz never answered 200: {last}")
 
 
+@contextlib.contextmanager
+def scratch_database(url: str):
+    """A new, empty PostgreSQL database on the server of `url`, dropped afterwards, so the
+    smoke test migrates from nothing whatever earlier runs left in the shared database."""
+    import psycopg
+
+    name = f"smoke_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def main() -> None:
+    with scratch_database(os.environ["DATABASE_URL"]) as database_url:
+        run_services(database_url)
+
+
+def run_services(database_url: str) -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     var_dir = tempfile.mkdtemp(prefix="smoke-var-")
     overrides = {
-        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
         "CACHE_URL": os.environ.get("SMOKE_CACHE_URL", "redis://127.0.0.1:6379/1"),
         "SECRET_KEY": "smoke-test-secret-key-that-is-long-enough-for-check-deploy-0123456789",
