@@ -33,6 +33,7 @@ from evidence import conf, parsers
 from evidence.choices import LogFormat, RunStatus
 from evidence.models import EvaluationRun, LogFile, RunMetric, RunStatistic, SampleResult
 from evidence.parsers.base import LogFormatError, ParsedHeader, ParsedSample
+from evidence.signals import run_ingested
 from evidence.statistics import run_statistics
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,11 @@ def log_submit(*, upload, metadata: dict[str, Any] | None = None, uploaded_by=No
             )
             runs = [
                 EvaluationRun.objects.create(
-                    log_file=log_file, metadata=metadata, **_run_fields(header)
+                    log_file=log_file,
+                    # Provenance the log itself carries (generic files), overridden by what
+                    # the uploader sent.
+                    metadata={**header.details.get("metadata", {}), **metadata},
+                    **_run_fields(header),
                 )
                 for header in new_headers
             ]
@@ -312,6 +317,7 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
         run.progress = sample_count
         run.ingested_at = timezone.now()
         run.save()
+        transaction.on_commit(lambda: run_ingested.send(sender=EvaluationRun, run=run))
     return run
 
 

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class SafetycaseConfig(AppConfig):
     name = "safetycase"
     verbose_name = "Safety cases"
+
+    def ready(self) -> None:
+        from safetycase import receivers
+
+        receivers.connect()

@@ -29,3 +29,11 @@ class Role(models.TextChoices):
 class BindingKind(models.TextChoices):
     CRITERION = "criterion", "Acceptance criterion (on a solution)"
     CHECK = "check", "Check (on an assumption)"
+
+
+class AssessmentTrigger(models.TextChoices):
+    RUN_INGESTED = "run_ingested", "new evidence"
+    CASE_EDITED = "case_edited", "case edited"
+    ATTESTATION = "attestation", "attestation"
+    SCHEDULED = "scheduled", "scheduled check"
+    MANUAL = "manual", "requested"

@@ -7,25 +7,38 @@ parses at compile time and resolves names when the program runs, so `compile_exp
 static name check on top: every variable and function the expression mentions must be one we
 know, so a typo is an error when the criterion is saved, not a `criterion_error` weeks later.
 
-The statistical and control/honeypot functions are declared here (name and signature) but
-implemented by the assessment code, which passes them to `evaluate`.
+The statistical, control and honeypot functions (DOMAIN_FUNCTIONS) are implemented here with
+`evidence.statistics` and available to every `evaluate` call; a caller may override any of them.
+`evaluate` raises nothing but `EvaluationError`, whose message is a sentence naming what went
+wrong (a missing variable or key, a type mismatch, a division by zero, a function given values it
+cannot use), so an assessment can turn it into a `criterion_error` flag.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import math
+import numbers
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import cel
+import numpy as np
 from cel import stdlib as cel_stdlib
+
+from evidence import statistics
 
 __all__ = [
     "BUILTIN_FUNCTIONS",
     "DOMAIN_FUNCTIONS",
     "RUN_VARIABLES",
     "CompiledExpression",
+    "EvaluationError",
     "ExpressionError",
     "cel_literal",
     "compile_expression",
@@ -104,12 +117,6 @@ BUILTIN_FUNCTIONS = frozenset(
 _TYPE_NAMES = frozenset(
     {"int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type"}
 )
-# Aggregation helpers from the package's opt-in standard library, provided by `evaluate`.
-_EXTRA_IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
-    "min": cel_stdlib.min_,
-    "max": cel_stdlib.max_,
-    "sum": cel_stdlib.sum_,
-}
 
 _MACROS = ("all", "exists", "exists_one", "map", "filter")
 _MACRO_BINDING = re.compile(r"\.\s*(?:" + "|".join(_MACROS) + r")\s*\(\s*([A-Za-z_]\w*)\s*,")
@@ -129,6 +136,12 @@ _SYNTAX_POSITION = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
 class ExpressionError(ValueError):
     """A CEL expression that does not compile or names something unknown; the message is a
     sentence a template author or API user can act on."""
+
+
+class EvaluationError(ExpressionError):
+    """A compiled expression that could not be evaluated over the given variables: a missing
+    variable or key, a type mismatch, a division by zero, or a function given values it cannot
+    use. The message is a sentence naming the cause."""
 
 
 @dataclass(frozen=True)
@@ -195,19 +208,32 @@ def evaluate(
     variables: Mapping[str, Any],
     functions: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Any:
-    """Run a compiled expression. Failures (a missing variable or key, a type mismatch, an
-    unimplemented function) raise ExpressionError with the runtime's reason."""
-    context = cel.Context(
-        variables=dict(variables), functions={**_EXTRA_IMPLEMENTATIONS, **(functions or {})}
-    )
+    """Run a compiled expression over `variables`.
+
+    The domain functions (DOMAIN_FUNCTIONS) and the aggregation helpers are always available;
+    `functions` adds to or overrides them. A variable whose value is None counts as missing.
+    Every failure — a missing variable or map key, a type mismatch, a division by zero, a
+    function given values it cannot use — raises EvaluationError with a sentence naming the
+    cause; nothing else escapes.
+    """
+    state = _STATE
+    state.error = None
+    shared = None if functions or getattr(state, "busy", False) else _shared_context()
     try:
-        return compiled.program.execute(context)
+        if shared is None:
+            context = cel.Context(functions={**_IMPLEMENTATIONS, **(functions or {})})
+            context.set_variable_resolver(_Resolver(variables))
+            return compiled.program.execute(context)
+        context, resolver = shared
+        resolver.variables = variables
+        state.busy = True
+        try:
+            return compiled.program.execute(context)
+        finally:
+            state.busy = False
+            resolver.variables = _EMPTY
     except Exception as exc:  # the runtime raises RuntimeError, KeyError, TypeError, …
-        reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        kind = "no key" if isinstance(exc, KeyError) else "error"
-        raise ExpressionError(
-            f"The expression {compiled.text!r} could not be evaluated ({kind}: {reason})."
-        ) from exc
+        raise EvaluationError(_runtime_sentence(compiled.text, exc, state.error)) from exc
 
 
 def cel_literal(value: Any) -> str:
@@ -267,3 +293,361 @@ def _syntax_sentence(message: str) -> str:
     reason = re.sub(r"^Syntax error:\s*", "", reason)
     reason = re.sub(r"\s+expecting \{.*$", "", reason)  # the token list helps nobody
     return f"Syntax error at line {line}, column {column}: {reason}."
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation machinery
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_STATE = threading.local()
+
+
+class _FunctionError(Exception):
+    """Raised by a domain function; its message is the sentence `evaluate` reports."""
+
+
+class _Resolver:
+    """Looks variables up lazily, so only the variables an expression uses are converted."""
+
+    __slots__ = ("variables",)
+
+    def __init__(self, variables: Mapping[str, Any] = _EMPTY):
+        self.variables = variables
+
+    def __call__(self, name: str) -> Any:
+        return self.variables.get(name)
+
+
+def _shared_context() -> tuple[Any, _Resolver]:
+    """One context per thread with the default functions; `evaluate` swaps its variables."""
+    shared = getattr(_STATE, "shared", None)
+    if shared is None:
+        resolver = _Resolver()
+        context = cel.Context(functions=dict(_IMPLEMENTATIONS))
+        context.set_variable_resolver(resolver)
+        shared = _STATE.shared = (context, resolver)
+    return shared
+
+
+_UNDEFINED = re.compile(r"Undefined variable or function: '([^']*)'")
+_FUNCTION_FAILED = re.compile(
+    r"Function '([^']*)' error: Python function call failed: (\w+): (.*?)\.?\s*"
+    r"(?:Check function arguments and their types\.)?$",
+    re.DOTALL,
+)
+
+
+def _runtime_sentence(text: str, exc: Exception, function_error: str | None) -> str:
+    """The reason an evaluation failed, as the end of the sentence
+    "The expression '…' could not be evaluated: <reason>."."""
+    message = str(exc.args[0]) if exc.args else ""
+    if function_error:
+        reason = function_error
+    elif isinstance(exc, KeyError):
+        reason = f"the key {message!r} is missing"
+    elif isinstance(exc, ZeroDivisionError):
+        reason = "it divides by zero" if "division" in message else "it takes a modulo by zero"
+    elif isinstance(exc, OverflowError):
+        reason = "an integer overflowed"
+    elif isinstance(exc, IndexError):
+        reason = f"a list index is out of range ({message})"
+    elif isinstance(exc, TypeError) and "No such overload" in message:
+        reason = (
+            "an operator or function got values of types it is not defined for (CEL does not "
+            "mix int and double: write 1.0 rather than 1, or convert with double(x))"
+        )
+    elif (match := _UNDEFINED.search(message)) is not None:
+        reason = f"the variable or function {match.group(1)!r} is not available"
+    elif (match := _FUNCTION_FAILED.search(message)) is not None:
+        name, kind, detail = match.groups()
+        reason = f"{name}() failed ({kind}: {detail.strip()})"
+    else:
+        first = message.split(". ")[0].strip().rstrip(".") or type(exc).__name__
+        reason = f"{type(exc).__name__}: {first}" if first != type(exc).__name__ else first
+    return f"The expression {text!r} could not be evaluated: {reason.rstrip('.')}."
+
+
+class _SilenceOwnFunctionFailures(logging.Filter):
+    """The runtime logs a warning whenever a Python function raises; for the domain functions
+    that failure is reported through EvaluationError instead, so the log line is dropped."""
+
+    _PREFIX = re.compile(r"Python function '([^']*)' failed")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        match = self._PREFIX.match(record.getMessage())
+        return not (match and match.group(1) in _IMPLEMENTATIONS)
+
+
+logging.getLogger("cel").addFilter(_SilenceOwnFunctionFailures())
+
+
+# --------------------------------------------------------------------------------------------
+# Domain functions (science reference §6), on top of evidence.statistics
+
+
+def _domain(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a domain function so any failure is recorded as a sentence for `evaluate`."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def wrapper(*args: Any) -> Any:
+            try:
+                return function(*args)
+            except _FunctionError as exc:
+                _STATE.error = f"{name}() {exc}"
+                raise
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                _STATE.error = f"{name}() cannot use these values: {exc}"
+                raise _FunctionError(str(exc)) from exc
+
+        return wrapper
+
+    return decorate
+
+
+def _arity(args: tuple[Any, ...], low: int, high: int, usage: str) -> None:
+    if not low <= len(args) <= high:
+        raise _FunctionError(f"takes {usage}, got {len(args)} argument(s)")
+
+
+def _count_arg(value: Any, name: str) -> int:
+    """A non-negative whole number; a double with an integral value (3.0) is accepted."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _FunctionError(f"needs a whole number for {name}, got {_describe(value)}")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise _FunctionError(f"needs a whole number for {name}, got {value!r}")
+    if value < 0:
+        raise _FunctionError(f"needs a non-negative {name}, got {int(value)}")
+    return int(value)
+
+
+def _integer_arg(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _FunctionError(f"needs a whole number for {name}, got {_describe(value)}")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise _FunctionError(f"needs a whole number for {name}, got {value!r}")
+    return int(value)
+
+
+def _real_arg(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _FunctionError(f"needs a number for {name}, got {_describe(value)}")
+    value = float(value)
+    if math.isnan(value):
+        raise _FunctionError(f"needs a number for {name}, got NaN")
+    return value
+
+
+def _probability_arg(value: Any, name: str) -> float:
+    value = _real_arg(value, name)
+    if not 0.0 <= value <= 1.0:
+        raise _FunctionError(f"needs a probability between 0 and 1 for {name}, got {value!r}")
+    return value
+
+
+def _confidence_arg(args: tuple[Any, ...], index: int) -> float:
+    if len(args) <= index:
+        return statistics.DEFAULT_CONFIDENCE
+    value = _real_arg(args[index], "conf")
+    if not 0.0 < value < 1.0:
+        raise _FunctionError(f"needs a confidence strictly between 0 and 1, got {value!r}")
+    return value
+
+
+def _trials(args: tuple[Any, ...], usage: str) -> tuple[int, int, float]:
+    _arity(args, 2, 3, usage)
+    k = _count_arg(args[0], "k")
+    n = _count_arg(args[1], "n")
+    if k > n:
+        raise _FunctionError(f"needs k <= n, got k = {k} and n = {n}")
+    if n == 0:
+        raise _FunctionError("has no trials to bound (n = 0), so no bound exists")
+    return k, n, _confidence_arg(args, 2)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a map"
+    return type(value).__name__
+
+
+def _numbers(value: Any, name: str, *, bools: bool = False) -> list[float]:
+    if not isinstance(value, list | tuple):
+        raise _FunctionError(f"needs a list for {name}, got {_describe(value)}")
+    out = []
+    for item in value:
+        if isinstance(item, bool):
+            if not bools:
+                raise _FunctionError(f"needs numbers in {name}, got a bool")
+            out.append(float(item))
+        elif isinstance(item, numbers.Real) and not math.isnan(float(item)):
+            out.append(float(item))
+        else:
+            raise _FunctionError(f"needs numbers in {name}, got {_describe(item)}")
+    return out
+
+
+# Memoised numeric cores: assessments evaluate the same bounds for many runs.
+_cp_upper = functools.lru_cache(maxsize=65536)(statistics.cp_upper)
+_cp_lower = functools.lru_cache(maxsize=65536)(statistics.cp_lower)
+_wilson_upper = functools.lru_cache(maxsize=16384)(statistics.wilson_upper)
+_wilson_lower = functools.lru_cache(maxsize=16384)(statistics.wilson_lower)
+_binom_sf = functools.lru_cache(maxsize=16384)(statistics.binom_sf)
+_min_trials = functools.lru_cache(maxsize=4096)(statistics.min_trials_for_bound)
+
+
+@_domain("cp_upper")
+def _fn_cp_upper(*args: Any) -> float:
+    return _cp_upper(*_trials(args, "(k, n) or (k, n, conf)"))
+
+
+@_domain("cp_lower")
+def _fn_cp_lower(*args: Any) -> float:
+    return _cp_lower(*_trials(args, "(k, n) or (k, n, conf)"))
+
+
+@_domain("wilson_upper")
+def _fn_wilson_upper(*args: Any) -> float:
+    return _wilson_upper(*_trials(args, "(k, n) or (k, n, conf)"))
+
+
+@_domain("wilson_lower")
+def _fn_wilson_lower(*args: Any) -> float:
+    return _wilson_lower(*_trials(args, "(k, n) or (k, n, conf)"))
+
+
+@_domain("binom_sf")
+def _fn_binom_sf(*args: Any) -> float:
+    """P(X > x) for X ~ Binomial(n, p); x may be negative (then 1) or at least n (then 0), so
+    the p-value P(X >= k) can be written binom_sf(k - 1, n, p) for every k."""
+    _arity(args, 3, 3, "(x, n, p)")
+    x = _integer_arg(args[0], "x")
+    n = _count_arg(args[1], "n")
+    p = _probability_arg(args[2], "p")
+    if x < 0:
+        return 1.0
+    if x >= n:
+        return 0.0
+    return _binom_sf(x, n, p)
+
+
+_BOOTSTRAP_RESAMPLES = 10_000
+_BOOTSTRAP_SEED = 20240607
+
+
+@_domain("bootstrap_p")
+def _fn_bootstrap_p(*args: Any) -> float:
+    """One-sided bootstrap p-value for "the mean of a exceeds the mean of b".
+
+    Under the null hypothesis both samples come from one population, so both are resampled
+    (with replacement) from the pooled values; the p-value is the share of resamples whose
+    difference of means is at least the observed one, (1 + hits) / (1 + resamples). The seed is
+    fixed, so the same data always give the same p-value. Values may be numbers or bools
+    (correct = 1).
+    """
+    _arity(args, 2, 2, "(samples_a, samples_b)")
+    a = _numbers(args[0], "samples_a", bools=True)
+    b = _numbers(args[1], "samples_b", bools=True)
+    if not a or not b:
+        raise _FunctionError("needs at least one value in each sample")
+    observed = sum(a) / len(a) - sum(b) / len(b)
+    pooled = np.asarray(a + b, dtype=float)
+    rng = np.random.default_rng(_BOOTSTRAP_SEED)
+    hits = 0
+    batch = max(1, min(_BOOTSTRAP_RESAMPLES, 2_000_000 // len(pooled)))
+    done = 0
+    tolerance = 1e-12 * max(1.0, float(np.abs(pooled).max()))
+    while done < _BOOTSTRAP_RESAMPLES:
+        size = min(batch, _BOOTSTRAP_RESAMPLES - done)
+        ra = pooled[rng.integers(0, len(pooled), size=(size, len(a)))].mean(axis=1)
+        rb = pooled[rng.integers(0, len(pooled), size=(size, len(b)))].mean(axis=1)
+        hits += int(np.count_nonzero(ra - rb >= observed - tolerance))
+        done += size
+    return (1 + hits) / (1 + _BOOTSTRAP_RESAMPLES)
+
+
+@_domain("n_for_zero")
+def _fn_n_for_zero(*args: Any) -> int:
+    _arity(args, 1, 2, "(t) or (t, conf)")
+    t = _real_arg(args[0], "t")
+    if not 0.0 < t < 1.0:
+        raise _FunctionError(f"needs a rate bound t strictly between 0 and 1, got {t!r}")
+    return _min_trials(t, _confidence_arg(args, 1))
+
+
+@_domain("p_red_win")
+def _fn_p_red_win(*args: Any) -> float:
+    _arity(args, 4, 4, "(p, c, s, n_tasks)")
+    return statistics.control_p_red_win(
+        _probability_arg(args[0], "p"),
+        _probability_arg(args[1], "c"),
+        _probability_arg(args[2], "s"),
+        _count_arg(args[3], "n_tasks"),
+    )
+
+
+@_domain("max_p_red_win")
+def _fn_max_p_red_win(*args: Any) -> float:
+    _arity(args, 2, 3, "(c, s) or (c, s, n_tasks)")
+    n_tasks = _count_arg(args[2], "n_tasks") if len(args) == 3 else None
+    return statistics.control_p_red_win_max(
+        _probability_arg(args[0], "c"), _probability_arg(args[1], "s"), n_tasks
+    )
+
+
+@_domain("p_any_defection")
+def _fn_p_any_defection(*args: Any) -> float:
+    _arity(args, 2, 2, "(q, opportunities)")
+    return statistics.defection_probability(
+        _probability_arg(args[0], "q"), _count_arg(args[1], "opportunities")
+    )
+
+
+def _values(args: tuple[Any, ...]) -> list[Any]:
+    """The elements of a single list argument, or the arguments themselves."""
+    if len(args) == 1 and isinstance(args[0], list | tuple):
+        return list(args[0])
+    return list(args)
+
+
+@_domain("product")
+def _fn_product(*args: Any) -> float:
+    """Product of a list of numbers as a double; the empty product is 1.0."""
+    return float(math.prod(_numbers(_values(args), "the list")))
+
+
+def _aggregate(name: str, implementation: Callable[..., Any]) -> Callable[..., Any]:
+    @_domain(name)
+    def aggregate(*args: Any) -> Any:
+        if not _values(args) and name != "sum":
+            raise _FunctionError("of an empty list is undefined")
+        return implementation(*args)
+
+    return aggregate
+
+
+_IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
+    "cp_upper": _fn_cp_upper,
+    "cp_lower": _fn_cp_lower,
+    "wilson_upper": _fn_wilson_upper,
+    "wilson_lower": _fn_wilson_lower,
+    "binom_sf": _fn_binom_sf,
+    "bootstrap_p": _fn_bootstrap_p,
+    "n_for_zero": _fn_n_for_zero,
+    "p_red_win": _fn_p_red_win,
+    "max_p_red_win": _fn_max_p_red_win,
+    "p_any_defection": _fn_p_any_defection,
+    "product": _fn_product,
+    "min": _aggregate("min", cel_stdlib.min_),
+    "max": _aggregate("max", cel_stdlib.max_),
+    "sum": _aggregate("sum", cel_stdlib.sum_),
+}
+assert set(_IMPLEMENTATIONS) == set(DOMAIN_FUNCTIONS)

@@ -5,7 +5,7 @@ from django.db import models
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
-from safetycase.choices import BindingKind, LinkType, NodeType, Role
+from safetycase.choices import AssessmentTrigger, BindingKind, LinkType, NodeType, Role
 
 
 class SafetyCase(models.Model):
@@ -155,3 +155,55 @@ class EvidenceBinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.node}"
+
+
+class Attestation(models.Model):
+    """A reviewer's signed statement that an assumption holds, for a scope and until an expiry."""
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="attestations")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="attestations")
+    attested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attestations"
+    )
+    statement = models.TextField()
+    scope = models.TextField(blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "node__identifier", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.node} attested by {self.attested_by}"
+
+
+class Assessment(models.Model):
+    """One evaluation of a case: a status per node and the flags, with what caused it and what
+    changed since the previous assessment. Never edited once stored."""
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="assessments")
+    created_at = models.DateTimeField(auto_now_add=True)
+    trigger = models.CharField(max_length=20, choices=AssessmentTrigger.choices)
+    trigger_detail = models.CharField(max_length=300, blank=True)
+    # The top goal's status: the case's overall verdict.
+    overall_status = models.CharField(max_length=20, blank=True)
+    statuses = models.JSONField(default=dict)  # {identifier: status}
+    reasons = models.JSONField(default=dict)  # {identifier: sentence}
+    flags = models.JSONField(default=list)  # [{type, severity, node, run, rule, message}]
+    summary = models.JSONField(default=dict)  # counts by status and by flag severity
+    # {"nodes": [{identifier, before, after}], "flags_added": [...], "flags_cleared": [...]}
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["case", "-created_at", "-id"]
+        get_latest_by = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(trigger__in=AssessmentTrigger.values),
+                name="assessment_trigger_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"assessment {self.pk} of {self.case}: {self.overall_status}"

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Count, Prefetch, QuerySet
 from django.urls import NoReverseMatch, reverse
 
+from evidence.choices import RunStatus
+from evidence.models import EvaluationRun
+from safetycase import assessment
 from safetycase.diagrams import argument_dot
 from safetycase.errors import NotFound
 from safetycase.gsn.model import Argument, Element, Finding, Relation
 from safetycase.gsn.rules import check_argument
-from safetycase.models import EvidenceBinding, Link, Membership, Node, SafetyCase
+from safetycase.models import (
+    Assessment,
+    Attestation,
+    EvidenceBinding,
+    Link,
+    Membership,
+    Node,
+    SafetyCase,
+)
 from safetycase.rendering import render_svg
 
 
@@ -143,3 +156,111 @@ def template_library():
     from safetycase.library import default_library
 
     return default_library()
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts for the pure assessment (safetycase.assessment), loaded in a fixed number of queries.
+
+
+def case_facts(case: SafetyCase) -> assessment.CaseFacts:
+    return assessment.CaseFacts(model_name=case.model_name, model_version=case.model_version)
+
+
+def run_facts(*, runs) -> list[assessment.RunFacts]:
+    """RunFacts for EvaluationRuns whose statistics and metrics are loaded (or loadable)."""
+    facts = []
+    for run in runs:
+        metrics: dict[str, dict[str, float | None]] = {}
+        for metric in run.metrics.all():
+            metrics.setdefault(metric.name, {})[metric.metric] = metric.value
+        facts.append(
+            assessment.RunFacts(
+                id=run.pk,
+                task=run.task,
+                task_version=run.task_version,
+                model=run.model,
+                model_version=run.model_version,
+                status=run.status,
+                log_status=run.log_status,
+                finished_at=run.completed_at or run.ingested_at or run.created_at,
+                metadata=run.metadata,
+                statistics={s.name: (s.k, s.n) for s in run.statistics.all()},
+                metrics=metrics,
+                error_count=run.error_count,
+                sample_count=run.sample_count,
+            )
+        )
+    return facts
+
+
+def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
+    """Everything `assessment.assess` needs about a case, as plain data."""
+    nodes = list(case_nodes(case=case))
+    links = list(case_links(case=case))
+    bindings = list(EvidenceBinding.objects.filter(case=case).select_related("node"))
+    tasks = {b.selector.get("task") for b in bindings if isinstance(b.selector, dict)} - {None, ""}
+    runs = (
+        EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
+        .prefetch_related("statistics", "metrics")
+        .order_by("id")
+    )
+    attestations = Attestation.objects.filter(case=case).select_related("node", "attested_by")
+    return {
+        "case": case_facts(case),
+        "nodes": [
+            assessment.NodeFacts(
+                identifier=node.identifier,
+                type=node.type,
+                statement=node.statement,
+                undeveloped=node.undeveloped,
+                combination=node.combination,
+                catalogue_id=node.catalogue_id,
+                attributes=node.attributes,
+            )
+            for node in nodes
+        ],
+        "relations": [
+            Relation(
+                source=link.source.identifier,
+                target=link.target.identifier,
+                type=link.type,
+                target_relation=link.target_relation,
+            )
+            for link in links
+        ],
+        "bindings": [
+            assessment.BindingFacts(
+                id=b.pk,
+                node=b.node.identifier,
+                kind=b.kind,
+                selector=b.selector,
+                freshness_days=b.freshness_days,
+                expression=b.expression,
+            )
+            for b in bindings
+        ],
+        "runs": run_facts(runs=runs),
+        "attestations": [
+            assessment.AttestationFacts(
+                id=a.pk,
+                node=a.node.identifier,
+                by=a.attested_by.get_username(),
+                statement=a.statement,
+                scope=a.scope,
+                expires_at=a.expires_at,
+                created_at=a.created_at,
+            )
+            for a in attestations
+        ],
+    }
+
+
+def top_goal_identifier(*, nodes, relations) -> str | None:
+    """The root goal of the argument (the first, when several): the case's overall verdict."""
+    targets = {r.target for r in relations if r.type in ("supported_by", "in_context_of")}
+    roots = sorted(n.identifier for n in nodes if n.type == "goal" and n.identifier not in targets)
+    return roots[0] if roots else None
+
+
+def latest_assessment(*, case: SafetyCase) -> Assessment | None:
+    return Assessment.objects.filter(case=case).order_by("-created_at", "-id").first()

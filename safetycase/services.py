@@ -13,14 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from safetycase import assessment, selectors
 from safetycase.choices import BindingKind, LinkType, NodeType, Role
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from safetycase.gsn.gsn2x import Gsn2xError, load_files
 from safetycase.gsn.model import Argument, Severity
 from safetycase.gsn.rules import check_argument
-from safetycase.models import EvidenceBinding, Link, Membership, Node, SafetyCase
+from safetycase.models import (
+    Assessment,
+    Attestation,
+    EvidenceBinding,
+    Link,
+    Membership,
+    Node,
+    SafetyCase,
+)
 
 IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -682,3 +692,121 @@ def template_instantiate_into_do(
         reused=sorted(node.identifier for node in reuse.values()),
         bindings=sum(1 for b in instance.bindings if b.node not in reuse),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Assessment: load the case's facts, run the pure assessment, store it with its diff.
+
+
+def case_assess(*, case: SafetyCase, trigger: str, detail: str = "", now=None) -> Assessment:
+    """Assess the case now and store the result with what changed since the last assessment."""
+    now = now or timezone.now()
+    facts = selectors.case_assessment_facts(case=case)
+    result = assessment.assess(now=now, **facts)
+    flags = [flag_as_dict(flag) for flag in result.flags]
+    previous = Assessment.objects.filter(case=case).order_by("-created_at", "-id").first()
+    top = selectors.top_goal_identifier(nodes=facts["nodes"], relations=facts["relations"])
+    return Assessment.objects.create(
+        case=case,
+        trigger=trigger,
+        trigger_detail=detail[:300],
+        overall_status=result.statuses.get(top, "") if top else "",
+        statuses=dict(result.statuses),
+        reasons=dict(result.reasons),
+        flags=flags,
+        summary=assessment_summary(result.statuses, flags),
+        changes=assessment_changes(previous, dict(result.statuses), flags),
+    )
+
+
+def flag_as_dict(flag) -> dict[str, Any]:
+    return {
+        "type": flag.type,
+        "severity": flag.severity,
+        "node": flag.node,
+        "run": flag.run,
+        "rule": flag.rule,
+        "message": flag.message,
+    }
+
+
+def assessment_summary(statuses: dict[str, str], flags: list[dict]) -> dict[str, Any]:
+    by_status: dict[str, int] = {}
+    for status in statuses.values():
+        by_status[status] = by_status.get(status, 0) + 1
+    by_severity: dict[str, int] = {}
+    for flag in flags:
+        by_severity[flag["severity"]] = by_severity.get(flag["severity"], 0) + 1
+    return {"statuses": by_status, "flags": by_severity, "flag_count": len(flags)}
+
+
+def _flag_key(flag: dict) -> tuple:
+    return (flag["type"], flag["node"] or "", flag["run"] or 0, flag["rule"])
+
+
+def assessment_changes(
+    previous: Assessment | None, statuses: dict[str, str], flags: list[dict]
+) -> dict[str, Any]:
+    """Which nodes changed status and which flags appeared or cleared since `previous`."""
+    before_statuses = previous.statuses if previous else {}
+    before_flags = {_flag_key(f): f for f in (previous.flags if previous else [])}
+    after_flags = {_flag_key(f): f for f in flags}
+    return {
+        "nodes": [
+            {"identifier": identifier, "before": before_statuses.get(identifier), "after": after}
+            for identifier, after in sorted(statuses.items())
+            if before_statuses.get(identifier) != after
+        ]
+        + [
+            {"identifier": identifier, "before": before, "after": None}
+            for identifier, before in sorted(before_statuses.items())
+            if identifier not in statuses
+        ],
+        "flags_added": [after_flags[k] for k in sorted(after_flags) if k not in before_flags],
+        "flags_cleared": [before_flags[k] for k in sorted(before_flags) if k not in after_flags],
+    }
+
+
+def cases_bound_to_run(*, run) -> list[int]:
+    """Ids of the cases with a binding that selects this run (harnesses never name nodes)."""
+    run_facts = selectors.run_facts(runs=[run])[0]
+    case_ids = set()
+    bindings = EvidenceBinding.objects.filter(selector__task=run.task).select_related("case")
+    for binding in bindings:
+        if assessment.binding_matches(
+            binding.selector, run_facts, selectors.case_facts(binding.case)
+        ):
+            case_ids.add(binding.case_id)
+    return sorted(case_ids)
+
+
+def attestation_create(
+    *, actor, node: Node, statement: str, scope: str = "", expires_at=None
+) -> Attestation:
+    """A reviewer attests that an assumption holds; the case is re-assessed on commit."""
+    if not actor.has_perm("safetycase.review_case", node.case):
+        raise PermissionDenied(f"Only reviewers of case {node.case_id} may attest assumptions.")
+    if node.type != NodeType.ASSUMPTION:
+        raise ApplicationError(
+            f"{node.identifier} is a {node.type}; only assumptions are attested."
+        )
+    if not statement.strip():
+        raise ApplicationError("An attestation needs a statement saying why the assumption holds.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ApplicationError("The expiry date of an attestation must be in the future.")
+    attestation = Attestation.objects.create(
+        case=node.case,
+        node=node,
+        attested_by=actor,
+        statement=statement,
+        scope=scope,
+        expires_at=expires_at,
+    )
+    _enqueue_assessment(node.case_id, "attestation", f"{node.identifier} attested by {actor}")
+    return attestation
+
+
+def _enqueue_assessment(case_id: int, trigger: str, detail: str) -> None:
+    from safetycase.tasks import assess_case
+
+    transaction.on_commit(lambda: assess_case.delay(case_id, trigger, detail))

@@ -188,6 +188,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Daily re-assessment of every case, so stale evidence and expired attestations are flagged
+# even when no new run arrives (run by the `beat` service).
+CELERY_BEAT_SCHEDULE = {
+    "reassess-all-cases-daily": {
+        "task": "safetycase.tasks.assess_all_cases",
+        "schedule": 24 * 3600,
+    },
+}
 
 # Project knobs, read through safetycase.conf.setting().
 SAFETYCASE = {

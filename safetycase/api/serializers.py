@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from safetycase.choices import BindingKind, LinkType, NodeType
-from safetycase.models import EvidenceBinding, Link, Node, SafetyCase
+from safetycase.models import Assessment, Attestation, EvidenceBinding, Link, Node, SafetyCase
 
 
 class NodeSerializer(serializers.ModelSerializer):
@@ -302,3 +303,89 @@ class TemplateDetailSerializer(TemplateSummarySerializer):
     assumptions = CatalogueAssumptionSerializer(many=True)
     root_rules = serializers.JSONField(allow_null=True, help_text="ROOT's risk rules, as data.")
     example = serializers.DictField(help_text="Parameter values that instantiate the template.")
+
+
+class FlagSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="e.g. missing_evidence, criterion_failed, ill_formed.")
+    severity = serializers.ChoiceField(choices=["error", "warning", "info"])
+    node = serializers.CharField(allow_null=True)
+    run = serializers.IntegerField(allow_null=True, help_text="The run that caused it, if any.")
+    rule = serializers.CharField(allow_blank=True, help_text="The rule code that caused it.")
+    message = serializers.CharField()
+
+
+class NodeStatusSerializer(serializers.Serializer):
+    identifier = serializers.CharField()
+    status = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    nodes = serializers.SerializerMethodField()
+    flags = FlagSerializer(many=True)
+
+    class Meta:
+        model = Assessment
+        fields = [
+            "id",
+            "created_at",
+            "trigger",
+            "trigger_detail",
+            "overall_status",
+            "summary",
+            "nodes",
+            "flags",
+            "changes",
+        ]
+
+    @extend_schema_field(NodeStatusSerializer(many=True))
+    def get_nodes(self, obj: Assessment) -> list[dict]:
+        return [
+            {"identifier": identifier, "status": status, "reason": obj.reasons.get(identifier, "")}
+            for identifier, status in sorted(obj.statuses.items())
+        ]
+
+
+class AssessmentHistorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Assessment
+        fields = [
+            "id",
+            "created_at",
+            "trigger",
+            "trigger_detail",
+            "overall_status",
+            "summary",
+            "changes",
+        ]
+
+
+class AttestationSerializer(serializers.ModelSerializer):
+    node = serializers.CharField(source="node.identifier")
+    attested_by = serializers.CharField(source="attested_by.username")
+
+    class Meta:
+        model = Attestation
+        fields = ["id", "node", "attested_by", "statement", "scope", "expires_at", "created_at"]
+
+
+class AttestationCreateSerializer(serializers.Serializer):
+    node = serializers.CharField(help_text="Identifier of the assumption attested.")
+    statement = serializers.CharField(help_text="Why the assumption holds.")
+    scope = serializers.CharField(required=False, allow_blank=True, default="")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class BindingCreateSerializer(serializers.Serializer):
+    node = serializers.CharField(help_text="Identifier of the solution or assumption.")
+    expression = serializers.CharField(help_text="CEL criterion (solution) or check (assumption).")
+    selector = serializers.DictField(required=False, default=dict)
+    freshness_days = serializers.IntegerField(required=False, allow_null=True, default=None)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class BindingUpdateSerializer(serializers.Serializer):
+    expression = serializers.CharField(required=False)
+    selector = serializers.DictField(required=False)
+    freshness_days = serializers.IntegerField(required=False, allow_null=True)
+    description = serializers.CharField(required=False, allow_blank=True)

@@ -28,6 +28,28 @@ urlpatterns = [
         views.CaseInstantiateApi.as_view(),
         name="api_case_instantiate",
     ),
+    path(
+        "cases/<int:case_id>/assessment/",
+        views.CaseAssessmentApi.as_view(),
+        name="api_case_assessment",
+    ),
+    path(
+        "cases/<int:case_id>/assessments/",
+        views.CaseAssessmentHistoryApi.as_view(),
+        name="api_case_assessments",
+    ),
+    path("cases/<int:case_id>/flags/", views.CaseFlagsApi.as_view(), name="api_case_flags"),
+    path(
+        "cases/<int:case_id>/attestations/",
+        views.AttestationListApi.as_view(),
+        name="api_attestations",
+    ),
+    path("cases/<int:case_id>/bindings/", views.BindingListApi.as_view(), name="api_bindings"),
+    path(
+        "cases/<int:case_id>/bindings/<int:binding_id>/",
+        views.BindingDetailApi.as_view(),
+        name="api_binding_detail",
+    ),
     path("templates/", views.TemplateListApi.as_view(), name="api_template_list"),
     path(
         "templates/<str:template_id>/",

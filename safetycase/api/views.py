@@ -6,15 +6,16 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safetycase import selectors, services
 from safetycase.api import serializers as s
+from safetycase.errors import NotFound
 from safetycase.library.describe import template_detail, template_summary
-from safetycase.models import Link
+from safetycase.models import Assessment, Link
 
 
 class CaseListApi(generics.ListAPIView):
@@ -268,3 +269,128 @@ class TemplateDetailApi(APIView):
         detail = template_detail(library, template_id)
         detail["url"] = request.build_absolute_uri()
         return Response(s.TemplateDetailSerializer(detail).data)
+
+
+# --------------------------------------------------------------------------------------------
+# Assessment, flags, attestations and evidence bindings
+
+
+class CaseAssessmentApi(APIView):
+    @extend_schema(
+        responses=s.AssessmentSerializer,
+        description=(
+            "The latest assessment of the case: each node's status (`supported`, `defeated`, "
+            "`at_risk`, `undeveloped`) with the reason, every flag, summary counts, what "
+            "triggered it and what changed since the previous one. A case never assessed is "
+            "assessed now."
+        ),
+    )
+    def get(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        latest = selectors.latest_assessment(case=case) or services.case_assess(
+            case=case, trigger="manual", detail=f"first read by {request.user}"
+        )
+        return Response(s.AssessmentSerializer(latest).data)
+
+
+class CaseAssessmentHistoryApi(generics.ListAPIView):
+    """Earlier assessments, newest first, each with its trigger and changes."""
+
+    serializer_class = s.AssessmentHistorySerializer
+    queryset = Assessment.objects.none()  # for the schema; get_queryset scopes it to the case
+
+    def get_queryset(self):
+        case = selectors.case_for_user(user=self.request.user, case_id=self.kwargs["case_id"])
+        return case.assessments.order_by("-created_at", "-id")
+
+
+class CaseFlagsApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("type", str, description="Only flags of this type."),
+            OpenApiParameter("severity", str, enum=["error", "warning", "info"]),
+            OpenApiParameter("node", str, description="Only flags on this node."),
+        ],
+        responses=s.FlagSerializer(many=True),
+        description="The open flags of the latest assessment.",
+    )
+    def get(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        latest = selectors.latest_assessment(case=case) or services.case_assess(
+            case=case, trigger="manual", detail=f"first read by {request.user}"
+        )
+        flags = latest.flags
+        for key in ("type", "severity", "node"):
+            if request.query_params.get(key):
+                flags = [f for f in flags if f[key] == request.query_params[key]]
+        return Response(s.FlagSerializer(flags, many=True).data)
+
+
+class AttestationListApi(APIView):
+    @extend_schema(responses=s.AttestationSerializer(many=True), description="Attestations.")
+    def get(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        attestations = case.attestations.select_related("node", "attested_by")
+        return Response(s.AttestationSerializer(attestations, many=True).data)
+
+    @extend_schema(
+        request=s.AttestationCreateSerializer,
+        responses={201: s.AttestationSerializer},
+        description="Attest that an assumption holds (reviewers only); re-assesses the case.",
+    )
+    def post(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        data = _valid(s.AttestationCreateSerializer, request.data)
+        node = selectors.node_for_case(case=case, identifier=data.pop("node"))
+        attestation = services.attestation_create(actor=request.user, node=node, **data)
+        return Response(s.AttestationSerializer(attestation).data, status=201)
+
+
+class BindingListApi(APIView):
+    @extend_schema(responses=s.BindingSerializer(many=True), description="Evidence bindings.")
+    def get(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        bindings = case.bindings.select_related("node").order_by("node__identifier", "id")
+        return Response(s.BindingSerializer(bindings, many=True).data)
+
+    @extend_schema(
+        request=s.BindingCreateSerializer,
+        responses={201: s.BindingSerializer},
+        description=(
+            "Bind evidence to a solution (an acceptance criterion) or an assumption (a check), "
+            "authors only. The CEL expression is compiled first; an unknown name or a syntax "
+            "error is a 400 that says which."
+        ),
+    )
+    def post(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        data = _valid(s.BindingCreateSerializer, request.data)
+        node = selectors.node_for_case(case=case, identifier=data.pop("node"))
+        binding = services.binding_create(actor=request.user, node=node, **data)
+        return Response(s.BindingSerializer(binding).data, status=201)
+
+
+class BindingDetailApi(APIView):
+    def _binding(self, request, case_id: int, binding_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        binding = case.bindings.select_related("node", "case").filter(pk=binding_id).first()
+        if binding is None:
+            raise NotFound(f"Case {case.pk} has no binding {binding_id}.")
+        return binding
+
+    @extend_schema(
+        request=s.BindingUpdateSerializer,
+        responses=s.BindingSerializer,
+        description="Change a binding's selector, freshness, expression or description.",
+    )
+    def patch(self, request, case_id: int, binding_id: int):
+        binding = self._binding(request, case_id, binding_id)
+        data = _valid(s.BindingUpdateSerializer, request.data, partial=True)
+        binding = services.binding_update(actor=request.user, binding=binding, **data)
+        return Response(s.BindingSerializer(binding).data)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
+    def delete(self, request, case_id: int, binding_id: int):
+        binding = self._binding(request, case_id, binding_id)
+        services.binding_delete(actor=request.user, binding=binding)
+        return Response(status=status.HTTP_204_NO_CONTENT)

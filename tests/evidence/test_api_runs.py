@@ -55,7 +55,10 @@ def test_posting_an_inspect_log_answers_202_and_the_run_gets_ingested(
     assert run["log_status"] == "success"
     assert run["sample_count"] == 180  # 60 samples x 3 epochs
     assert run["error_count"] == 0
-    assert run["metadata"] == {"elicitation": "default", "conditions": {"goal_nudge": "none"}}
+    # What the uploader sent, over what the log itself carries (Inspect's eval metadata).
+    assert run["metadata"]["elicitation"] == "default"
+    assert run["metadata"]["conditions"] == {"goal_nudge": "none"}
+    assert run["metadata"]["generator"] == "make_logs.py"
     assert run["file"]["sha256"] == LogFile.objects.get().sha256
     match = next(s for s in run["statistics"] if s["name"] == "match")
     assert match["n"] == 180
@@ -276,3 +279,29 @@ def test_bad_uploads_become_failed_runs_with_a_reason_and_no_rows(
     assert reason in body["error"].lower()
     assert len(body["error"]) > 20  # a sentence, not a code
     assert SampleResult.objects.count() == 0
+
+
+def test_progress_is_written_batch_by_batch_while_parsing(
+    harness_client, django_capture_on_commit_callbacks, settings
+):
+    """Each batch of sample rows advances `progress` in its own committed update, so a client
+    polling the run sees parsing move."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.EVIDENCE = {**settings.EVIDENCE, "SAMPLE_BATCH_SIZE": 50}
+    with CaptureQueriesContext(connection) as queries:
+        post_file(
+            harness_client,
+            INSPECT / "arith-success.eval",
+            capture=django_capture_on_commit_callbacks,
+        )
+    batch_updates = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("UPDATE") and '"progress" = ("evidence_evaluationrun"' in q["sql"]
+    ]
+    # 180 samples in batches of 50: four batches, each advancing progress on its own.
+    assert len(batch_updates) == 4
+    run = EvaluationRun.objects.get()
+    assert run.progress == run.sample_count == 180

@@ -1,0 +1,33 @@
+"""Celery tasks of the argument app: thin adapters around services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from safetycase import services
+from safetycase.models import SafetyCase
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def assess_case(case_id: int, trigger: str, detail: str = "") -> str:
+    """Re-assess one case; safe to run twice (a second assessment records no changes)."""
+    case = SafetyCase.objects.filter(pk=case_id).first()
+    if case is None:
+        return "gone"
+    return services.case_assess(case=case, trigger=trigger, detail=detail).overall_status
+
+
+@shared_task(acks_late=True)
+def assess_all_cases() -> int:
+    """The daily check: staleness and expired attestations show up without new evidence."""
+    case_ids = list(SafetyCase.objects.values_list("pk", flat=True))
+    for case_id in case_ids:
+        assess_case.delay(case_id, "scheduled", "daily re-assessment")
+    return len(case_ids)

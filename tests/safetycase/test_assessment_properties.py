@@ -1,0 +1,236 @@
+"""Property-based tests of the assessment (hypothesis): monotonicity, determinism, input-order
+independence, and that the incremental cache always gives what a fresh assessment gives.
+
+Generated cases use only criteria and checks that are monotone in k (they can only get worse
+as k grows), so a run with k = n fails every criterion and check it is read by.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from safetycase.assessment import (  # noqa: E402
+    AT_RISK,
+    DEFEATED,
+    SUPPORTED,
+    UNDEVELOPED,
+    AssessmentCache,
+    AttestationFacts,
+    BindingFacts,
+    CaseFacts,
+    NodeFacts,
+    RunFacts,
+    assess,
+)
+from safetycase.gsn.model import Relation  # noqa: E402
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+CASE = CaseFacts("m", "v1")
+TASKS = ["t0", "t1", "t2", "t3"]
+# Monotone in k: true for small k, false for k = n when n > 5.
+EXPRESSIONS = ["rate <= 0.2", "k <= 5", "cp_upper(k, n, 0.95) <= 0.3", "k == 0"]
+RANK = {DEFEATED: 0, AT_RISK: 1, UNDEVELOPED: 1, SUPPORTED: 2}
+
+# ASSESSMENT_PROPERTY_EXAMPLES=2000 searches harder; no example database is written.
+PROPERTY_SETTINGS = settings(
+    max_examples=int(os.environ.get("ASSESSMENT_PROPERTY_EXAMPLES", "150")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@st.composite
+def runs_strategy(draw, first_id=1, max_runs=8):
+    runs = []
+    for offset in range(draw(st.integers(0, max_runs))):
+        n = draw(st.integers(20, 60))
+        runs.append(
+            RunFacts(
+                first_id + offset,
+                task=draw(st.sampled_from(TASKS)),
+                model=draw(st.sampled_from(["m", "m", "m", "other"])),
+                model_version="v1",
+                status=draw(st.sampled_from(["ingested"] * 5 + ["queued"])),
+                log_status=draw(st.sampled_from(["success"] * 4 + ["error"])),
+                finished_at=NOW - timedelta(days=draw(st.integers(0, 60))),
+                statistics={"s": (draw(st.integers(0, n)), n)},
+                sample_count=n,
+            )
+        )
+    return runs
+
+
+@st.composite
+def cases(draw):
+    """(nodes, relations, bindings, runs, attestations) of a random acyclic argument."""
+    goals = [f"G{i}" for i in range(draw(st.integers(1, 5)))]
+    strategies = [f"S{i}" for i in range(draw(st.integers(0, 3)))]
+    solutions = [f"Sn{i}" for i in range(draw(st.integers(1, 6)))]
+    assumptions = [f"A{i}" for i in range(draw(st.integers(0, 3)))]
+    argued = draw(st.permutations(goals + strategies))
+    nodes, relations, bindings, attestations = [], [], [], []
+    combinations = ["all", "all", "any", "at_least:1", "at_least:2", "at_least:3"]
+    for position, identifier in enumerate(argued):
+        type_ = "goal" if identifier.startswith("G") else "strategy"
+        later = list(argued[position + 1 :]) + solutions
+        children = draw(st.lists(st.sampled_from(later), max_size=3, unique=True)) if later else []
+        for child in children:
+            relations.append(Relation(identifier, child, "supported_by"))
+        nodes.append(
+            NodeFacts(
+                identifier,
+                type_,
+                f"{identifier} holds",
+                undeveloped=not children and draw(st.booleans()),
+                combination=draw(st.sampled_from(combinations)),
+            )
+        )
+    bid = 0
+    for identifier in solutions:
+        nodes.append(NodeFacts(identifier, "solution", f"Evidence {identifier}"))
+        for _ in range(draw(st.integers(0, 2))):
+            bid += 1
+            bindings.append(
+                BindingFacts(
+                    bid,
+                    identifier,
+                    "criterion",
+                    {"task": draw(st.sampled_from(TASKS))},
+                    draw(st.sampled_from([None, 30])),
+                    draw(st.sampled_from(EXPRESSIONS)),
+                )
+            )
+    for identifier in assumptions:
+        requires = draw(st.booleans())
+        nodes.append(
+            NodeFacts(
+                identifier,
+                "assumption",
+                f"Assumption {identifier}",
+                attributes={"requires_attestation": requires},
+            )
+        )
+        for holder in draw(st.lists(st.sampled_from(argued), max_size=2, unique=True)):
+            relations.append(Relation(holder, identifier, "in_context_of"))
+        for _ in range(draw(st.integers(0, 2))):
+            bid += 1
+            selector = draw(st.sampled_from([{}, {"task": "t0"}, {"task": "t3"}]))
+            bindings.append(
+                BindingFacts(
+                    bid, identifier, "check", selector, None, draw(st.sampled_from(EXPRESSIONS))
+                )
+            )
+        for index in range(draw(st.integers(0, 1))):
+            attestations.append(
+                AttestationFacts(
+                    f"{identifier}-{index}",
+                    identifier,
+                    "reviewer",
+                    expires_at=NOW + timedelta(days=draw(st.sampled_from([-5, 5]))),
+                )
+            )
+    runs = draw(runs_strategy())
+    return nodes, relations, bindings, runs, attestations
+
+
+def assessed(nodes, relations, bindings, runs, attestations, now=NOW, cache=None):
+    return assess(CASE, nodes, relations, bindings, runs, attestations, now, cache=cache)
+
+
+@PROPERTY_SETTINGS
+@given(case=cases(), task=st.sampled_from(TASKS), n=st.integers(20, 60))
+def test_adding_a_failing_run_never_turns_a_node_greener(case, task, n):
+    nodes, relations, bindings, runs, attestations = case
+    before = assessed(nodes, relations, bindings, runs, attestations)
+    failing = RunFacts(
+        10_000,
+        task=task,
+        model="m",
+        model_version="v1",
+        finished_at=NOW,  # the newest run: it becomes the evidence of its task
+        statistics={"s": (n, n)},
+        sample_count=n,
+    )
+    after = assessed(nodes, relations, bindings, [*runs, failing], attestations)
+    assert set(after.statuses) == set(before.statuses)
+    for node, status in after.statuses.items():
+        assert RANK[status] <= RANK[before.statuses[node]], (node, before.statuses[node], status)
+
+
+@PROPERTY_SETTINGS
+@given(case=cases())
+def test_removing_an_assumption_violation_never_turns_a_node_redder(case):
+    nodes, relations, bindings, runs, attestations = case
+    before = assessed(nodes, relations, bindings, runs, attestations)
+    violated = {
+        a for a, status in before.statuses.items() if a.startswith("A") and status == DEFEATED
+    }
+    if not violated:
+        return
+    target = sorted(violated)[0]
+    # The violated assumption's checks now hold on every run they read.
+    repaired = [
+        BindingFacts(b.id, b.node, b.kind, b.selector, b.freshness_days, "true")
+        if b.node == target
+        else b
+        for b in bindings
+    ]
+    after = assessed(nodes, relations, repaired, runs, attestations)
+    assert after.statuses[target] != DEFEATED
+    for node, status in after.statuses.items():
+        assert RANK[status] >= RANK[before.statuses[node]], (node, before.statuses[node], status)
+
+
+@PROPERTY_SETTINGS
+@given(case=cases(), data=st.data())
+def test_result_is_deterministic_and_independent_of_input_order(case, data):
+    nodes, relations, bindings, runs, attestations = case
+    first = assessed(nodes, relations, bindings, runs, attestations)
+    assert assessed(nodes, relations, bindings, runs, attestations) == first
+    shuffled = [data.draw(st.permutations(items)) for items in case]
+    assert assessed(*shuffled) == first
+
+
+@PROPERTY_SETTINGS
+@given(case=cases(), steps=st.lists(st.integers(0, 4), min_size=1, max_size=6), data=st.data())
+def test_incremental_assessment_equals_a_fresh_one(case, steps, data):
+    nodes, relations, bindings, runs, attestations = case
+    runs, attestations = list(runs), list(attestations)
+    cache = AssessmentCache()
+    now = NOW
+    assert assessed(nodes, relations, bindings, runs, attestations, now, cache) == assessed(
+        nodes, relations, bindings, runs, attestations, now
+    )
+    next_id = 1_000
+    for step in steps:
+        if step == 0:  # a run arrives
+            runs += data.draw(runs_strategy(first_id=next_id, max_runs=2))
+            next_id += 10
+        elif step == 1 and runs:  # a run disappears
+            runs.pop(data.draw(st.integers(0, len(runs) - 1)))
+        elif step == 2:  # time passes (across freshness windows and expiries)
+            now += timedelta(days=data.draw(st.sampled_from([0.5, 3, 10, 40])))
+        elif step == 3:  # a reviewer attests an assumption
+            targets = [n.identifier for n in nodes if n.type == "assumption"]
+            if targets:
+                attestations.append(
+                    AttestationFacts(
+                        f"new-{len(attestations)}",
+                        data.draw(st.sampled_from(targets)),
+                        "reviewer",
+                        expires_at=now + timedelta(days=data.draw(st.sampled_from([1, 20]))),
+                        created_at=now,
+                    )
+                )
+        else:  # the argument is edited
+            nodes = [*nodes, NodeFacts(f"G{len(nodes) + 100}", "goal", "New claim")]
+        incremental = assessed(nodes, relations, bindings, runs, attestations, now, cache)
+        assert incremental == assessed(nodes, relations, bindings, runs, attestations, now)
