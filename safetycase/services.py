@@ -8,6 +8,7 @@ QuerySet.update() on these models.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,26 @@ from safetycase.models import (
 )
 
 IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def _reassesses_case(edit: str):
+    """Decorate a public editing service: when its transaction commits, the edited case is
+    re-assessed (trigger `case_edited`), so statuses never lag behind the argument."""
+
+    def decorate(service):
+        @functools.wraps(service)
+        def wrapper(*, actor, **kwargs):
+            result = service(actor=actor, **kwargs)
+            subject = kwargs.get("case") or next(
+                kwargs[key] for key in ("node", "link", "binding") if key in kwargs
+            )
+            case_id = subject.pk if isinstance(subject, SafetyCase) else subject.case_id
+            _enqueue_assessment(case_id, "case_edited", f"{edit} by {actor}")
+            return result
+
+        return wrapper
+
+    return decorate
 
 
 def _require(actor, perm: str, case: SafetyCase, doing: str) -> None:
@@ -92,6 +113,7 @@ def membership_set(*, case: SafetyCase, user, role: str) -> Membership:
     return membership
 
 
+@_reassesses_case("node added")
 def node_create(
     *,
     actor,
@@ -147,6 +169,7 @@ def node_create_do(
 NODE_EDITABLE_FIELDS = ("identifier", "type", "statement", "undeveloped", "module", "attributes")
 
 
+@_reassesses_case("node edited")
 def node_update(*, actor, node: Node, **changes: Any) -> Node:
     _require(actor, "safetycase.edit_argument", node.case, "edit nodes")
     unknown = set(changes) - set(NODE_EDITABLE_FIELDS)
@@ -166,6 +189,7 @@ def node_update(*, actor, node: Node, **changes: Any) -> Node:
     return node
 
 
+@_reassesses_case("node deleted")
 def node_delete(*, actor, node: Node) -> None:
     """Delete a node and every link to or from it."""
     _require(actor, "safetycase.edit_argument", node.case, "delete nodes")
@@ -177,6 +201,7 @@ def node_delete(*, actor, node: Node) -> None:
         node.delete()
 
 
+@_reassesses_case("link added")
 def link_create(
     *, actor, case: SafetyCase, source: str, target: str, type: str, target_relation: str = ""
 ) -> Link:
@@ -209,6 +234,7 @@ def link_create_do(
     )
 
 
+@_reassesses_case("link deleted")
 def link_delete(*, actor, link: Link) -> None:
     _require(actor, "safetycase.edit_argument", link.case, "delete links")
     link.delete()
@@ -328,6 +354,7 @@ def _validate_combination(value: str) -> None:
         )
 
 
+@_reassesses_case("combination changed")
 def node_set_combination(*, actor, node: Node, combination: str) -> Node:
     """How a goal or strategy combines its children: all, any or at_least:<k>."""
     _require(actor, "safetycase.edit_argument", node.case, "edit nodes")
@@ -374,6 +401,7 @@ def _default_binding_kind(node: Node) -> str:
     return BindingKind.CHECK if node.type == NodeType.ASSUMPTION else BindingKind.CRITERION
 
 
+@_reassesses_case("evidence binding added")
 def binding_create(
     *,
     actor,
@@ -433,6 +461,7 @@ def binding_create_do(
 BINDING_EDITABLE_FIELDS = ("selector", "freshness_days", "expression", "description")
 
 
+@_reassesses_case("evidence binding changed")
 def binding_update(*, actor, binding: EvidenceBinding, **changes: Any) -> EvidenceBinding:
     _require(actor, "safetycase.edit_argument", binding.case, "change evidence bindings")
     unknown = set(changes) - set(BINDING_EDITABLE_FIELDS)
@@ -454,6 +483,7 @@ def binding_update(*, actor, binding: EvidenceBinding, **changes: Any) -> Eviden
     return binding
 
 
+@_reassesses_case("evidence binding deleted")
 def binding_delete(*, actor, binding: EvidenceBinding) -> None:
     _require(actor, "safetycase.edit_argument", binding.case, "change evidence bindings")
     binding.delete()
@@ -605,6 +635,7 @@ def case_instantiate_template(
     return case
 
 
+@_reassesses_case("template instantiated")
 def template_instantiate_into(
     *,
     actor,

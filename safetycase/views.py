@@ -30,13 +30,22 @@ def case_list(request: HttpRequest) -> HttpResponse:
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _get_case_for_user(request, case_id)
     findings = selectors.case_findings(case=case)
+    assessment = selectors.latest_assessment(case=case)
+    statuses = assessment.statuses if assessment else None
     try:
         # The SVG comes from our own renderer, with every user string escaped in the DOT.
-        diagram, diagram_error = mark_safe(selectors.case_diagram_svg(case=case)), None
+        svg = selectors.case_diagram_svg(case=case, statuses=statuses)
+        diagram, diagram_error = mark_safe(svg), None
     except DiagramError as exc:
         diagram, diagram_error = None, str(exc)
+    flags = sorted(
+        assessment.flags if assessment else [],
+        key=lambda f: ({"error": 0, "warning": 1}.get(f["severity"], 2), f["node"], f["type"]),
+    )
     context = {
         "case": case,
+        "assessment": assessment,
+        "flags": flags,
         "diagram": diagram,
         "diagram_error": diagram_error,
         "findings": findings,

@@ -162,3 +162,16 @@ def test_authors_edit_bindings_with_validation(bound_case, api_client_for, autho
     assert response.status_code == 200 and response.json()["freshness_days"] == 30
     assert api_client_for(reviewer).delete(f"{url}{binding_id}/").status_code == 403
     assert client.delete(f"{url}{binding_id}/").status_code == 204
+
+
+def test_editing_the_argument_reassesses_the_case(
+    bound_case, api_client_for, author, eager_celery, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client_for(author).patch(
+            f"/api/v1/cases/{bound_case.pk}/nodes/G1/", {"undeveloped": True}, format="json"
+        )
+    assert response.status_code == 200
+    latest = Assessment.objects.filter(case=bound_case).latest()
+    assert latest.trigger == "case_edited"
+    assert latest.trigger_detail == "node edited by alice"

@@ -70,3 +70,17 @@ def test_statements_are_escaped_in_pages(client, case, author):
         page = client.get(url).content.decode()
         assert '<script>alert("x")</script>' not in page
         assert "&lt;script&gt;" in page
+
+
+def test_case_page_shows_the_latest_assessment_and_colours_the_diagram(client, case, viewer):
+    from safetycase import services
+
+    assessment = services.case_assess(case=case, trigger="manual")
+    client.force_login(viewer)
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "Overall:" in page
+    assert assessment.overall_status in page
+    # Sn1 has no evidence bound: missing_evidence, drawn amber (at risk).
+    assert "missing_evidence" in page
+    assert assessment.statuses["Sn1"] == "at_risk"
+    assert "#ffe8a8" in page  # the at-risk fill of the diagram
