@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTransform
 
-from evidence.models import EvaluationRun
+from evidence.models import EvaluationRun, SampleResult
 
 
 def runs_with_results() -> QuerySet[EvaluationRun]:
@@ -10,3 +11,18 @@ def runs_with_results() -> QuerySet[EvaluationRun]:
     return EvaluationRun.objects.select_related(
         "log_file", "log_file__uploaded_by"
     ).prefetch_related("metrics", "statistics")
+
+
+def run_samples(
+    *, run: EvaluationRun, score: str = "", outcome: str = "", errors_only: bool = False
+) -> QuerySet[SampleResult]:
+    """A run's sample results in (sample id, epoch) order, filtered by the outcome of one score
+    (`outcome` "correct" or "incorrect" for `score`) and/or to the errored samples."""
+    samples = SampleResult.objects.filter(run=run).order_by("sample_id", "epoch", "id")
+    if score and outcome in ("correct", "incorrect"):
+        # KeyTransform rather than `scores__<name>__correct`: score names may contain "__".
+        correct = KeyTransform("correct", KeyTransform(score, "scores"))
+        samples = samples.annotate(_correct=correct).filter(_correct=outcome == "correct")
+    if errors_only:
+        samples = samples.exclude(error="")
+    return samples

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,14 +230,32 @@ def _datetime(text: str):
     except ValueError:
         return None
     if value is not None and timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.utc)
+        value = timezone.make_aware(value, UTC)
     return value
 
 
 def _enqueue_ingest(run_id: int) -> None:
     from evidence.tasks import ingest_run
 
-    transaction.on_commit(lambda: ingest_run.delay(run_id))
+    # robust: with the broker down the upload still succeeds; the run stays `queued` and
+    # `runs_requeue` (every few minutes, from beat) sends it again.
+    transaction.on_commit(lambda: ingest_run.delay(run_id), robust=True)
+
+
+def runs_requeue(*, older_than_seconds: int = 120) -> list[int]:
+    """Enqueue again the runs still `queued` after a while (their job was never delivered,
+    e.g. because the broker was down when they were uploaded). Returns their ids."""
+    from evidence.tasks import ingest_run
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    run_ids = list(
+        EvaluationRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    for run_id in run_ids:
+        ingest_run.delay(run_id)
+    return run_ids
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,3 +18,9 @@ from evidence import services
 def ingest_run(run_id: int) -> str:
     """Parse one queued run; safe to run twice (a redelivered job finds it done or redoes it)."""
     return services.run_ingest(run_id=run_id).status
+
+
+@shared_task
+def requeue_queued_runs() -> int:
+    """Sweep runs whose ingestion job was never delivered (broker down at upload time)."""
+    return len(services.runs_requeue())

@@ -187,10 +187,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing gives up quickly when the broker is down, so an upload is not held up; the run
+# stays queued and the sweeper re-sends it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
 CELERY_TIMEZONE = TIME_ZONE
 # Daily re-assessment of every case, so stale evidence and expired attestations are flagged
 # even when no new run arrives (run by the `beat` service).
 CELERY_BEAT_SCHEDULE = {
+    # Uploads accepted while the broker was down stay `queued`; this sends their jobs again.
+    "requeue-queued-runs": {
+        "task": "evidence.tasks.requeue_queued_runs",
+        "schedule": 300,
+    },
     "reassess-all-cases-daily": {
         "task": "safetycase.tasks.assess_all_cases",
         "schedule": 24 * 3600,
