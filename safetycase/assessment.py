@@ -39,7 +39,8 @@ Solutions
   model or version and `stale_evidence` (rule A05) when the model's runs are all too old.
 * Criterion true → supported; false → defeated + `criterion_failed`; not evaluable (does not
   compile, missing variable, CEL error, a result that is not a bool) → at risk +
-  `criterion_error`. `assess` never raises for a bad expression.
+  `criterion_error`. `assess` never raises for a bad expression; a binding whose selector is
+  not a map or whose freshness window is not a positive number is a `criterion_error` too.
 * `insufficient_samples` (warning, rule A06) when (a) the criterion claims an upper bound `t`
   it states as a literal — `cp_upper(k, n[, c]) < t` or `rate < t` (also `<=` and mirrored) —
   and `n < min_trials_for_bound(t, c)`, i.e. even zero successes could not show it (raised even
@@ -73,7 +74,8 @@ Assumptions
 
 Goals and strategies
 --------------------
-* Marked undeveloped, or with nothing supporting them → undeveloped + `undeveloped` (info).
+* Marked undeveloped, or with nothing supporting them → undeveloped + `undeveloped` (info);
+  assumptions in scope do not change that.
 * The `supported_by` children (goals, strategies, solutions) combine by `combination`:
   `all` = `at_least:<number of children>`, `any` = `at_least:1`; with k needed: supported when
   k children are supported, defeated when fewer than k are not defeated, else at risk. An
@@ -109,11 +111,14 @@ case reuses compiled expressions, evaluations (keyed by expression, run id and c
 and — only for expressions that use `age_days` — the age), binding and assumption outcomes that
 no changed run can affect and whose time window still holds, the GSN findings and graph indexes
 when nodes, relations and bindings are unchanged, and re-derives only the nodes above what
-changed. The result is always equal to a fresh `assess` of the same inputs.
+changed. The result is always equal to a fresh `assess` of the same inputs. `assess` pauses
+Python's cyclic garbage collector while it runs (it allocates many small acyclic objects; this
+saves about 40% on a 10,000-node case). `bench/assess_pure.py` times it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import heapq
@@ -346,11 +351,12 @@ _CP_BOUND_MIRRORED = re.compile(
 )
 _RATE_BOUND = re.compile(rf"(?<![\w.])rate\s*(<=|<)\s*{_NUM}")
 _RATE_BOUND_MIRRORED = re.compile(rf"(?<![\w.]){_NUM}\s*(>=|>)\s*rate(?![\w.])")
-_UPPER_CLAIM = re.compile(
+_UPPER_CALL = re.compile(
     r"\b(?:cp_upper|wilson_upper|p_red_win|max_p_red_win|p_any_defection)\s*\("
-    r"|(?<![\w.])(?:rate|k)\s*(?:<=?|==\s*0(?![\d.]))"
-    r"|>=?\s*(?:rate|k)(?![\w.(])"
 )
+_BOUNDED_FROM_ABOVE = re.compile(r"(?<![\w.])(?:rate|k)\s*(?:<=?|==\s*0(?![\d.]))")
+_BOUNDED_FROM_ABOVE_MIRRORED = re.compile(r">=?\s*(?:rate|k)(?![\w.(])")
+_ARITHMETIC = frozenset("+-*/%")
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -600,21 +606,40 @@ class _Expression:
 
 
 def _shape(text: str) -> tuple[tuple[float, float] | None, bool]:
+    """The literal upper bound (t, confidence) a criterion claims for the rate, if it states
+    one as `cp_upper(k, n[, c]) < t` or `rate < t` (also <=, and mirrored), and whether it is
+    an upper-bound claim at all. A comparison that is part of arithmetic (`1.0 - rate <= 0.1`
+    bounds the rate from below) does not count."""
     blank = _blank_strings(text)
+
+    def alone(match: re.Match[str]) -> bool:
+        before = blank[: match.start()].rstrip()[-1:]
+        after = blank[match.end() :].lstrip()[:1]
+        return before not in _ARITHMETIC and after not in _ARITHMETIC
+
     bounds: list[tuple[float, float]] = []
     for match in _CP_BOUND.finditer(blank):
-        conf, _, t = match.groups()
-        bounds.append((float(t), float(conf) if conf else DEFAULT_CONFIDENCE))
+        if alone(match):
+            conf, _, t = match.groups()
+            bounds.append((float(t), float(conf) if conf else DEFAULT_CONFIDENCE))
     for match in _CP_BOUND_MIRRORED.finditer(blank):
-        t, _, conf = match.groups()
-        bounds.append((float(t), float(conf) if conf else DEFAULT_CONFIDENCE))
+        if alone(match):
+            t, _, conf = match.groups()
+            bounds.append((float(t), float(conf) if conf else DEFAULT_CONFIDENCE))
     for match in _RATE_BOUND.finditer(blank):
-        bounds.append((float(match.group(2)), DEFAULT_CONFIDENCE))
+        if alone(match):
+            bounds.append((float(match.group(2)), DEFAULT_CONFIDENCE))
     for match in _RATE_BOUND_MIRRORED.finditer(blank):
-        bounds.append((float(match.group(1)), DEFAULT_CONFIDENCE))
+        if alone(match):
+            bounds.append((float(match.group(1)), DEFAULT_CONFIDENCE))
     bounds = [(t, c) for t, c in bounds if 0.0 < t < 1.0 and 0.0 < c < 1.0]
     bound = min(bounds) if bounds else None
-    return bound, bool(_UPPER_CLAIM.search(blank))
+    upper = bool(_UPPER_CALL.search(blank)) or any(
+        alone(m)
+        for pattern in (_BOUNDED_FROM_ABOVE, _BOUNDED_FROM_ABOVE_MIRRORED)
+        for m in pattern.finditer(blank)
+    )
+    return bound, upper
 
 
 def _evaluate(expression: _Expression, variables: Mapping[str, Any]) -> tuple[bool, Any]:
@@ -680,14 +705,39 @@ class _Structure:
 
         # Bindings per node, in id order; duplicates of an id keep the first in that order.
         by_id: dict[Any, BindingFacts] = {}
+        malformed: set[Any] = set()
         for b in sorted(bindings, key=lambda b: (_id_key(b.id), b.node, b.expression)):
-            by_id.setdefault(b.id, b)
+            if b.id in by_id:
+                continue
+            if not isinstance(b.selector or {}, Mapping):
+                malformed.add(b.id)
+                b = dataclasses.replace(b, selector={})
+            days = b.freshness_days
+            if days is not None and not (
+                isinstance(days, int | float) and not isinstance(days, bool) and days > 0
+            ):
+                try:
+                    freshness = float(b.freshness_days)
+                except (TypeError, ValueError):
+                    freshness = math.nan
+                if not freshness > 0:  # also NaN
+                    malformed.add(b.id)
+                    freshness = None
+                b = dataclasses.replace(b, freshness_days=freshness)
+            by_id[b.id] = b
         self.bindings = by_id
         self.node_bindings: dict[str, list[BindingFacts]] = defaultdict(list)
         for b in by_id.values():
             if b.node in type_of and type_of[b.node] in (SOLUTION, ASSUMPTION):
                 self.node_bindings[b.node].append(b)
         self.expressions = {b.id: expression(b.expression) for b in by_id.values()}
+        for bid in malformed:
+            self.expressions[bid] = dataclasses.replace(
+                self.expressions[bid],
+                compiled=None,
+                error="Its selector is not a map or its freshness window is not a positive "
+                "number of days.",
+            )
         self.bindings_by_task: dict[str, list[Any]] = defaultdict(list)
         self.bindings_any_task: list[Any] = []
         for bid, b in by_id.items():
@@ -1461,12 +1511,12 @@ class AssessmentCache:
                     node,
                     latest.id,
                     "A05",
-                    f"{node}: {text}, outside the {binding.freshness_days}-day freshness window "
+                    f"{node}: {text}, outside the {binding.freshness_days:g}-day freshness window "
                     "of its evidence.",
                 )
             )
             details.append(
-                f"run {latest.id} is older than {binding.freshness_days} days"
+                f"run {latest.id} is older than {binding.freshness_days:g} days"
                 if age is not None
                 else f"run {latest.id} has no finish time"
             )
@@ -1498,7 +1548,7 @@ class AssessmentCache:
             model, version = _expected_model(selector, case)
             target = f" on {model}" + (f" version {version}" if version else "") if model else ""
             window = (
-                f" within {binding.freshness_days} days"
+                f" within {binding.freshness_days:g} days"
                 if binding.freshness_days is not None
                 else ""
             )
@@ -1758,6 +1808,7 @@ class AssessmentCache:
             else:
                 store = self._scope.get(a)
                 if store is None or not store.targets:
+                    self._check_results.pop(binding.id, None)
                     unverified.append(
                         f"its check {text!r} has no evidence run to check: no solution in its "
                         "scope has an eligible run"
@@ -1888,7 +1939,7 @@ class AssessmentCache:
         return _Outcome(
             status,
             reason,
-            tuple(sorted(flags, key=_flag_key)),
+            tuple(sorted(set(flags), key=_flag_key)),
             valid_from=valid_from,
             valid_to=valid_to,
         )
@@ -1921,6 +1972,9 @@ class AssessmentCache:
                 else:
                     run, stat = target
                     results.record(key, run, stat, self._evaluate_on(expression, run, stat, now_ts))
+            for key in [*results.failing, *results.errored]:
+                if key not in store.targets:  # defensive: only runs still in scope count
+                    results.forget(key)
         results.now = now_ts
         self._check_results[bid] = results
         return results
@@ -2035,7 +2089,7 @@ class AssessmentCache:
             )
             return _State(AT_RISK, f"{i} is at risk: no evidence is bound to it.", (flag,))
         outcomes = [self._bindings[b.id] for b in bindings]
-        flags = tuple(sorted((f for o in outcomes for f in o.flags), key=_flag_key))
+        flags = tuple(sorted({f for o in outcomes for f in o.flags}, key=_flag_key))
         status = _worst(o.status for o in outcomes)
         if len(outcomes) == 1:
             reason = outcomes[0].reason

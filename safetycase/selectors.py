@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, QuerySet
 from django.urls import NoReverseMatch, reverse
 
 from evidence.choices import RunStatus
@@ -198,12 +198,7 @@ def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
     nodes = list(case_nodes(case=case))
     links = list(case_links(case=case))
     bindings = list(EvidenceBinding.objects.filter(case=case).select_related("node"))
-    tasks = {b.selector.get("task") for b in bindings if isinstance(b.selector, dict)} - {None, ""}
-    runs = (
-        EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
-        .prefetch_related("statistics", "metrics")
-        .order_by("id")
-    )
+    runs = candidate_runs(tasks=bound_tasks(bindings))
     attestations = Attestation.objects.filter(case=case).select_related("node", "attested_by")
     return {
         "case": case_facts(case),
@@ -253,6 +248,38 @@ def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
             for a in attestations
         ],
     }
+
+
+def bound_tasks(bindings) -> set[str]:
+    """The task names the bindings select (the runs a case can cite)."""
+    return {b.selector.get("task") for b in bindings if isinstance(b.selector, dict)} - {None, ""}
+
+
+def candidate_runs(*, tasks: set[str], ingested_after=None) -> QuerySet[EvaluationRun]:
+    """Ingested runs of these tasks (only those ingested after a time, for incremental loads)."""
+    runs = EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
+    if ingested_after is not None:
+        runs = runs.filter(ingested_at__gt=ingested_after)
+    return runs.prefetch_related("statistics", "metrics").order_by("id")
+
+
+def argument_fingerprint(*, case: SafetyCase) -> tuple:
+    """Changes whenever the argument, its bindings or attestations change: a new or edited
+    row moves a max, a deleted one changes a count (one small aggregate per table)."""
+    case_row = SafetyCase.objects.filter(pk=case.pk).values_list(
+        "updated_at", "model_name", "model_version"
+    )
+    return (
+        tuple(case_row.get()),
+        tuple(Node.objects.filter(case=case).aggregate(Count("id"), Max("updated_at")).values()),
+        tuple(Link.objects.filter(case=case).aggregate(Count("id"), Max("id")).values()),
+        tuple(
+            EvidenceBinding.objects.filter(case=case)
+            .aggregate(Count("id"), Max("updated_at"))
+            .values()
+        ),
+        tuple(Attestation.objects.filter(case=case).aggregate(Count("id"), Max("id")).values()),
+    )
 
 
 def top_goal_identifier(*, nodes, relations) -> str | None:

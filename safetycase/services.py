@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -729,11 +732,66 @@ def template_instantiate_into_do(
 # Assessment: load the case's facts, run the pure assessment, store it with its diff.
 
 
+@dataclass
+class _CaseMemo:
+    """What a process remembers of a case between assessments: its facts as plain data (with
+    the fingerprint they were loaded under and the newest run ingestion seen) and the pure
+    assessment's cache. Re-assessing after one new run then loads only that run and
+    recomputes only what it touches; the result always equals a fresh assessment."""
+
+    fingerprint: tuple
+    facts: dict[str, Any]
+    runs: dict[int, Any]
+    runs_seen_until: Any
+    cache: assessment.AssessmentCache
+
+
+ASSESSMENT_CACHE_CASES = 16
+_CASE_MEMOS: OrderedDict[int, _CaseMemo] = OrderedDict()
+_CASE_MEMOS_LOCK = threading.Lock()
+
+
+def _case_facts(case: SafetyCase) -> tuple[dict[str, Any], assessment.AssessmentCache]:
+    fingerprint = selectors.argument_fingerprint(case=case)
+    with _CASE_MEMOS_LOCK:
+        memo = _CASE_MEMOS.pop(case.pk, None)
+    if memo is None or memo.fingerprint != fingerprint:
+        started = timezone.now()
+        facts = selectors.case_assessment_facts(case=case)
+        memo = _CaseMemo(
+            fingerprint=fingerprint,
+            facts=facts,
+            runs={run.id: run for run in facts["runs"]},
+            # Runs ingested while we loaded are read again next time, never missed.
+            runs_seen_until=started - timedelta(seconds=5),
+            cache=memo.cache if memo else assessment.AssessmentCache(),
+        )
+    else:
+        started = timezone.now()
+        tasks = selectors.bound_tasks(memo.facts["bindings"])
+        fresh = selectors.candidate_runs(tasks=tasks, ingested_after=memo.runs_seen_until)
+        for run in selectors.run_facts(runs=fresh):
+            memo.runs[run.id] = run
+        memo.runs_seen_until = started - timedelta(seconds=5)
+        memo.facts = {**memo.facts, "runs": [memo.runs[key] for key in sorted(memo.runs)]}
+    with _CASE_MEMOS_LOCK:
+        _CASE_MEMOS[case.pk] = memo  # most recently used last
+        while len(_CASE_MEMOS) > ASSESSMENT_CACHE_CASES:
+            _CASE_MEMOS.popitem(last=False)
+    return memo.facts, memo.cache
+
+
+def forget_assessment_memos() -> None:
+    """Drop what this process remembers of cases (tests and benchmarks start cold)."""
+    with _CASE_MEMOS_LOCK:
+        _CASE_MEMOS.clear()
+
+
 def case_assess(*, case: SafetyCase, trigger: str, detail: str = "", now=None) -> Assessment:
     """Assess the case now and store the result with what changed since the last assessment."""
     now = now or timezone.now()
-    facts = selectors.case_assessment_facts(case=case)
-    result = assessment.assess(now=now, **facts)
+    facts, cache = _case_facts(case)
+    result = assessment.assess(now=now, cache=cache, **facts)
     flags = [flag_as_dict(flag) for flag in result.flags]
     previous = Assessment.objects.filter(case=case).order_by("-created_at", "-id").first()
     top = selectors.top_goal_identifier(nodes=facts["nodes"], relations=facts["relations"])

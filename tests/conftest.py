@@ -133,3 +133,12 @@ def eager_celery():
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture(autouse=True)
+def _cold_assessment_memos():
+    """Each test starts without what earlier tests' assessments left in this process."""
+    from safetycase import services
+
+    services.forget_assessment_memos()
+    yield

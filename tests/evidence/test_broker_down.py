@@ -20,9 +20,8 @@ LOG = Path(__file__).resolve().parent.parent / "fixtures" / "inspect" / "arith-s
 
 
 def _reset_connections() -> None:
-    # Celery caches broker connections and producers; drop them so the URL change applies.
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # Celery caches broker connections and producers; drop our references (without closing
+    # kombu's shared pools) so the URL change applies.
     app._pool = None
     app.amqp._producer_pool = None
 

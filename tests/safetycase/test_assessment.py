@@ -819,3 +819,87 @@ def test_cache_gives_the_same_results_as_fresh_assessments():
     assert case.assess(now=NOW, cache=cache) == case.assess(now=NOW)
     case.goal("G9")
     assert case.assess(cache=cache) == case.assess()
+
+
+def test_cache_forgets_scope_runs_that_left_and_came_back():
+    # Found by the property test: two solutions share the task an empty-selector check reads;
+    # the runs go away one by one and a new one arrives.
+    case = Case().goal("G0", "Sn0", "Sn1")
+    case.solution("Sn0", task="t0", criterion="rate <= 0.2")
+    case.solution("Sn1", task="t0", criterion="rate <= 0.2")
+    case.assumption("A0", "G0").bind("A0", "check", {}, "rate <= 0.2")
+    case.run(1, task="t0", k=0, n=20, days=0).run(2, task="t0", k=5, n=20, days=0)
+    cache = AssessmentCache()
+    assert case.assess(cache=cache).statuses["A0"] == DEFEATED  # run 2 is the latest
+    for _ in range(2):
+        case.runs.pop(0)
+        assert case.assess(cache=cache) == case.assess()
+    case.run(1010, task="t0", k=0, n=20, days=0)
+    result = case.assess(cache=cache)
+    assert result == case.assess()
+    assert result.statuses["A0"] == SUPPORTED
+
+
+def test_a_rate_bounded_from_below_is_no_upper_bound_claim():
+    # "1.0 - rate <= 0.1" (auditor miss rate, HC template) bounds the rate from below: no
+    # sample-size rule for "rate below 10%", no bias flag for a milestone estimate.
+    case = one_solution_case(criterion="1.0 - rate <= 0.1")
+    result = case.run(1, k=10, n=10, metadata={"estimator": "milestone"}).assess()
+    assert result.statuses["Sn1"] == SUPPORTED
+    assert flags(result) == []
+
+
+def test_the_scheming_library_root_case_assesses():
+    from safetycase.library import default_library, instantiate
+
+    library = default_library()
+    instance = instantiate(library, "ROOT", dict(library.templates["ROOT"].example))
+    case = Case(model="Example-7", version="2026-11")
+    case.nodes = [
+        NodeFacts(
+            n.identifier,
+            n.type,
+            n.statement,
+            n.undeveloped,
+            n.combination,
+            n.catalogue_id,
+            n.attributes,
+        )
+        for n in instance.nodes
+    ]
+    case.relations = list(instance.relations)
+    case.bindings = [
+        BindingFacts(i, b.node, b.kind, b.selector, b.freshness_days, b.expression)
+        for i, b in enumerate(instance.bindings, start=1)
+    ]
+    result = case.assess()
+    assert result.statuses["G0"] == AT_RISK  # no evidence yet
+    assert flags(result, "ill_formed") == [] and flags(result, "unresolved_parameter") == []
+    # Root rule R-ROOT-1 is evaluated with the real rules: nothing supported, not met yet.
+    (root,) = [f for f in flags(result, node="G0") if f.rule == "R-ROOT-1"]
+    assert root.type == "criterion_failed" and root.severity == "warning"
+    # Catalogue assumptions that need an attestation are unverified without one.
+    attested = [n.identifier for n in instance.nodes if n.attributes.get("requires_attestation")]
+    assert attested
+    for identifier in attested:
+        assert result.statuses[identifier] == AT_RISK
+        assert flags(result, "assumption_unverified", identifier)
+    # Every solution without runs asks for evidence.
+    solutions = [n.identifier for n in instance.nodes if n.type == "solution"]
+    assert {f.node for f in flags(result, "missing_evidence")} == set(solutions)
+
+
+def test_a_malformed_binding_is_a_criterion_error():
+    case = Case().goal("G1", "Sn1").node("Sn1", "solution").run(1)
+    case.bind("Sn1", "criterion", ["not", "a", "map"], "k == 0")
+    result = case.assess()
+    assert result.statuses["Sn1"] == AT_RISK
+    (flag,) = flags(result, "criterion_error")
+    assert "selector is not a map" in flag.message
+
+
+def test_identical_bindings_do_not_repeat_flags():
+    case = one_solution_case()
+    case.bind("Sn1", "criterion", {"task": "oversight"}, ZERO_BOUND)
+    result = case.assess()
+    assert len(flags(result, "missing_evidence")) == 1

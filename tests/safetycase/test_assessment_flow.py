@@ -175,3 +175,31 @@ def test_editing_the_argument_reassesses_the_case(
     latest = Assessment.objects.filter(case=bound_case).latest()
     assert latest.trigger == "case_edited"
     assert latest.trigger_detail == "node edited by alice"
+
+
+def test_a_warm_reassessment_equals_a_cold_one(
+    bound_case, api_client_for, uploader, author, eager_celery, django_capture_on_commit_callbacks
+):
+    """The per-process memo loads only new runs and reloads after edits; its results must
+    equal an assessment that starts from nothing."""
+
+    def cold():
+        services.forget_assessment_memos()
+        return services.case_assess(case=bound_case, trigger="manual")
+
+    services.case_assess(case=bound_case, trigger="manual")  # warm the memo
+    post_run(
+        api_client_for(uploader),
+        generic_run("warm-1", 0, 400, days_ago=2),
+        django_capture_on_commit_callbacks,
+    )
+    warm = Assessment.objects.filter(case=bound_case).latest()
+    assert warm.statuses["Sn1"] == "supported"
+    assert (warm.statuses, warm.flags) == (cold().statuses, cold().flags)
+
+    services.case_assess(case=bound_case, trigger="manual")  # warm again, then edit
+    node = Node.objects.get(case=bound_case, identifier="G1")
+    services.node_update(actor=author, node=node, undeveloped=True)
+    warm = services.case_assess(case=bound_case, trigger="case_edited")
+    assert warm.statuses["G1"] == "undeveloped"
+    assert (warm.statuses, warm.flags) == (cold().statuses, cold().flags)
