@@ -69,3 +69,11 @@ def test_database_follows_database_url(settings):
         assert engine == "django.db.backends.postgresql"
     else:
         assert engine == "django.db.backends.sqlite3"
+
+
+def test_beat_reassesses_every_case_daily_and_sweeps_queued_runs(settings):
+    schedule = {
+        entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    assert schedule["safetycase.tasks.assess_all_cases"] == 24 * 3600
+    assert schedule["evidence.tasks.requeue_queued_runs"] <= 600

@@ -449,3 +449,40 @@ class TestTheLoadedDemo:
         )
         assert {"A07", "A08", "A19", "A25"} <= {n.identifier for n in waiting}
         assert not EvidenceBinding.objects.filter(node__in=waiting).exists()
+
+
+class TestTheDemoAssessment:
+    """What a reviewer opening the demo must see (issue: live assessment, item 7)."""
+
+    @pytest.fixture
+    def assessment(self, loaded_demo, db):
+        from safetycase.selectors import latest_assessment
+
+        return latest_assessment(case=SafetyCase.objects.get(name=DEMO_NAME))
+
+    def test_it_shows_every_status(self, assessment):
+        assert set(assessment.statuses.values()) == {
+            "supported",
+            "defeated",
+            "at_risk",
+            "undeveloped",
+        }
+        assert assessment.statuses["HC-G2.5"] == "undeveloped"  # the open obligation
+
+    def test_it_shows_the_flags_a_reviewer_must_act_on(self, assessment):
+        types = {flag["type"] for flag in assessment.flags}
+        assert {
+            "assumption_violated",
+            "stale_evidence",
+            "model_mismatch",
+            "assumption_unverified",
+            "criterion_failed",
+            "missing_evidence",
+            "undeveloped",
+        } <= types
+        waiting = [
+            f
+            for f in assessment.flags
+            if f["type"] == "assumption_unverified" and "attest" in f["message"].lower()
+        ]
+        assert waiting, "an assumption waiting for a reviewer's attestation"

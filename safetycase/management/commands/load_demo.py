@@ -18,7 +18,7 @@ from evidence.choices import RunStatus
 from safetycase import services
 from safetycase.choices import Role
 from safetycase.errors import ApplicationError
-from safetycase.models import SafetyCase
+from safetycase.models import Link, SafetyCase
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 CASE_FILE = DEMO_DIR / "case.yaml"
@@ -108,6 +108,8 @@ class Command(BaseCommand):
                 description=fields["description"],
                 owner=user,
             )
+            for obligation in spec.get("open_obligations", []):
+                self._add_open_obligation(case, obligation)
         except ApplicationError as exc:  # the shipped demo must instantiate; tests guard this
             raise CommandError(f"The demo case cannot be built: {exc.message}") from exc
         self.stdout.write(
@@ -117,6 +119,27 @@ class Command(BaseCommand):
             f"{user.username} is an author."
         )
         return case
+
+    def _add_open_obligation(self, case: SafetyCase, obligation: dict[str, str]) -> None:
+        """An undeveloped goal beside an instantiated one (same parents): a claim the authors
+        know the argument needs but have not argued yet."""
+        services.node_create_do(
+            case=case,
+            identifier=obligation["identifier"],
+            type="goal",
+            statement=obligation["statement"],
+            undeveloped=True,
+        )
+        parents = Link.objects.filter(
+            case=case, target__identifier=obligation["beside"], type="supported_by"
+        ).select_related("source")
+        for link in parents:
+            services.link_create_do(
+                case=case,
+                source=link.source.identifier,
+                target=obligation["identifier"],
+                type="supported_by",
+            )
 
     def _evidence(self, spec: dict[str, Any], user) -> int:
         """Upload the demo runs; returns how many were new."""
