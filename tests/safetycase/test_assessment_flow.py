@@ -203,3 +203,12 @@ def test_a_warm_reassessment_equals_a_cold_one(
     warm = services.case_assess(case=bound_case, trigger="case_edited")
     assert warm.statuses["G1"] == "undeveloped"
     assert (warm.statuses, warm.flags) == (cold().statuses, cold().flags)
+
+
+def test_the_daily_job_reassesses_every_case(bound_case, case, eager_celery):
+    from safetycase.tasks import assess_all_cases
+
+    assert assess_all_cases() == 2
+    for each in (bound_case, case):
+        latest = Assessment.objects.filter(case=each).latest()
+        assert (latest.trigger, latest.trigger_detail) == ("scheduled", "daily re-assessment")
