@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import DatabaseError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -18,7 +19,28 @@ def exception_handler(exc, context):
         return Response({"detail": f"The diagram could not be rendered: {exc}"}, status=503)
     if isinstance(exc, DatabaseError) and _is_unavailable(exc):
         return Response({"detail": "The database is unavailable; try again shortly."}, status=503)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, ValidationError) and response is not None:
+        response.data = _with_detail(response.data)
+    return response
+
+
+def _with_detail(errors) -> dict:
+    """Field errors plus one `detail` sentence, so every 4xx body says what is wrong."""
+    if isinstance(errors, dict) and "detail" in errors:
+        return errors
+    if not isinstance(errors, dict):
+        return {"detail": f"The request is invalid: {_flatten(errors)}.", "errors": errors}
+    parts = [f"{field}: {_flatten(messages)}" for field, messages in errors.items()]
+    return {"detail": "The request is invalid — " + "; ".join(parts) + ".", **errors}
+
+
+def _flatten(messages) -> str:
+    if isinstance(messages, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in messages.items())
+    if isinstance(messages, list):
+        return " ".join(_flatten(m) for m in messages)
+    return str(messages).rstrip(".")
 
 
 def _is_unavailable(exc: DatabaseError) -> bool:

@@ -1,0 +1,47 @@
+"""Fuzz the REST API from its own OpenAPI schema (schemathesis), with a bounded number of
+examples per operation: no 5xx, and responses that match the schema."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+
+
+@pytest.fixture
+def auth_headers(db, author, uploader, case):
+    """An author of a case who may also upload logs, so most operations get past auth."""
+    from django.contrib.auth.models import Permission
+
+    author.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evidence", codename="ingest_run")
+    )
+    token, _ = Token.objects.get_or_create(user=author)
+    return {"Authorization": f"Token {token.key}"}
+
+
+@schema.parametrize()
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_the_api_never_fails_and_matches_its_schema(case, auth_headers):
+    case.call_and_validate(
+        headers=auth_headers,
+        checks=[
+            not_a_server_error,
+            response_schema_conformance,
+            content_type_conformance,
+        ],
+    )
