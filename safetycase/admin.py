@@ -1,7 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from safetycase.models import EvidenceBinding, Link, Membership, Node, SafetyCase
+from safetycase import services
+from safetycase.models import ApiToken, EvidenceBinding, Link, Membership, Node, SafetyCase
 from safetycase.selectors import case_findings
 
 
@@ -54,3 +55,22 @@ class EvidenceBindingAdmin(SimpleHistoryAdmin):
     list_display = ["node", "case", "kind", "expression", "freshness_days"]
     list_filter = ["kind", "case"]
     raw_id_fields = ["node"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(SimpleHistoryAdmin):
+    """Keys are never shown (only their hash is stored); create them with
+    `manage.py create_token`."""
+
+    list_display = ["prefix", "user", "name", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    readonly_fields = ["key_sha256", "prefix", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            services.token_revoke(token=token)

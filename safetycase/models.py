@@ -207,3 +207,71 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"assessment {self.pk} of {self.case}: {self.overall_status}"
+
+
+def pdf_export_path(instance: PdfExport, filename: str) -> str:
+    return f"exports/case-{instance.case_id}/{instance.pk}-{filename}"
+
+
+class PdfExport(models.Model):
+    """A PDF export of a case rendered by a Celery task (large cases), with its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="pdf_exports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pdfa = models.BooleanField(default=False, help_text="PDF/A-2b for archiving.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    stage = models.CharField(max_length=100, blank=True)
+    file = models.FileField(upload_to=pdf_export_path, max_length=300, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "done", "failed"]),
+                name="pdf_export_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"PDF export {self.pk} of {self.case} ({self.status})"
+
+
+class ApiToken(models.Model):
+    """An API key for scripts and harnesses. The key is shown once when created; only its
+    sha256 is stored. Scopes limit what the key may do on top of its user's roles."""
+
+    SCOPES = ("read", "write", "ingest")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    key_sha256 = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(
+        max_length=12, help_text="The key's first characters, to tell keys apart."
+    )
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["last_used_at"])
+
+    class Meta:
+        ordering = ["user", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({', '.join(self.scopes)}) of {self.user}"

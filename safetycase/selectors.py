@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.urls import NoReverseMatch, reverse
 
+from evidence import selectors as evidence_selectors
 from evidence.choices import RunStatus
 from evidence.models import EvaluationRun
 from safetycase import assessment
+from safetycase.choices import AssessmentTrigger
 from safetycase.diagrams import argument_dot
 from safetycase.errors import NotFound
+from safetycase.gsn import navigation
 from safetycase.gsn.model import Argument, Element, Finding, Relation
 from safetycase.gsn.rules import check_argument
 from safetycase.models import (
@@ -291,3 +295,229 @@ def top_goal_identifier(*, nodes, relations) -> str | None:
 
 def latest_assessment(*, case: SafetyCase) -> Assessment | None:
     return Assessment.objects.filter(case=case).order_by("-created_at", "-id").first()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reviewer web UI: each page in a fixed number of queries, whatever the size of the case.
+
+
+def case_overviews_for_user(*, user) -> list[SafetyCase]:
+    """The user's cases for the case list (two queries). Each case carries `latest`, its latest
+    assessment, and `last_evidence`, the latest assessment that new evidence triggered (None
+    when there is none); both without their per-node data."""
+    newest = Assessment.objects.filter(case=OuterRef("pk")).order_by("-created_at", "-id")
+    cases = list(
+        cases_for_user(user=user).annotate(
+            latest_id=Subquery(newest.values("pk")[:1]),
+            evidence_id=Subquery(
+                newest.filter(trigger=AssessmentTrigger.RUN_INGESTED).values("pk")[:1]
+            ),
+        )
+    )
+    wanted = {c.latest_id for c in cases} | {c.evidence_id for c in cases}
+    wanted.discard(None)
+    by_id = (
+        Assessment.objects.defer("statuses", "reasons", "flags", "changes").in_bulk(wanted)
+        if wanted
+        else {}
+    )
+    for case in cases:
+        case.latest = by_id.get(case.latest_id)
+        case.last_evidence = by_id.get(case.evidence_id)
+    return cases
+
+
+def assessment_history(*, case: SafetyCase, limit: int = 10) -> list[Assessment]:
+    """The case's latest assessments, newest first, with what changed in each (one query)."""
+    return list(
+        Assessment.objects.filter(case=case)
+        .order_by("-created_at", "-id")
+        .defer("statuses", "reasons", "flags")[:limit]
+    )
+
+
+def _node_url_for(case: SafetyCase):
+    def node_url(identifier: str) -> str | None:
+        try:
+            return reverse("node_detail", args=[case.pk, identifier])
+        except NoReverseMatch:  # an imported identifier the URL pattern cannot carry
+            return None
+
+    return node_url
+
+
+def case_view_svg(
+    *,
+    case: SafetyCase,
+    argument: Argument,
+    statuses: dict[str, str] | None = None,
+    view: str | None = None,
+    module: str | None = None,
+) -> str:
+    """The diagram of the whole case, one argument view (`navigation.argument_views`) or one
+    module, drawn from an Argument the caller already loaded (no queries)."""
+    if view:
+        argument, module = navigation.argument_view(argument, view)
+    dot_source = argument_dot(
+        argument, node_url=_node_url_for(case), statuses=statuses, module=module
+    )
+    return render_svg(dot_source)
+
+
+def node_attestations(*, node: Node) -> QuerySet[Attestation]:
+    return (
+        Attestation.objects.filter(node=node)
+        .select_related("attested_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+@dataclass
+class BoundRun:
+    """A run of a binding's task, as the node page shows it."""
+
+    run: EvaluationRun
+    statistic: Any  # the RunStatistic giving k/n for the binding, or None
+    metric: Any  # the RunMetric the selector names, or None
+    counted: bool  # the selector picks it for this case (task, conditions, model)
+    note: str  # why it does not count, or "" when it does
+    result: bool | None  # the expression on this run; None when not evaluated
+    result_error: str
+
+
+@dataclass
+class BindingEvidence:
+    binding: EvidenceBinding
+    runs: list[BoundRun]  # counted runs first, newest first within each group
+    scope_checked: bool  # an empty selector: checked on the evidence of the solutions in scope
+
+
+def node_evidence(
+    *, case: SafetyCase, node: Node, now=None, runs_per_binding: int = 10
+) -> list[BindingEvidence]:
+    """The node's bindings (criteria or checks) with the ingested runs of their tasks, newest
+    first: those the selector picks for this case, with the expression evaluated on each, and
+    those of the task it does not pick (another model or version), with the reason. Four
+    queries."""
+    from django.utils import timezone
+
+    from safetycase import criteria
+
+    now = now or timezone.now()
+    bindings = list(EvidenceBinding.objects.filter(node=node).order_by("id"))
+    tasks: set[str] = set()
+    for binding in bindings:
+        task = binding.selector.get("task") if isinstance(binding.selector, dict) else None
+        if isinstance(task, list | tuple):
+            tasks.update(str(t) for t in task)
+        elif task:
+            tasks.add(str(task))
+    candidates = (
+        list(
+            EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
+            .select_related("log_file")
+            .prefetch_related("statistics", "metrics")
+            .order_by("-id")[:500]
+        )
+        if tasks
+        else []
+    )
+    facts = dict(zip((r.pk for r in candidates), run_facts(runs=candidates), strict=True))
+    candidates.sort(key=lambda r: (facts[r.pk].finished_at or r.created_at, r.pk), reverse=True)
+    own_case = case_facts(case)
+    evidence = []
+    for binding in bindings:
+        selector = binding.selector if isinstance(binding.selector, dict) else {}
+        try:
+            compiled = criteria.compile_expression(binding.expression)
+        except criteria.ExpressionError:
+            compiled = None
+        shown: list[BoundRun] = []
+        for run in candidates:
+            fact = facts[run.pk]
+            picked = assessment.binding_matches(selector, fact, own_case)
+            other_model = {**selector, "model": fact.model, "model_version": fact.model_version}
+            if not picked and not assessment.binding_matches(other_model, fact, own_case):
+                continue  # another task or other conditions: not this binding's evidence
+            note = "" if picked else _not_counted(fact, selector, own_case)
+            if picked and fact.log_status not in ("", "success"):
+                note = f"the harness reported the run as {fact.log_status}"
+            elif picked and binding.freshness_days and fact.finished_at:
+                age = (now - fact.finished_at).total_seconds() / 86400
+                if age > binding.freshness_days:
+                    note = f"{age:.0f} days old, older than {binding.freshness_days}"
+            result, error = None, ""
+            if picked and compiled is not None:
+                try:
+                    value = criteria.evaluate(
+                        compiled, assessment.run_variables(fact, selector, now)
+                    )
+                    result = value if isinstance(value, bool) else None
+                    error = "" if isinstance(value, bool) else f"gave {value!r}, not true/false"
+                except criteria.EvaluationError as exc:
+                    error = str(exc)
+            shown.append(
+                BoundRun(
+                    run=run,
+                    statistic=_statistic_for(run, selector),
+                    metric=_metric_for(run, selector),
+                    counted=picked and not note,
+                    note=note,
+                    result=result,
+                    result_error=error,
+                )
+            )
+        shown.sort(key=lambda b: not b.counted)  # stable: newest first within each group
+        evidence.append(
+            BindingEvidence(
+                binding=binding,
+                runs=shown[:runs_per_binding],
+                scope_checked=not selector.get("task"),
+            )
+        )
+    return evidence
+
+
+def _not_counted(fact: assessment.RunFacts, selector: dict, case: assessment.CaseFacts) -> str:
+    model = selector.get("model") or case.model_name
+    version = selector.get("model_version", "" if selector.get("model") else case.model_version)
+    wanted = f"{model} {version}".strip()
+    return f"model {fact.model} {fact.model_version}".rstrip() + f", not {wanted}"
+
+
+def _statistic_for(run: EvaluationRun, selector: dict):
+    statistics = {s.name: s for s in run.statistics.all()}
+    wanted = selector.get("scorer") or ""
+    if not wanted and selector.get("metric") in statistics:
+        wanted = selector["metric"]
+    if wanted:
+        return statistics.get(wanted)
+    return next(iter(statistics.values())) if len(statistics) == 1 else None
+
+
+def _metric_for(run: EvaluationRun, selector: dict):
+    wanted = selector.get("metric")
+    if not wanted:
+        return None
+    for metric in run.metrics.all():
+        if wanted in (metric.metric, metric.name) and (
+            not selector.get("scorer") or selector["scorer"] in (metric.name, metric.scorer)
+        ):
+            return metric
+    return None
+
+
+def run_for_user(*, user, run_id: int) -> EvaluationRun:
+    """A run with its file, uploader, metrics and statistics, if the user may see it.
+
+    Every logged-in user may see every run for now (runs are not tied to cases yet); this is
+    the one place to change when they are.
+    """
+    run = (
+        evidence_selectors.runs_with_results().filter(pk=run_id).first()
+        if user.is_authenticated
+        else None
+    )
+    if run is None:
+        raise NotFound(f"There is no run {run_id} that you can see.")
+    return run

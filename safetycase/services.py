@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from safetycase.gsn.gsn2x import Gsn2xError, load_files
 from safetycase.gsn.model import Argument, Severity
 from safetycase.gsn.rules import check_argument
 from safetycase.models import (
+    ApiToken,
     Assessment,
     Attestation,
     EvidenceBinding,
@@ -899,3 +901,35 @@ def _enqueue_assessment(case_id: int, trigger: str, detail: str) -> None:
     from safetycase.tasks import assess_case
 
     transaction.on_commit(lambda: assess_case.delay(case_id, trigger, detail))
+
+
+# ---------------------------------------------------------------------------------------------
+# API tokens
+
+
+def token_create(*, user, scopes: list[str], name: str = "") -> tuple[ApiToken, str]:
+    """A new API key for `user`. Returns the token and the key; the key is not stored (only
+    its sha256), so this is the only time anyone sees it."""
+    from safetycase.api.authentication import key_digest
+
+    unknown = sorted(set(scopes) - set(ApiToken.SCOPES))
+    if unknown or not scopes:
+        raise ApplicationError(
+            f"Token scopes must be some of {', '.join(ApiToken.SCOPES)}; got {', '.join(scopes)}."
+        )
+    key = "sct_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        key_sha256=key_digest(key),
+        prefix=key[:12],
+        scopes=sorted(set(scopes)),
+    )
+    return token, key
+
+
+def token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save()
+    return token

@@ -31,3 +31,18 @@ def assess_all_cases() -> int:
     for case_id in case_ids:
         assess_case.delay(case_id, "scheduled", "daily re-assessment")
     return len(case_ids)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def export_case_pdf(export_id: int) -> str:
+    """Render a queued PDF export (large cases); safe to run twice."""
+    from safetycase.export.services import pdf_export_run
+
+    export = pdf_export_run(export_id=export_id)
+    return export.status if export else "gone"

@@ -18,3 +18,16 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
 ]
+
+# Reviewer UI: evaluation runs (provenance, statistics, samples, live ingestion, original log).
+urlpatterns += [
+    path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
+    path("runs/<int:run_id>/progress/", views.run_progress, name="run_progress"),
+    path("runs/<int:run_id>/log", views.run_log, name="run_log"),
+]
+
+# PDF export: the case page's button, the export pages and the export API.
+urlpatterns += [
+    path("", include("safetycase.export.urls")),
+    path("api/v1/", include("safetycase.api.export_urls")),
+]

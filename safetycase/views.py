@@ -1,16 +1,41 @@
-"""Server-rendered pages: case list, case page with its diagram, node page, health check."""
+"""Server-rendered pages: case list, case page (diagram, node panel, flags, changes), node page,
+run page with its live ingestion progress, samples and log download, and the health check.
+
+Every interaction is a plain link or GET form; htmx only swaps the same server-rendered
+fragments in place (the node panel, the samples table, the progress line), so the pages work
+the same without JavaScript.
+"""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode, urlsplit
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.paginator import Paginator
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    QueryDict,
+)
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from evidence import selectors as evidence_selectors
+from evidence.choices import RunStatus
 from safetycase import selectors
 from safetycase.errors import NotFound
+from safetycase.forms import SampleFilterForm
+from safetycase.gsn import navigation
+from safetycase.gsn.rules import check_argument
 from safetycase.health import health_report
 from safetycase.rendering import DiagramError
+
+SAMPLES_PER_PAGE = 50
+FINISHED = (RunStatus.INGESTED, RunStatus.FAILED)
 
 
 def _get_case_for_user(request: HttpRequest, case_id: int):
@@ -20,57 +45,193 @@ def _get_case_for_user(request: HttpRequest, case_id: int):
         raise Http404(exc.message) from exc
 
 
+def _get_run_for_user(request: HttpRequest, run_id: int):
+    """Who may see a run is decided in selectors.run_for_user, for every run view."""
+    try:
+        return selectors.run_for_user(user=request.user, run_id=run_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
-    cases = selectors.cases_for_user(user=request.user)
+    cases = selectors.case_overviews_for_user(user=request.user)
     return render(request, "safetycase/case_list.html", {"cases": cases})
 
 
 @login_required
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The diagram (whole, one argument view or one module) beside the node panel, the flags
+    and what changed. `?node=X` opens X's panel on the server."""
     case = _get_case_for_user(request, case_id)
-    findings = selectors.case_findings(case=case)
-    assessment = selectors.latest_assessment(case=case)
-    statuses = assessment.statuses if assessment else None
-    try:
-        # The SVG comes from our own renderer, with every user string escaped in the DOT.
-        svg = selectors.case_diagram_svg(case=case, statuses=statuses)
-        diagram, diagram_error = mark_safe(svg), None
-    except DiagramError as exc:
-        diagram, diagram_error = None, str(exc)
-    flags = sorted(
-        assessment.flags if assessment else [],
-        key=lambda f: ({"error": 0, "warning": 1}.get(f["severity"], 2), f["node"], f["type"]),
+    nodes = list(selectors.case_nodes(case=case))
+    argument = selectors.argument_from_rows(
+        case=case, nodes=nodes, links=list(selectors.case_links(case=case))
     )
+    assessment = selectors.latest_assessment(case=case)
+    views = navigation.argument_views(argument)
+    modules = sorted({node.module for node in nodes} - {""})
+    view, module = _shown_part(request.GET, views, modules)
+    diagram, diagram_error = _diagram(case, argument, assessment, view, module)
+    wanted = request.GET.get("node", "")
+    selected = next((n for n in nodes if n.identifier == wanted), None)
     context = {
         "case": case,
         "assessment": assessment,
-        "flags": flags,
+        "flags": assessment.flags if assessment else [],
+        "statuses": assessment.statuses if assessment else {},
+        "history": selectors.assessment_history(case=case),
         "diagram": diagram,
         "diagram_error": diagram_error,
-        "findings": findings,
-        "nodes": selectors.case_nodes(case=case),
+        "views": views,
+        "view": view,
+        "modules": modules,
+        "module": module,
+        "findings": check_argument(argument),
+        "nodes": nodes,
+        "panel": _node_context(case, selected, argument, assessment) if selected else None,
+        "panel_url": _panel_url(case, request.GET),
+        "missing_node": wanted if wanted and not selected else "",
     }
     return render(request, "safetycase/case_detail.html", context)
 
 
+def _shown_part(params, views, modules) -> tuple[str, str]:
+    """(argument view, module) asked for, each "" when not asked for or not in this case."""
+    view = params.get("argument", "")
+    view = view if view in {v.key for v in views} else ""
+    module = params.get("module", "")
+    return view, (module if module in modules and not view else "")
+
+
+def _diagram(case, argument, assessment, view: str, module: str):
+    """(SVG markup, None) or (None, why it could not be rendered)."""
+    try:
+        svg = selectors.case_view_svg(
+            case=case,
+            argument=argument,
+            statuses=assessment.statuses if assessment else None,
+            view=view or None,
+            module=module or None,
+        )
+    except DiagramError as exc:
+        return None, str(exc)
+    # Our own renderer's output: every user string was escaped in the DOT source.
+    return mark_safe(svg), None
+
+
 @login_required
 def node_detail(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
+    """The node's page; to htmx (the case page's side panel) only the panel fragment."""
     case = _get_case_for_user(request, case_id)
-    try:
-        node = selectors.node_for_case(case=case, identifier=identifier)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    links = selectors.case_links(case=case)
+    nodes = list(selectors.case_nodes(case=case))
+    node = next((n for n in nodes if n.identifier == identifier), None)
+    if node is None:
+        raise Http404(f"Case {case.pk} has no node {identifier!r}.")
+    argument = selectors.argument_from_rows(
+        case=case, nodes=nodes, links=list(selectors.case_links(case=case))
+    )
     context = {
         "case": case,
-        "node": node,
-        "outgoing": [link for link in links if link.source_id == node.pk],
-        "incoming": [link for link in links if link.target_id == node.pk],
-        "findings": [f for f in selectors.case_findings(case=case) if f.node == node.identifier],
-        "history": node.history.select_related("history_user").order_by("-history_date")[:20],
+        "n": _node_context(case, node, argument, selectors.latest_assessment(case=case)),
     }
+    if request.htmx:
+        # Links inside the panel keep the argument view the case page shows.
+        shown = QueryDict(urlsplit(request.htmx.current_url or "").query)
+        context["panel_url"] = _panel_url(case, shown)
+        return render(request, "safetycase/_node_panel.html", context)
+    context["history"] = node.history.select_related("history_user").order_by("-history_date")[:20]
     return render(request, "safetycase/node_detail.html", context)
+
+
+def _panel_url(case, params) -> str:
+    """The case page URL that opens a node's panel, up to the node identifier: the argument
+    view or module shown stays as it is."""
+    keep = {key: params[key] for key in ("argument", "module") if params.get(key)}
+    return f"{reverse('case_detail', args=[case.pk])}?{urlencode({**keep, 'node': ''})}"
+
+
+def _node_context(case, node, argument, assessment) -> dict:
+    statuses = assessment.statuses if assessment else {}
+    reasons = assessment.reasons if assessment else {}
+    flags = assessment.flags if assessment else []
+    return {
+        "node": node,
+        "assessment": assessment,
+        "status": statuses.get(node.identifier),
+        "reason": reasons.get(node.identifier),
+        "flags": [f for f in flags if f["node"] == node.identifier],
+        "chain": navigation.node_chain(argument, node.identifier, statuses, reasons),
+        "node_view": navigation.view_of(argument, node.identifier),
+        "evidence": selectors.node_evidence(case=case, node=node),
+        "attestations": selectors.node_attestations(node=node),
+        "findings": [f for f in check_argument(argument) if f.node == node.identifier],
+    }
+
+
+@login_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Provenance, metrics and statistics, and the per-sample table (50 a page, filterable);
+    to htmx (the filter form and the pager) only the table and its pager."""
+    run = _get_run_for_user(request, run_id)
+    statistics = list(run.statistics.all())
+    form = SampleFilterForm(request.GET or None, scores=[s.name for s in statistics])
+    filters = form.cleaned_data if form.is_valid() else {}
+    samples = evidence_selectors.run_samples(
+        run=run,
+        score=filters.get("score", ""),
+        outcome=filters.get("outcome", ""),
+        errors_only=bool(filters.get("errors_only")),
+    )
+    page = Paginator(samples, SAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "run": run,
+        "statistics": statistics,
+        "metrics": list(run.metrics.all()),
+        "form": form,
+        "page": page,
+        "score_names": _score_names(page.object_list, statistics),
+        "query": _query_without_page(request),
+    }
+    if request.htmx and request.htmx.target == "sample-results":
+        return render(request, "evidence/_run_sample_results.html", context)
+    return render(request, "evidence/run_detail.html", context)
+
+
+def _score_names(samples, statistics) -> list[str]:
+    """The score columns: the run's pass-fail scores first, then any other score the shown
+    samples carry."""
+    names = [s.name for s in statistics]
+    for sample in samples:
+        names += [name for name in sample.scores or {} if name not in names]
+    return names
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@login_required
+def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The ingestion status line. The page polls it every second while the run is queued or
+    parsing; once it is done, htmx reloads the page to show the results."""
+    run = _get_run_for_user(request, run_id)
+    response = render(request, "evidence/_run_progress.html", {"run": run})
+    if request.htmx and request.GET.get("polling") and run.status in FINISHED:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+def run_log(request: HttpRequest, run_id: int) -> FileResponse:
+    """The original log file as uploaded (or, with ?file=samples, an lm-eval samples file)."""
+    run = _get_run_for_user(request, run_id)
+    log = run.samples_file if request.GET.get("file") == "samples" else run.log_file
+    if log is None:
+        raise Http404(f"Run {run.pk} has no samples file.")
+    return FileResponse(log.file.open("rb"), as_attachment=True, filename=log.name)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -10,11 +10,18 @@ from __future__ import annotations
 import os
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from safetycase import services
 from safetycase.choices import Role
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "browser: drives Chromium through Playwright (tests/browser); fails when CI is set and "
+        "/usr/bin/chromium or playwright is missing, skips otherwise",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -25,6 +32,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="DATABASE_URL is not PostgreSQL"))
         if "requires_broker" in item.keywords and not with_broker:
             item.add_marker(pytest.mark.skip(reason="CELERY_BROKER_URL is not set"))
+    # Browser tests last: their session-wide browser keeps Playwright's event loop (and
+    # DJANGO_ALLOW_ASYNC_UNSAFE) alive in the main thread until the session ends.
+    items.sort(key=lambda item: "browser" in item.keywords)
 
 
 @pytest.fixture(autouse=True)
@@ -104,8 +114,8 @@ def api_client_for():
     def client_for(user) -> APIClient:
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            _, key = services.token_create(user=user, scopes=["read", "write", "ingest"])
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 
     return client_for

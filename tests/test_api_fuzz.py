@@ -7,7 +7,6 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -25,8 +24,10 @@ def auth_headers(db, author, uploader, case):
     author.user_permissions.add(
         Permission.objects.get(content_type__app_label="evidence", codename="ingest_run")
     )
-    token, _ = Token.objects.get_or_create(user=author)
-    return {"Authorization": f"Token {token.key}"}
+    from safetycase import services
+
+    _, key = services.token_create(user=author, scopes=["read", "write", "ingest"])
+    return {"Authorization": f"Token {key}"}
 
 
 @schema.parametrize()

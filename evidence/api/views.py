@@ -32,6 +32,7 @@ class RunCollectionApi(generics.ListAPIView):
     serializer_class = RunSerializer
     filterset_class = EvaluationRunFilterSet
     parser_classes = [MultiPartParser]
+    required_scope = {"GET": "read", "POST": "ingest"}  # API-token scopes (see settings)
 
     def get_queryset(self):
         return selectors.runs_with_results()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
 from evidence import push
 from evidence.models import EvaluationRun
+from safetycase import services as services_tokens
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -28,7 +28,7 @@ def settled_copy(source: Path, directory: Path) -> Path:
 
 @pytest.mark.django_db(transaction=True)
 def test_push_uploads_new_logs_once(live_server, uploader, eager_celery, tmp_path, capsys):
-    token = Token.objects.create(user=uploader).key
+    _, token = services_tokens.token_create(user=uploader, scopes=["ingest"])
     settled_copy(FIXTURES / "inspect" / "arith-success.json", tmp_path)
     settled_copy(FIXTURES / "inspect" / "arith-sample-errors.eval", tmp_path)
 
@@ -47,7 +47,7 @@ def test_push_uploads_new_logs_once(live_server, uploader, eager_celery, tmp_pat
 
 @pytest.mark.django_db(transaction=True)
 def test_push_reports_a_refused_token(live_server, author, tmp_path, capsys):
-    token = Token.objects.create(user=author).key  # no ingest permission
+    _, token = services_tokens.token_create(user=author, scopes=["ingest"])  # no permission
     settled_copy(FIXTURES / "inspect" / "arith-success.json", tmp_path)
     assert push.main([str(tmp_path), "--url", live_server.url, "--token", token]) == 1
     assert "upload refused (403)" in capsys.readouterr().err

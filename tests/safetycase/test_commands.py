@@ -5,7 +5,6 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
 pytestmark = pytest.mark.django_db
 
@@ -17,11 +16,25 @@ def run(*args) -> str:
 
 
 def test_create_token_prints_a_working_token_on_its_last_line(author, client, case):
+    from safetycase.models import ApiToken
+
     key = run("create_token", "alice").strip().splitlines()[-1]
-    assert Token.objects.get(user=author).key == key
+    token = ApiToken.objects.get(user=author)
+    assert token.scopes == ["read", "write"]
+    assert key not in str(list(ApiToken.objects.values()))  # only the hash is stored
     response = client.get("/api/v1/cases/", HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 200
-    assert run("create_token", "alice").strip().splitlines()[-1] == key  # stable
+    # Each call makes a new key: a key is shown once and never again.
+    assert run("create_token", "alice").strip().splitlines()[-1] != key
+
+
+def test_revoke_token_stops_the_key(author, client):
+    key = run("create_token", "alice").strip().splitlines()[-1]
+    out = run("revoke_token", key[:12])
+    assert out.startswith("Revoked")
+    response = client.get("/api/v1/cases/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
 
 
 def test_create_token_for_unknown_user_fails_clearly():

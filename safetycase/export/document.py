@@ -1,0 +1,837 @@
+"""The data the Typst template (`case.typ`) reads, built from the exported case (pure: no Django).
+
+`build_document(data, diagrams=..., content_hash=...)` turns the plain data that
+`safetycase.export.selectors.case_export_data` gathers into the JSON document the template
+prints. User text is only ever a JSON string here: the template places strings as text, never
+as markup, so a statement such as `#set page(width: 1cm)` prints as written.
+
+The exported data (input) is:
+
+    {"schema", "case": {id, name, model_name, model_version, deployment, description},
+     "version": {id, label, hash, signed_at, signers},   # id/hash null for the working copy
+     "as_of",                                            # latest timestamp of the data (ISO)
+     "group_titles": {group: title},
+     "nodes": [{identifier, type, statement, undeveloped, module, template_ref, combination,
+                catalogue_id, requires_attestation}],
+     "links": [{source, target, type, target_relation}],
+     "bindings": [{id, node, kind, selector, freshness_days, expression, description}],
+     "attestations": [{id, node, by, statement, scope, created_at, expires_at}],
+     "assessment": null | {id, created_at, trigger, trigger_label, trigger_detail, top_goal,
+                           overall_status, statuses, reasons, flags, summary, changes,
+                           previous_created_at},
+     "citations": [see safetycase.export.evidence],
+     "runs": [{id, harness, harness_version, format, task, task_version, model, model_version,
+               log_status, started_at, finished_at, ingested_at, sample_count, total_samples,
+               error_count, uploaded_by, uploaded_at, log_name, log_sha256, samples_sha256,
+               statistics: [{name, k, n, rate, cp_lower, cp_upper, cp_upper_one_sided,
+                             wilson_lower, wilson_upper}],
+               metrics: [{name, scorer, reducer, metric, group, value}]}]}
+
+Its content hash (`content_hash`) is the sha256 of its canonical JSON: sorted keys, no
+insignificant whitespace, UTF-8. The same data gives the same document and the same hash; the
+only dates printed are the data's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+SCHEMA = 1
+STATUS_ORDER = ("supported", "at_risk", "defeated", "undeveloped")
+STATUS_LABELS = {
+    "supported": "supported",
+    "at_risk": "at risk",
+    "defeated": "defeated",
+    "undeveloped": "undeveloped",
+}
+# Assumptions hold rather than being supported.
+ASSUMPTION_LABELS = {
+    "supported": "holds",
+    "at_risk": "unverified",
+    "defeated": "violated",
+    "undeveloped": "undeveloped",
+}
+TYPE_LABELS = {
+    "goal": "Goal",
+    "strategy": "Strategy",
+    "solution": "Solution",
+    "context": "Context",
+    "assumption": "Assumption",
+    "justification": "Justification",
+    "counter_goal": "Counter-goal",
+    "counter_solution": "Counter-solution",
+}
+TYPE_ORDER = tuple(TYPE_LABELS)
+CONTEXTUAL = frozenset({"context", "assumption", "justification"})
+SEVERITY_ORDER = ("error", "warning", "info")
+ROLE_LABELS = {
+    "evidence": "evidence",
+    "scope": "evidence in scope",
+    "stale": "stale (outside the freshness window)",
+    "unsuccessful": "not successful (harness error)",
+    "model_mismatch": "other model or version (not counted)",
+}
+VERSION_WORKING_COPY = {
+    "id": None,
+    "label": "working copy",
+    "hash": None,
+    "signed_at": None,
+    "signers": [],
+}
+
+# Long unbroken text (hashes pasted into statements, URLs, hostile 500-character words) gets
+# zero-width break opportunities so it wraps instead of running off the page.
+LONG_TOKEN = 24
+BREAK_EVERY = 12
+ZWSP = "\u200b"
+_TOKEN = re.compile(rf"\S{{{LONG_TOKEN + 1},}}")
+_DIGITS = re.compile(r"(\d+)")
+_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]*)-.")
+_NO_BREAK_BEFORE = {"Mn", "Mc", "Me", "Sk", "Lm"}
+_JOINERS = {"\u200d", "\ufe0e", "\ufe0f", "\u034f"}
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers (also used by the other export modules)
+
+
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key putting G2 before G10."""
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(_DIGITS.split(str(text))))
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(data: Mapping[str, Any]) -> str:
+    """sha256 (hex) of the canonical JSON of the exported data."""
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def anchor(kind: str, identifier: Any) -> str:
+    """A Typst label name for an element: `kind-` + the identifier with every character other
+    than ASCII letters, digits and '-' written as `_<hex>_` (so distinct identifiers never
+    share a label)."""
+    safe = "".join(
+        c if (c.isascii() and c.isalnum()) or c == "-" else f"_{ord(c):x}_" for c in str(identifier)
+    )
+    return f"{kind}-{safe}"
+
+
+def breakable(text: Any) -> str:
+    """`text` with a zero-width space every BREAK_EVERY characters inside runs of more than
+    LONG_TOKEN non-space characters (never inside a grapheme cluster)."""
+    if text is None:
+        return ""
+    text = str(text)
+    if len(text) <= LONG_TOKEN:
+        return text
+    return _TOKEN.sub(_break_token, text)
+
+
+def _break_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    out: list[str] = []
+    run = 0
+    for i, char in enumerate(token):
+        out.append(char)
+        run += 1
+        following = token[i + 1] if i + 1 < len(token) else ""
+        if (
+            run >= BREAK_EVERY
+            and following
+            and char not in _JOINERS
+            and following not in _JOINERS
+            and unicodedata.category(following) not in _NO_BREAK_BEFORE
+            and not ("\ud800" <= following <= "\udfff")
+            and not (0x1F3FB <= ord(following) <= 0x1F3FF)  # skin-tone modifiers
+            and not (0xE0020 <= ord(following) <= 0xE007F)  # tag characters (flags)
+            and not (0x1F1E6 <= ord(char) <= 0x1F1FF and 0x1F1E6 <= ord(following) <= 0x1F1FF)
+        ):
+            out.append(ZWSP)
+            run = 0
+    return "".join(out)
+
+
+def when(value: str | None) -> str:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM UTC' ('' for none)."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value)
+    return moment.strftime("%Y-%m-%d %H:%M") + (" UTC" if moment.utcoffset() is not None else "")
+
+
+def day(value: str | None) -> str:
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d") if value else ""
+
+
+def number(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "NaN"
+        return f"{value:.{digits}g}"
+    return breakable(value)
+
+
+def group_of(node: Mapping[str, Any]) -> str:
+    """The argument a node belongs to: its module, else the template it was instantiated from
+    (not the assumption catalogue), else its identifier prefix (`SI-G1` → SI), else ''."""
+    if node.get("module"):
+        return str(node["module"])
+    ref = str(node.get("template_ref") or "")
+    if ":" in ref:
+        template = ref.split(":", 1)[0]
+        if template and template != "assumptions":  # the assumption catalogue
+            return template
+    match = _PREFIX.match(str(node.get("identifier", "")))
+    return match.group(1) if match else ""
+
+
+def status_label(status: str | None) -> str:
+    return STATUS_LABELS.get(status or "", "no status")
+
+
+def selector_text(selector: Any) -> str:
+    """A binding selector in words: task, version, model and conditions."""
+    if not isinstance(selector, Mapping) or not selector:
+        return "the evidence runs of the solutions in scope"
+    parts = []
+    task = selector.get("task")
+    if isinstance(task, list | tuple):
+        parts.append("task " + " or ".join(str(t) for t in task))
+    elif task:
+        parts.append(f"task {task}")
+    if selector.get("task_version"):
+        parts.append(f"version {selector['task_version']}")
+    if selector.get("model"):
+        parts.append(f"model {selector['model']}")
+    if selector.get("model_version"):
+        parts.append(f"model version {selector['model_version']}")
+    conditions = selector.get("conditions")
+    if isinstance(conditions, Mapping) and conditions:
+        parts.append(
+            "where " + ", ".join(f"{k} = {_plain(v)}" for k, v in sorted(conditions.items()))
+        )
+    score = selector.get("scorer") or selector.get("metric")
+    if score:
+        parts.append(f"score {score}")
+    return breakable(", ".join(parts) or "any run")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return " or ".join(_plain(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _combination(value: str, children: int) -> str:
+    value = (value or "all").strip()
+    if value == "any":
+        return "one supporting element suffices"
+    if value.startswith("at_least:"):
+        return f"at least {value.split(':', 1)[1]} of {children} supporting elements must hold"
+    return "all supporting elements must hold" if children > 1 else ""
+
+
+# --------------------------------------------------------------------------------------------
+# The argument in reading order
+
+
+def argument_order(
+    nodes: Sequence[Mapping[str, Any]], links: Sequence[Mapping[str, Any]], top: str | None
+) -> tuple[list[tuple[str, int, str | None]], dict[str, list[str]]]:
+    """Depth-first order of the tree elements (goals, strategies, solutions, counter elements)
+    from the top goal over supported_by (challengers follow the element they challenge), then
+    from every other element no other one supports. Returns [(identifier, depth, parent)] with
+    every element once (its first visit; depth 1 for a root) and the children of each."""
+    type_of = {n["identifier"]: n["type"] for n in nodes}
+    tree = sorted((i for i, t in type_of.items() if t not in CONTEXTUAL), key=natural_key)
+    children: dict[str, set[str]] = {}
+    has_parent: set[str] = set()
+    for link in links:
+        s, t = link["source"], link["target"]
+        if s == t or s not in type_of or t not in type_of:
+            continue
+        if link["type"] == "supported_by" and type_of[t] not in CONTEXTUAL:
+            children.setdefault(s, set()).add(t)
+            has_parent.add(t)
+        elif link["type"] == "challenges" and type_of[s] not in CONTEXTUAL:
+            children.setdefault(t, set()).add(s)
+            has_parent.add(s)
+    ordered_children = {k: sorted(v, key=natural_key) for k, v in children.items()}
+    roots = [top] if top in type_of else []
+    roots += [i for i in tree if i not in has_parent and i not in roots]
+    roots += tree  # cycles: whatever is left starts its own walk
+    out: list[tuple[str, int, str | None]] = []
+    seen: set[str] = set()
+    for root in roots:
+        if root in seen or type_of.get(root) in CONTEXTUAL:
+            continue
+        stack: list[tuple[str, int, str | None]] = [(root, 1, None)]
+        while stack:
+            identifier, depth, parent = stack.pop()
+            if identifier in seen:
+                continue
+            seen.add(identifier)
+            out.append((identifier, depth, parent))
+            for child in reversed(ordered_children.get(identifier, [])):
+                if child not in seen:
+                    stack.append((child, depth + 1, identifier))
+    return out, ordered_children
+
+
+def top_goal(nodes: Sequence[Mapping[str, Any]], links: Sequence[Mapping[str, Any]]) -> str | None:
+    """The root goal (the first, when several): the same rule as selectors.top_goal_identifier."""
+    targets = {
+        link["target"] for link in links if link["type"] in ("supported_by", "in_context_of")
+    }
+    roots = sorted(
+        (n["identifier"] for n in nodes if n["type"] == "goal" and n["identifier"] not in targets),
+        key=str,
+    )
+    return roots[0] if roots else None
+
+
+# --------------------------------------------------------------------------------------------
+# The document
+
+
+def build_document(
+    data: Mapping[str, Any],
+    *,
+    diagrams: Sequence[Mapping[str, Any]] = (),
+    content_hash: str,
+    pdfa: bool = False,
+) -> dict[str, Any]:
+    """The JSON document `case.typ` prints. `diagrams` are the planned diagram pages:
+    {number, title, subtitle, file, members, width, height, page: {paper, flipped, scale,
+    margin}} (see safetycase.export.parts)."""
+    return _Builder(data, diagrams).build(content_hash=content_hash, pdfa=pdfa)
+
+
+class _Builder:
+    def __init__(self, data: Mapping[str, Any], diagrams: Sequence[Mapping[str, Any]]) -> None:
+        self.data = data
+        self.case = data["case"]
+        self.nodes = {n["identifier"]: n for n in data["nodes"]}
+        self.links = list(data["links"])
+        self.assessment = data.get("assessment") or {}
+        self.statuses: dict[str, str] = dict(self.assessment.get("statuses") or {})
+        self.reasons: dict[str, str] = dict(self.assessment.get("reasons") or {})
+        self.flags = sorted(
+            self.assessment.get("flags") or [],
+            key=lambda f: (
+                SEVERITY_ORDER.index(f["severity"]) if f["severity"] in SEVERITY_ORDER else 9,
+                natural_key(f.get("node") or "~"),
+                f.get("type", ""),
+                f.get("rule") or "",
+                str(f.get("run") or ""),
+                f.get("message", ""),
+            ),
+        )
+        self.runs = {r["id"]: r for r in data.get("runs") or []}
+        self.bindings = sorted(
+            data.get("bindings") or [], key=lambda b: (natural_key(b["node"]), str(b["id"]))
+        )
+        self.citations = list(data.get("citations") or [])
+        self.attestations = sorted(
+            data.get("attestations") or [],
+            key=lambda a: (natural_key(a["node"]), a.get("created_at") or "", str(a["id"])),
+        )
+        self.diagrams = list(diagrams)
+        self.diagram_of: dict[str, int] = {}
+        for diagram in self.diagrams:
+            for identifier in diagram.get("members", ()):
+                self.diagram_of.setdefault(identifier, diagram["number"])
+        self.top = self.assessment.get("top_goal") or top_goal(data["nodes"], self.links)
+        self.order, self.children = argument_order(data["nodes"], self.links, self.top)
+        self.anchors: dict[str, str] = {}
+        for identifier, node in self.nodes.items():
+            kind = {"assumption": "assumption", "context": "context", "justification": "context"}
+            self.anchors[identifier] = anchor(kind.get(node["type"], "node"), identifier)
+        self.run_anchors = {run_id: anchor("run", run_id) for run_id in self.runs}
+
+    # -- references -----------------------------------------------------------------------
+
+    def ref(self, identifier: str | None) -> dict[str, Any]:
+        identifier = identifier or ""
+        status = self.statuses.get(identifier)
+        words = ""
+        if status:
+            words = status_label(status)
+            if self.nodes.get(identifier, {}).get("type") == "assumption":
+                words = ASSUMPTION_LABELS.get(status, words)
+        return {
+            "id": breakable(identifier),
+            "anchor": self.anchors.get(identifier),
+            "status": status,
+            "status_label": words,
+        }
+
+    def run_ref(self, run_id: Any) -> dict[str, Any] | None:
+        if run_id is None or run_id == "":
+            return None
+        return {"id": str(run_id), "anchor": self.run_anchors.get(run_id)}
+
+    def flag(self, flag: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "severity": flag.get("severity", ""),
+            "type": flag.get("type", "").replace("_", " "),
+            "rule": breakable(flag.get("rule") or ""),
+            "node": self.ref(flag.get("node")) if flag.get("node") else None,
+            "run": self.run_ref(flag.get("run")),
+            "message": breakable(flag.get("message", "")),
+        }
+
+    # -- sections -------------------------------------------------------------------------
+
+    def build(self, *, content_hash: str, pdfa: bool) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "meta": {
+                "title": f"{self.case['name']} — safety case",
+                "pdfa": pdfa,
+                "as_of": self.data.get("as_of"),
+            },
+            "cover": self.cover(content_hash),
+            "summary": self.summary(),
+            "diagrams": self.diagram_pages(),
+            "argument": self.argument(),
+            "contexts": self.contexts(),
+            "assumptions": self.assumptions(),
+            "flags": [self.flag(f) for f in self.flags],
+            "runs": self.evidence(),
+        }
+
+    def cover(self, content_hash: str) -> dict[str, Any]:
+        version = {**VERSION_WORKING_COPY, **(self.data.get("version") or {})}
+        top = self.nodes.get(self.top or "")
+        overall = self.assessment.get("overall_status") or self.statuses.get(self.top or "")
+        return {
+            "title": breakable(self.case["name"]),
+            "model": breakable(self.case.get("model_name") or "—"),
+            "model_version": breakable(self.case.get("model_version") or ""),
+            "deployment": breakable(self.case.get("deployment") or "—"),
+            "description": breakable(self.case.get("description") or ""),
+            "version": {
+                "id": version["id"],
+                "label": breakable(version["label"]),
+                "hash": version["hash"],
+                "signed_at": when(version["signed_at"]),
+            },
+            "content_hash": content_hash,
+            "as_of": when(self.data.get("as_of")),
+            "assessed": when(self.assessment.get("created_at")),
+            "signers": [
+                {
+                    "name": breakable(s.get("name", "")),
+                    "role": s.get("role", ""),
+                    "at": when(s.get("at")),
+                }
+                for s in version["signers"]
+            ],
+            "overall": overall or "",
+            "overall_label": status_label(overall) if overall else "not assessed",
+            "top": self.ref(self.top) if top else None,
+            "top_statement": breakable(top["statement"]) if top else "",
+            "node_count": len(self.nodes),
+            "run_count": len(self.runs),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        counts = {s: 0 for s in STATUS_ORDER}
+        for status in self.statuses.values():
+            counts[status] = counts.get(status, 0) + 1
+        types: dict[str, int] = {}
+        for node in self.nodes.values():
+            types[node["type"]] = types.get(node["type"], 0) + 1
+        severities = {s: 0 for s in SEVERITY_ORDER}
+        kinds: dict[str, int] = {}
+        for flag in self.flags:
+            severities[flag["severity"]] = severities.get(flag["severity"], 0) + 1
+            kinds[flag["type"]] = kinds.get(flag["type"], 0) + 1
+        unmet = [
+            {
+                **self.ref(i),
+                "statement": breakable(self.nodes[i]["statement"]),
+                "reason": breakable(self.reasons.get(i, "")),
+            }
+            for i in sorted(self.nodes, key=natural_key)
+            if self.nodes[i]["type"] == "assumption" and self.statuses.get(i) != "supported"
+        ]
+        changes = self.assessment.get("changes") or {}
+        top = self.top if self.top in self.nodes else None
+        return {
+            "assessed": bool(self.assessment),
+            "assessed_at": when(self.assessment.get("created_at")),
+            "trigger": breakable(
+                " — ".join(
+                    x
+                    for x in (
+                        self.assessment.get("trigger_label"),
+                        self.assessment.get("trigger_detail"),
+                    )
+                    if x
+                )
+            ),
+            "top": {
+                **self.ref(top),
+                "statement": breakable(self.nodes[top]["statement"]),
+                "reason": breakable(self.reasons.get(top, "")),
+            }
+            if top
+            else None,
+            "status_counts": [
+                {"status": s, "label": status_label(s), "count": counts.get(s, 0)}
+                for s in STATUS_ORDER
+            ],
+            "type_counts": [
+                {"label": TYPE_LABELS[t], "count": types[t]} for t in TYPE_ORDER if t in types
+            ]
+            + [
+                {"label": breakable(t), "count": n}
+                for t, n in sorted(types.items())
+                if t not in TYPE_LABELS
+            ],
+            "flag_counts": [{"severity": s, "count": severities[s]} for s in severities],
+            "flag_types": [
+                {"type": t.replace("_", " "), "count": n}
+                for t, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
+            "unmet": unmet,
+            "changes": {
+                "previous": when(self.assessment.get("previous_created_at")),
+                "nodes": [
+                    {
+                        **self.ref(c["identifier"]),
+                        "before": status_label(c.get("before")) if c.get("before") else "—",
+                        "after": status_label(c.get("after")) if c.get("after") else "removed",
+                        "after_status": c.get("after") or "",
+                    }
+                    for c in changes.get("nodes") or []
+                ],
+                "added": [self.flag(f) for f in changes.get("flags_added") or []],
+                "cleared": [self.flag(f) for f in changes.get("flags_cleared") or []],
+            },
+        }
+
+    def diagram_pages(self) -> list[dict[str, Any]]:
+        out = []
+        for diagram in self.diagrams:
+            page = diagram["page"]
+            out.append(
+                {
+                    "number": diagram["number"],
+                    "anchor": f"diagram-{diagram['number']}",
+                    "title": breakable(diagram["title"]),
+                    "subtitle": breakable(diagram.get("subtitle") or ""),
+                    "file": diagram["file"],
+                    "paper": page["paper"],
+                    "flipped": page["flipped"],
+                    "margin": page["margin"],
+                    "natural_width": round(diagram["width"], 2),
+                    "natural_height": round(diagram["height"], 2),
+                    "scale": round(page["scale"], 3),
+                    "count": diagram.get("count", len(diagram.get("members", ()))),
+                    "roots": breakable(", ".join(diagram.get("roots", ()))),
+                }
+            )
+        return out
+
+    def argument(self) -> list[dict[str, Any]]:
+        context_of: dict[str, list[str]] = {}
+        parents: dict[str, list[str]] = {}
+        challengers: dict[str, list[str]] = {}
+        for link in self.links:
+            s, t = link["source"], link["target"]
+            if s not in self.nodes or t not in self.nodes:
+                continue
+            if link["type"] == "in_context_of":
+                context_of.setdefault(s, []).append(t)
+            elif link["type"] == "supported_by":
+                parents.setdefault(t, []).append(s)
+            elif link["type"] == "challenges":
+                challengers.setdefault(t, []).append(s)
+        flags_of: dict[str, list[dict]] = {}
+        for flag in self.flags:
+            flags_of.setdefault(flag.get("node") or "", []).append(flag)
+        bindings_of: dict[str, list[dict]] = {}
+        for binding in self.bindings:
+            bindings_of.setdefault(binding["node"], []).append(binding)
+
+        out = []
+        for identifier, depth, _parent in self.order:
+            node = self.nodes[identifier]
+            supported_by = [
+                c
+                for c in self.children.get(identifier, [])
+                if c not in challengers.get(identifier, [])
+            ]
+            out.append(
+                {
+                    "id": breakable(identifier),
+                    "anchor": self.anchors[identifier],
+                    "level": depth + 1,
+                    "heading": breakable(
+                        f"{identifier} · {TYPE_LABELS.get(node['type'], node['type'])}"
+                    ),
+                    "type": node["type"],
+                    "statement": breakable(node["statement"]),
+                    "status": self.statuses.get(identifier) or "",
+                    "status_label": status_label(self.statuses.get(identifier))
+                    if identifier in self.statuses
+                    else "",
+                    "reason": breakable(self.reasons.get(identifier, "")),
+                    "undeveloped": bool(node.get("undeveloped")),
+                    "combination": _combination(node.get("combination", "all"), len(supported_by))
+                    if node["type"] in ("goal", "strategy", "counter_goal")
+                    else "",
+                    "supported_by": [self.ref(c) for c in supported_by],
+                    "challenged_by": [
+                        self.ref(c)
+                        for c in sorted(challengers.get(identifier, []), key=natural_key)
+                    ],
+                    "parents": [
+                        self.ref(p) for p in sorted(parents.get(identifier, []), key=natural_key)
+                    ],
+                    "context": [
+                        {
+                            **self.ref(c),
+                            "type": TYPE_LABELS.get(self.nodes[c]["type"], self.nodes[c]["type"]),
+                            "statement": breakable(self.nodes[c]["statement"]),
+                        }
+                        for c in sorted(context_of.get(identifier, []), key=natural_key)
+                    ],
+                    "evidence": [self.binding(b) for b in bindings_of.get(identifier, [])],
+                    "flags": [self.flag(f) for f in flags_of.get(identifier, [])],
+                    "diagram": self.diagram_of.get(identifier),
+                }
+            )
+        return out
+
+    def binding(self, binding: Mapping[str, Any]) -> dict[str, Any]:
+        rows = [c for c in self.citations if c["binding"] == binding["id"]]
+        is_check = binding.get("kind") == "check" or (
+            self.nodes.get(binding["node"], {}).get("type") == "assumption"
+        )
+        return {
+            "kind": "check" if is_check else "acceptance criterion",
+            "selects": selector_text(binding.get("selector")),
+            "expression": breakable(binding.get("expression", "")),
+            "freshness": f"{binding['freshness_days']} days"
+            if binding.get("freshness_days")
+            else "",
+            "description": breakable(binding.get("description") or ""),
+            "runs": [
+                {
+                    "run": self.run_ref(c["run"]),
+                    "role": ROLE_LABELS.get(c["role"], c["role"]),
+                    "via": self.ref(c["via"]) if c.get("via") else None,
+                    "outcome": _outcome(c, is_check),
+                    "ok": c.get("outcome"),
+                    "detail": breakable(c.get("detail") or ""),
+                }
+                for c in rows
+            ],
+        }
+
+    def contexts(self) -> list[dict[str, Any]]:
+        used_by: dict[str, list[str]] = {}
+        for link in self.links:
+            if link["type"] == "in_context_of" and link["source"] in self.nodes:
+                used_by.setdefault(link["target"], []).append(link["source"])
+        return [
+            {
+                **self.ref(i),
+                "type": TYPE_LABELS[self.nodes[i]["type"]],
+                "statement": breakable(self.nodes[i]["statement"]),
+                "used_by": [self.ref(u) for u in sorted(used_by.get(i, []), key=natural_key)],
+            }
+            for i in sorted(self.nodes, key=natural_key)
+            if self.nodes[i]["type"] in ("context", "justification")
+        ]
+
+    def assumptions(self) -> list[dict[str, Any]]:
+        used_by: dict[str, list[str]] = {}
+        for link in self.links:
+            if link["type"] == "in_context_of" and link["source"] in self.nodes:
+                used_by.setdefault(link["target"], []).append(link["source"])
+        out = []
+        for identifier in sorted(self.nodes, key=natural_key):
+            node = self.nodes[identifier]
+            if node["type"] != "assumption":
+                continue
+            checks = [self.binding(b) for b in self.bindings if b["node"] == identifier]
+            attestations = [a for a in self.attestations if a["node"] == identifier]
+            expiry = []
+            for a in attestations:
+                if a.get("expires_at"):
+                    expiry.append(f"attestation by {a['by']} expires {day(a['expires_at'])}")
+            for b in self.bindings:
+                if b["node"] != identifier or not b.get("freshness_days"):
+                    continue
+                for c in self.citations:
+                    if c["binding"] == b["id"] and c["role"] == "evidence":
+                        finished = (self.runs.get(c["run"]) or {}).get("finished_at")
+                        if finished:
+                            until = datetime.fromisoformat(finished) + timedelta(
+                                days=float(b["freshness_days"])
+                            )
+                            expiry.append(f"run {c['run']} stale after {until:%Y-%m-%d}")
+            out.append(
+                {
+                    **self.ref(identifier),
+                    "catalogue": node.get("catalogue_id") or "",
+                    "statement": breakable(node["statement"]),
+                    "reason": breakable(self.reasons.get(identifier, "")),
+                    "requires_attestation": bool(node.get("requires_attestation")),
+                    "checks": checks,
+                    "attestations": [
+                        {
+                            "by": breakable(a["by"]),
+                            "statement": breakable(a["statement"]),
+                            "scope": breakable(a.get("scope") or ""),
+                            "created": day(a.get("created_at")),
+                            "expires": day(a.get("expires_at")) or "no expiry",
+                        }
+                        for a in attestations
+                    ],
+                    "expiry": [breakable(e) for e in expiry],
+                    "used_by": [
+                        self.ref(u) for u in sorted(used_by.get(identifier, []), key=natural_key)
+                    ],
+                    "flags": [self.flag(f) for f in self.flags if f.get("node") == identifier],
+                }
+            )
+        return out
+
+    def evidence(self) -> list[dict[str, Any]]:
+        cited: dict[Any, list[dict]] = {}
+        for c in self.citations:
+            cited.setdefault(c["run"], []).append(c)
+        flagged: dict[Any, list[dict]] = {}
+        for flag in self.flags:
+            if flag.get("run") is not None:
+                flagged.setdefault(flag["run"], []).append(flag)
+        binding_by_id = {b["id"]: b for b in self.bindings}
+        out = []
+        for run_id in sorted(self.runs, key=_id_key):
+            run = self.runs[run_id]
+            uses = []
+            for c in cited.get(run_id, []):
+                binding = binding_by_id.get(c["binding"], {})
+                is_check = binding.get("kind") == "check"
+                uses.append(
+                    {
+                        "node": self.ref(c["node"]),
+                        "kind": "check" if is_check else "criterion",
+                        "expression": breakable(binding.get("expression", "")),
+                        "role": ROLE_LABELS.get(c["role"], c["role"]),
+                        "via": self.ref(c["via"]) if c.get("via") else None,
+                        "outcome": _outcome(c, is_check),
+                        "ok": c.get("outcome"),
+                        "detail": breakable(c.get("detail") or ""),
+                    }
+                )
+            out.append(
+                {
+                    "id": str(run_id),
+                    "anchor": self.run_anchors[run_id],
+                    "title": breakable(f"Run {run_id} · {run.get('task') or 'unnamed task'}"),
+                    "task": breakable(run.get("task") or "—"),
+                    "task_version": breakable(run.get("task_version") or ""),
+                    "harness": breakable(
+                        " ".join(x for x in (run.get("harness"), run.get("harness_version")) if x)
+                        or "—"
+                    ),
+                    "format": breakable(run.get("format") or ""),
+                    "model": breakable(
+                        " ".join(x for x in (run.get("model"), run.get("model_version")) if x)
+                        or "—"
+                    ),
+                    "log_status": breakable(run.get("log_status") or "—"),
+                    "started": when(run.get("started_at")),
+                    "finished": when(run.get("finished_at")),
+                    "ingested": when(run.get("ingested_at")),
+                    "samples": number(run.get("sample_count")),
+                    "total_samples": number(run.get("total_samples")),
+                    "errors": number(run.get("error_count")),
+                    "uploaded_by": breakable(run.get("uploaded_by") or "—"),
+                    "uploaded_at": when(run.get("uploaded_at")),
+                    "log_name": breakable(run.get("log_name") or ""),
+                    "sha256": run.get("log_sha256") or "",
+                    "samples_sha256": run.get("samples_sha256") or "",
+                    "statistics": [
+                        {
+                            "name": breakable(s["name"]),
+                            "k": number(s.get("k")),
+                            "n": number(s.get("n")),
+                            "rate": number(s.get("rate")),
+                            "cp": f"[{number(s.get('cp_lower'))}, {number(s.get('cp_upper'))}]",
+                            "cp_upper_one_sided": number(s.get("cp_upper_one_sided")),
+                            "wilson": f"[{number(s.get('wilson_lower'))}, "
+                            f"{number(s.get('wilson_upper'))}]",
+                        }
+                        for s in run.get("statistics") or []
+                    ],
+                    "metrics": [
+                        {
+                            "name": breakable(
+                                "/".join(
+                                    x
+                                    for x in (
+                                        m.get("name"),
+                                        m.get("reducer"),
+                                        m.get("metric"),
+                                        m.get("group"),
+                                    )
+                                    if x
+                                )
+                            ),
+                            "value": number(m.get("value")),
+                        }
+                        for m in run.get("metrics") or []
+                    ],
+                    "uses": uses,
+                    "flags": [self.flag(f) for f in flagged.get(run_id, [])],
+                }
+            )
+        return out
+
+
+def _outcome(citation: Mapping[str, Any], is_check: bool) -> str:
+    value = citation.get("outcome")
+    if citation.get("role") not in ("evidence", "scope"):
+        return "not evaluated"
+    if value is True:
+        return "holds" if is_check else "met"
+    if value is False:
+        return "does not hold" if is_check else "not met"
+    return "cannot be evaluated"
+
+
+def _id_key(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (0, value, ())
+    return (1, 0, natural_key(str(value)))
+
+
+def cited_run_ids(citations: Iterable[Mapping[str, Any]], flags: Iterable[Mapping[str, Any]]):
+    """The ids of every run a citation or a flag names, in id order."""
+    ids = {c["run"] for c in citations} | {f["run"] for f in flags if f.get("run") is not None}
+    return sorted(ids, key=_id_key)

@@ -1,0 +1,201 @@
+"""Exporting a case as PDF: at once (small cases, the command) or in a Celery task (large cases).
+
+Any member of a case may export it (DESIGN §1: anyone with access); the views check membership
+through `selectors.case_for_user`. A case never assessed is assessed first, as the assessment API
+does, so the document always has statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from safetycase import selectors, services
+from safetycase.errors import ApplicationError
+from safetycase.export import document, parts, pdf
+from safetycase.export.selectors import case_export_data
+from safetycase.gsn.model import Argument, Element, Relation
+from safetycase.models import PdfExport, SafetyCase
+from safetycase.rendering import DiagramError, render_svg
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SYNC_MAX_NODES = 300
+
+Progress = Callable[[int, str], None]
+
+
+def export_setting(name: str, default):
+    return getattr(settings, "SAFETYCASE", {}).get(name, default)
+
+
+@dataclass(frozen=True)
+class ExportedPdf:
+    content: bytes
+    pages: int
+    content_hash: str
+    filename: str
+    diagrams: int
+    overall_status: str
+
+
+def case_is_large(*, case: SafetyCase) -> bool:
+    """Whether the case is exported in a Celery task rather than within the request."""
+    limit = export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
+    return case.nodes.count() > limit
+
+
+def case_export_pdf(
+    *, case: SafetyCase, pdfa: bool = False, progress: Progress | None = None
+) -> ExportedPdf:
+    """The case as a PDF document (PDF/A-2b when `pdfa`), from its latest assessment."""
+    report = progress or (lambda _percent, _stage: None)
+    report(5, "reading the case")
+    assessment = selectors.latest_assessment(case=case) or services.case_assess(
+        case=case, trigger="manual", detail="PDF export"
+    )
+    data = case_export_data(case=case, assessment=assessment)
+    digest = document.content_hash(data)
+
+    report(20, "drawing the diagrams")
+    planned = plan_diagrams(data, render=render_svg)
+    svgs = {f"diagram-{p.number}.svg": p.svg for p in planned}
+    diagrams = [
+        {
+            "number": p.number,
+            "title": p.title,
+            "subtitle": p.subtitle,
+            "file": f"diagram-{p.number}.svg",
+            "members": p.members,
+            "roots": p.roots,
+            "count": p.count,
+            "width": p.width,
+            "height": p.height,
+            "page": p.page,
+        }
+        for p in planned
+    ]
+
+    report(60, "typesetting")
+    built = document.build_document(data, diagrams=diagrams, content_hash=digest, pdfa=pdfa)
+    content = pdf.render_pdf(
+        built,
+        svgs,
+        pdfa=pdfa,
+        timestamp=datetime.fromisoformat(data["as_of"]),
+        font_paths=tuple(export_setting("PDF_FONT_PATHS", ())),
+    )
+    report(95, "saving")
+    return ExportedPdf(
+        content=content,
+        pages=pdf.page_count(content),
+        content_hash=digest,
+        filename=export_filename(case),
+        diagrams=len(planned),
+        overall_status=assessment.overall_status,
+    )
+
+
+def plan_diagrams(data: dict, *, render: Callable[[str], str]) -> list[parts.Part]:
+    """The diagram pages of the exported data (statuses coloured), rendered with `render`."""
+    nodes = data["nodes"]
+    argument = Argument(
+        elements=[
+            Element(
+                identifier=n["identifier"],
+                type=n["type"],
+                statement=n["statement"],
+                undeveloped=n["undeveloped"],
+                module=n["module"],
+            )
+            for n in nodes
+        ],
+        relations=[
+            Relation(
+                source=link["source"],
+                target=link["target"],
+                type=link["type"],
+                target_relation=link["target_relation"],
+            )
+            for link in data["links"]
+        ],
+    )
+    groups = {n["identifier"]: document.group_of(n) for n in nodes}
+    assessment = data.get("assessment") or {}
+    top = assessment.get("top_goal") or document.top_goal(nodes, data["links"])
+    order, _children = document.argument_order(nodes, data["links"], top)
+    planner = parts.Planner(
+        argument,
+        statuses=assessment.get("statuses"),
+        group_of=lambda element: groups.get(element.identifier, ""),
+        group_titles=data.get("group_titles") or {},
+        render=render,
+        order=[identifier for identifier, _depth, _parent in order],
+    )
+    return planner.plan()
+
+
+def export_filename(case: SafetyCase) -> str:
+    return f"{slugify(case.name)[:80] or f'case-{case.pk}'}-safety-case.pdf"
+
+
+# ---------------------------------------------------------------------------------------------
+# Exports in the background
+
+
+def pdf_export_request(*, actor, case: SafetyCase, pdfa: bool = False) -> PdfExport:
+    """Queue an export of the case; a worker renders it (`tasks.export_case_pdf`)."""
+    export = PdfExport.objects.create(case=case, created_by=actor, pdfa=pdfa)
+    export_id = export.pk
+
+    def enqueue() -> None:
+        from safetycase.tasks import export_case_pdf
+
+        export_case_pdf.delay(export_id)
+
+    transaction.on_commit(enqueue)
+    return export
+
+
+def pdf_export_run(*, export_id: int) -> PdfExport | None:
+    """Render a queued export and store the file. Safe to run twice: a finished export is left
+    as it is, and a redelivered one starts again from nothing."""
+    export = PdfExport.objects.select_related("case").filter(pk=export_id).first()
+    if export is None or export.status == PdfExport.Status.DONE:
+        return export
+
+    def progress(percent: int, stage: str) -> None:
+        # Plain updates commit at once, so the status endpoint shows them while we work.
+        PdfExport.objects.filter(pk=export_id).update(progress=percent, stage=stage)
+
+    PdfExport.objects.filter(pk=export_id).update(
+        status=PdfExport.Status.RUNNING, progress=0, stage="starting", error=""
+    )
+    try:
+        result = case_export_pdf(case=export.case, pdfa=export.pdfa, progress=progress)
+    except (pdf.PdfError, DiagramError, ApplicationError) as exc:
+        logger.warning("PDF export %s of case %s failed: %s", export_id, export.case_id, exc)
+        export.refresh_from_db()
+        export.status = PdfExport.Status.FAILED
+        export.error = str(exc)[:5000]
+        export.finished_at = timezone.now()
+        export.save()
+        return export
+    export.refresh_from_db()
+    export.file.save(result.filename, ContentFile(result.content), save=False)
+    export.pages = result.pages
+    export.content_hash = result.content_hash
+    export.status = PdfExport.Status.DONE
+    export.progress = 100
+    export.stage = "ready"
+    export.finished_at = timezone.now()
+    export.save()
+    return export

@@ -1,0 +1,76 @@
+"""Pages of the PDF export: the case page's "Export as PDF" button leads here.
+
+A small case answers with the PDF at once. A large one (more than SAFETYCASE_PDF_SYNC_MAX_NODES
+nodes) shows a page with a button that queues the export, then a status page that refreshes
+itself until the file is ready and offers it for download.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from safetycase import selectors
+from safetycase.api.exports import pdf_response
+from safetycase.errors import NotFound
+from safetycase.export import services
+from safetycase.export.pdf import PdfError
+from safetycase.models import PdfExport
+
+REFRESH_SECONDS = 2
+
+
+def _get_case_for_user(request: HttpRequest, case_id: int):
+    try:
+        return selectors.case_for_user(user=request.user, case_id=case_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_export(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    pdfa = request.GET.get("pdfa") == "1" or request.POST.get("pdfa") == "1"
+    if request.method == "POST":
+        export = services.pdf_export_request(actor=request.user, case=case, pdfa=pdfa)
+        return redirect("case_export_status", case_id=case.pk, export_id=export.pk)
+    if not services.case_is_large(case=case):
+        try:
+            result = services.case_export_pdf(case=case, pdfa=pdfa)
+        except PdfError as exc:
+            return render(
+                request,
+                "safetycase/case_export.html",
+                {"case": case, "error": str(exc), "pdfa": pdfa},
+                status=500,
+            )
+        return pdf_response(
+            result.content, result.filename, content_hash=result.content_hash, pages=result.pages
+        )
+    recent = case.pdf_exports.filter(created_by=request.user)[:5]
+    return render(
+        request,
+        "safetycase/case_export.html",
+        {"case": case, "pdfa": pdfa, "recent": recent, "large": True},
+    )
+
+
+@login_required
+def case_export_status(request: HttpRequest, case_id: int, export_id: int) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    export = case.pdf_exports.filter(pk=export_id).first()
+    if export is None:
+        raise Http404(f"Case {case.pk} has no export {export_id}.")
+    finished = export.status in (PdfExport.Status.DONE, PdfExport.Status.FAILED)
+    return render(
+        request,
+        "safetycase/case_export.html",
+        {
+            "case": case,
+            "export": export,
+            "refresh": None if finished else REFRESH_SECONDS,
+        },
+    )

@@ -1,0 +1,239 @@
+// Pan and zoom for the case diagram, and node clicks that open the side panel through htmx.
+// Progressive enhancement: without this script the diagram scrolls natively and every node is
+// a plain link to its page.
+(function () {
+  "use strict";
+
+  var MIN_SCALE = 0.02;
+  var MAX_SCALE = 4;
+  var FIT_SCALE = 0.6; // the first view shows the whole diagram if it fits at this scale…
+  var READABLE_SCALE = 0.9; // …else the top of it at this one
+  var DRAG_THRESHOLD = 4; // pixels a press may move and still count as a click
+  var XLINK = "http://www.w3.org/1999/xlink";
+
+  function init(container) {
+    if (container.dataset.panZoomReady) return;
+    var svg = container.querySelector("svg");
+    if (!svg) return;
+    container.dataset.panZoomReady = "1";
+
+    var box = svg.viewBox.baseVal;
+    var full = { x: box.x, y: box.y, w: box.width, h: box.height };
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    svg.setAttribute("preserveAspectRatio", "xMidYMin meet");
+    container.classList.add("pan-zoom");
+    var view = { x: full.x, y: full.y, w: full.w, h: full.h };
+
+    function apply() {
+      svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" "));
+    }
+    function size() {
+      return { w: container.clientWidth || 1, h: container.clientHeight || 1 };
+    }
+    // Scale = screen pixels per diagram unit.
+    function scale() {
+      var s = size();
+      return Math.min(s.w / view.w, s.h / view.h);
+    }
+    function setScale(k, cx, cy) {
+      var s = size();
+      k = Math.max(MIN_SCALE, Math.min(MAX_SCALE, k));
+      // Keep the diagram point under (cx, cy) where it is.
+      var px = view.x + (cx / s.w) * view.w;
+      var py = view.y + (cy / s.h) * view.h;
+      view.w = s.w / k;
+      view.h = s.h / k;
+      view.x = px - (cx / s.w) * view.w;
+      view.y = py - (cy / s.h) * view.h;
+      apply();
+    }
+    function fit() {
+      var s = size();
+      var k = Math.min(s.w / full.w, s.h / full.h, 1.5);
+      view.w = s.w / k;
+      view.h = s.h / k;
+      view.x = full.x - (view.w - full.w) / 2;
+      view.y = full.y;
+      apply();
+    }
+    // The first view: the whole diagram if it stays readable, else the top of it at a
+    // readable size, centred on the topmost node (the root goal).
+    function reset() {
+      var s = size();
+      if (Math.min(s.w / full.w, s.h / full.h) >= FIT_SCALE) return fit();
+      fit();
+      var k = Math.min(1, Math.max(s.w / full.w, READABLE_SCALE));
+      var root = topmostNode();
+      if (root) centreOn(root, k);
+      else setScale(k, s.w / 2, 0);
+      view.y = full.y;
+      apply();
+    }
+    // The root goal: on the top rank, and drawn as a box (context beside it is rounded or
+    // an ellipse).
+    function topmostNode() {
+      var best = null;
+      var bestY = Infinity;
+      svg.querySelectorAll("g.node").forEach(function (g) {
+        var r = g.getBoundingClientRect();
+        var y = r.top + r.height / 2;
+        var isBox = !!g.querySelector("polygon");
+        if (y < bestY - 2 || (Math.abs(y - bestY) <= 2 && isBox && !best.querySelector("polygon"))) {
+          best = g;
+          bestY = Math.min(y, bestY);
+        }
+      });
+      return best;
+    }
+    // Centre the view on an element (a node group) at scale k.
+    function centreOn(element, k) {
+      var r = element.getBoundingClientRect();
+      var c = container.getBoundingClientRect();
+      var now = scale();
+      var x = view.x + (r.left + r.width / 2 - c.left) / now;
+      var y = view.y + (r.top + r.height / 2 - c.top) / now;
+      var s = size();
+      view.w = s.w / k;
+      view.h = s.h / k;
+      view.x = x - view.w / 2;
+      view.y = y - view.h / 2;
+      apply();
+    }
+
+    container.addEventListener(
+      "wheel",
+      function (event) {
+        event.preventDefault();
+        var rect = container.getBoundingClientRect();
+        var factor = Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015));
+        setScale(scale() * factor, event.clientX - rect.left, event.clientY - rect.top);
+      },
+      { passive: false }
+    );
+
+    var press = null;
+    var dragged = false;
+    container.addEventListener("pointerdown", function (event) {
+      if (event.button !== 0) return;
+      press = { x: event.clientX, y: event.clientY, vx: view.x, vy: view.y, id: event.pointerId };
+      dragged = false;
+    });
+    container.addEventListener("pointermove", function (event) {
+      if (!press || event.pointerId !== press.id) return;
+      var dx = event.clientX - press.x;
+      var dy = event.clientY - press.y;
+      if (!dragged && Math.abs(dx) + Math.abs(dy) < DRAG_THRESHOLD) return;
+      if (!dragged) {
+        dragged = true;
+        container.setPointerCapture(press.id);
+        container.classList.add("dragging");
+      }
+      var k = scale();
+      view.x = press.vx - dx / k;
+      view.y = press.vy - dy / k;
+      apply();
+    });
+    function release() {
+      press = null;
+      container.classList.remove("dragging");
+    }
+    container.addEventListener("pointerup", release);
+    container.addEventListener("pointercancel", release);
+    // A drag that ends over a node must not open it.
+    container.addEventListener(
+      "click",
+      function (event) {
+        if (dragged) {
+          event.preventDefault();
+          event.stopPropagation();
+          dragged = false;
+        }
+      },
+      true
+    );
+
+    var toolbar = container.parentElement.querySelector("[data-diagram-toolbar]");
+    if (toolbar) {
+      toolbar.hidden = false;
+      toolbar.addEventListener("click", function (event) {
+        var button = event.target.closest("[data-zoom]");
+        if (!button) return;
+        var s = size();
+        var action = button.dataset.zoom;
+        if (action === "in") setScale(scale() * 1.25, s.w / 2, s.h / 2);
+        else if (action === "out") setScale(scale() / 1.25, s.w / 2, s.h / 2);
+        else if (action === "fit") fit();
+        else reset();
+      });
+    }
+
+    // A small diagram that fits by width does not need the whole height of the box.
+    var first = size();
+    var widthScale = Math.min(first.w / full.w, 1.5);
+    if (widthScale >= FIT_SCALE && full.h * widthScale + 24 < first.h) {
+      container.style.height = Math.max(320, Math.ceil(full.h * widthScale + 24)) + "px";
+    }
+
+    enableNodePanel(container, svg);
+    reset();
+    var selected = highlight(svg, new URLSearchParams(window.location.search).get("node"));
+    if (selected) centreOn(selected, Math.max(scale(), 1));
+  }
+
+  // Each node of the diagram is an SVG <a> to its page. With htmx, a click loads the node's
+  // panel fragment beside the diagram instead and records ?node= in the address bar.
+  function enableNodePanel(container, svg) {
+    if (!window.htmx) return;
+    var panelUrl = container.dataset.panelUrl;
+    svg.querySelectorAll("a").forEach(function (link) {
+      var href = link.getAttribute("href") || link.getAttributeNS(XLINK, "href");
+      var match = href && href.match(/\/nodes\/([^/]+)\/$/);
+      if (!match) return;
+      var identifier = decodeURIComponent(match[1]);
+      link.setAttribute("hx-get", href);
+      link.setAttribute("hx-target", "#node-panel");
+      link.setAttribute("hx-swap", "innerHTML");
+      link.setAttribute("hx-push-url", panelUrl + encodeURIComponent(identifier));
+      link.dataset.node = identifier;
+    });
+    // htmx does not cancel the default action of SVG links, so do it here: no navigation.
+    container.addEventListener("click", function (event) {
+      var link = event.target.closest("a[hx-get]");
+      if (link) {
+        event.preventDefault();
+        highlight(svg, link.dataset.node);
+      }
+    });
+    window.htmx.process(svg);
+  }
+
+  function highlight(svg, identifier) {
+    svg.querySelectorAll("g.node.selected").forEach(function (g) {
+      g.classList.remove("selected");
+    });
+    if (!identifier) return null;
+    var group = svg.getElementById ? svg.getElementById("node-" + identifier) : null;
+    if (!group) group = document.getElementById("node-" + identifier);
+    if (group) group.classList.add("selected");
+    return group;
+  }
+
+  function start() {
+    document.querySelectorAll("[data-pan-zoom]").forEach(init);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+
+  // Panel links outside the diagram (flags, badges) select their node in the diagram too.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "node-panel") {
+      var body = event.detail.target.querySelector("[data-node-id]");
+      var svg = document.querySelector("[data-pan-zoom] svg");
+      if (body && svg) highlight(svg, body.dataset.nodeId);
+      // On narrow screens the panel sits below the diagram: bring it into view.
+      var top = event.detail.target.getBoundingClientRect().top;
+      if (top > window.innerHeight * 0.8) event.detail.target.scrollIntoView({ block: "start" });
+    }
+  });
+})();
