@@ -197,66 +197,87 @@ def run_facts(*, runs) -> list[assessment.RunFacts]:
     return facts
 
 
+def node_facts(nodes) -> list[assessment.NodeFacts]:
+    return [
+        assessment.NodeFacts(
+            identifier=node.identifier,
+            type=node.type,
+            statement=node.statement,
+            undeveloped=node.undeveloped,
+            combination=node.combination,
+            catalogue_id=node.catalogue_id,
+            attributes=node.attributes,
+        )
+        for node in nodes
+    ]
+
+
+def link_relations(links) -> list[Relation]:
+    return [
+        Relation(
+            source=link.source.identifier,
+            target=link.target.identifier,
+            type=link.type,
+            target_relation=link.target_relation,
+        )
+        for link in links
+    ]
+
+
+def binding_facts(bindings) -> list[assessment.BindingFacts]:
+    return [
+        assessment.BindingFacts(
+            id=b.pk,
+            node=b.node.identifier,
+            kind=b.kind,
+            selector=b.selector,
+            freshness_days=b.freshness_days,
+            expression=b.expression,
+        )
+        for b in bindings
+    ]
+
+
+def attestation_facts(attestations) -> list[assessment.AttestationFacts]:
+    return [
+        assessment.AttestationFacts(
+            id=a.pk,
+            node=a.node.identifier,
+            by=a.attested_by.get_username(),
+            statement=a.statement,
+            scope=a.scope,
+            expires_at=a.expires_at,
+            created_at=a.created_at,
+        )
+        for a in attestations
+    ]
+
+
 def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
     """Everything `assessment.assess` needs about a case, as plain data."""
-    nodes = list(case_nodes(case=case))
-    links = list(case_links(case=case))
     bindings = list(EvidenceBinding.objects.filter(case=case).select_related("node"))
-    runs = candidate_runs(tasks=bound_tasks(bindings))
     attestations = Attestation.objects.filter(case=case).select_related("node", "attested_by")
     return {
         "case": case_facts(case),
-        "nodes": [
-            assessment.NodeFacts(
-                identifier=node.identifier,
-                type=node.type,
-                statement=node.statement,
-                undeveloped=node.undeveloped,
-                combination=node.combination,
-                catalogue_id=node.catalogue_id,
-                attributes=node.attributes,
-            )
-            for node in nodes
-        ],
-        "relations": [
-            Relation(
-                source=link.source.identifier,
-                target=link.target.identifier,
-                type=link.type,
-                target_relation=link.target_relation,
-            )
-            for link in links
-        ],
-        "bindings": [
-            assessment.BindingFacts(
-                id=b.pk,
-                node=b.node.identifier,
-                kind=b.kind,
-                selector=b.selector,
-                freshness_days=b.freshness_days,
-                expression=b.expression,
-            )
-            for b in bindings
-        ],
-        "runs": run_facts(runs=runs),
-        "attestations": [
-            assessment.AttestationFacts(
-                id=a.pk,
-                node=a.node.identifier,
-                by=a.attested_by.get_username(),
-                statement=a.statement,
-                scope=a.scope,
-                expires_at=a.expires_at,
-                created_at=a.created_at,
-            )
-            for a in attestations
-        ],
+        "nodes": node_facts(case_nodes(case=case)),
+        "relations": link_relations(case_links(case=case)),
+        "bindings": binding_facts(bindings),
+        "runs": run_facts(runs=candidate_runs(tasks=bound_tasks(bindings))),
+        "attestations": attestation_facts(attestations),
     }
 
 
 def bound_tasks(bindings) -> set[str]:
-    """The task names the bindings select (the runs a case can cite)."""
-    return {b.selector.get("task") for b in bindings if isinstance(b.selector, dict)} - {None, ""}
+    """The task names the bindings select (the runs a case can cite); a selector's `task` is
+    one name or a list of names."""
+    tasks: set[str] = set()
+    for binding in bindings:
+        task = binding.selector.get("task") if isinstance(binding.selector, dict) else None
+        if isinstance(task, list | tuple):
+            tasks.update(str(t) for t in task if t)
+        elif task:
+            tasks.add(str(task))
+    return tasks
 
 
 def candidate_runs(*, tasks: set[str], ingested_after=None) -> QuerySet[EvaluationRun]:

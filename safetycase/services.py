@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -862,7 +863,10 @@ def cases_bound_to_run(*, run) -> list[int]:
     """Ids of the cases with a binding that selects this run (harnesses never name nodes)."""
     run_facts = selectors.run_facts(runs=[run])[0]
     case_ids = set()
-    bindings = EvidenceBinding.objects.filter(selector__task=run.task).select_related("case")
+    # A selector names one task or a list of them; the text match narrows, binding_matches decides.
+    bindings = EvidenceBinding.objects.filter(
+        Q(selector__task=run.task) | Q(selector__task__icontains=run.task)
+    ).select_related("case")
     for binding in bindings:
         if assessment.binding_matches(
             binding.selector, run_facts, selectors.case_facts(binding.case)

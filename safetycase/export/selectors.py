@@ -6,12 +6,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from evidence.choices import RunStatus
 from evidence.models import EvaluationRun
-from safetycase import assessment as assessment_core
 from safetycase import selectors
 from safetycase.export import document, evidence
-from safetycase.gsn.model import Relation
 from safetycase.models import Assessment, Attestation, SafetyCase
 
 
@@ -28,50 +25,10 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
         .order_by("node__identifier", "created_at", "id")
     )
 
-    node_facts = [
-        assessment_core.NodeFacts(
-            identifier=n.identifier,
-            type=n.type,
-            statement=n.statement,
-            undeveloped=n.undeveloped,
-            combination=n.combination,
-            catalogue_id=n.catalogue_id,
-            attributes=n.attributes,
-        )
-        for n in nodes
-    ]
-    relations = [
-        Relation(
-            source=link.source.identifier,
-            target=link.target.identifier,
-            type=link.type,
-            target_relation=link.target_relation,
-        )
-        for link in links
-    ]
-    binding_facts = [
-        assessment_core.BindingFacts(
-            id=b.pk,
-            node=b.node.identifier,
-            kind=b.kind,
-            selector=b.selector,
-            freshness_days=b.freshness_days,
-            expression=b.expression,
-        )
-        for b in bindings
-    ]
-    tasks: set[str] = set()
-    for b in bindings:
-        task = b.selector.get("task") if isinstance(b.selector, dict) else None
-        if isinstance(task, list | tuple):
-            tasks.update(str(t) for t in task)
-        elif task:
-            tasks.add(str(task))
-    candidate_runs = (
-        EvaluationRun.objects.filter(task__in=sorted(tasks), status=RunStatus.INGESTED)
-        .prefetch_related("statistics", "metrics")
-        .order_by("id")
-    )
+    node_facts = selectors.node_facts(nodes)
+    relations = selectors.link_relations(links)
+    binding_facts = selectors.binding_facts(bindings)
+    candidate_runs = selectors.candidate_runs(tasks=selectors.bound_tasks(bindings))
     now = assessment.created_at if assessment else _latest(case, nodes, bindings, attestations)
     citations = evidence.citations(
         case=selectors.case_facts(case),

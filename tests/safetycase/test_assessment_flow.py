@@ -212,3 +212,22 @@ def test_the_daily_job_reassesses_every_case(bound_case, case, eager_celery):
     for each in (bound_case, case):
         latest = Assessment.objects.filter(case=each).latest()
         assert (latest.trigger, latest.trigger_detail) == ("scheduled", "daily re-assessment")
+
+
+def test_a_selector_may_name_several_tasks(bound_case, author):
+    from evidence.models import EvaluationRun
+    from safetycase.models import EvidenceBinding
+
+    binding = EvidenceBinding.objects.get(case=bound_case)
+    binding.selector = {"task": ["oversight_subversion", "self_exfiltration"], "scorer": "x"}
+    binding.save()
+    from safetycase import selectors
+
+    assert selectors.bound_tasks([binding]) == {"oversight_subversion", "self_exfiltration"}
+    from evidence.models import LogFile
+
+    log_file = LogFile.objects.create(name="x.json", size=1, sha256="1" * 64, file="logs/x.json")
+    run = EvaluationRun.objects.create(
+        log_file=log_file, task="self_exfiltration", model="example-model", model_version="2026-11"
+    )
+    assert services.cases_bound_to_run(run=run) == [bound_case.pk]
