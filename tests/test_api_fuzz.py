@@ -16,6 +16,21 @@ from schemathesis.specs.openapi.checks import (
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Requests go through the real WSGI handler, which closes "old" database connections at
+    the end of each request; that would close the test's own transaction. Django's test client
+    avoids it the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def auth_headers(db, author, uploader, case):
     """An author of a case who may also upload logs, so most operations get past auth."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -17,6 +17,12 @@ def exception_handler(exc, context):
     if isinstance(exc, DiagramError):
         # A missing or failing renderer is a server-side problem the operator must fix.
         return Response({"detail": f"The diagram could not be rendered: {exc}"}, status=503)
+    if isinstance(exc, DataError):
+        # A value the database cannot hold (out of range, NUL characters): the request's fault.
+        return Response(
+            {"detail": f"A value in the request cannot be stored or compared: {exc}".strip()},
+            status=400,
+        )
     if isinstance(exc, DatabaseError) and _is_unavailable(exc):
         return Response({"detail": "The database is unavailable; try again shortly."}, status=503)
     response = drf_exception_handler(exc, context)

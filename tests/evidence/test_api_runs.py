@@ -305,3 +305,11 @@ def test_progress_is_written_batch_by_batch_while_parsing(
     assert len(batch_updates) == 4
     run = EvaluationRun.objects.get()
     assert run.progress == run.sample_count == 180
+
+
+def test_date_filters_accept_any_offset_python_reads(api_client_for, viewer):
+    """PostgreSQL refuses offsets beyond ±15:59; the filter compares in UTC (found by fuzzing)."""
+    response = api_client_for(viewer).get(
+        "/api/v1/runs/", {"created_before": "3042-08-26T04:08:57-16:44"}
+    )
+    assert response.status_code == 200
