@@ -192,7 +192,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing gives up quickly when the broker is down, so an upload is not held up; the run
 # stays queued and the sweeper re-sends it.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 3,
+    "socket_timeout": 10,
+    # A job whose worker died without acknowledging it (acks_late) is delivered again after
+    # this many seconds; keep it above the longest ingestion.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
 CELERY_TIMEZONE = TIME_ZONE
 # Daily re-assessment of every case, so stale evidence and expired attestations are flagged
 # even when no new run arrives (run by the `beat` service).
