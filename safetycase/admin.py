@@ -74,3 +74,58 @@ class ApiTokenAdmin(SimpleHistoryAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             services.token_revoke(token=token)
+
+
+# Review: comments, challenges, and versions (read-only: a version never changes).
+from safetycase.models import Challenge, Comment, Signature, Version  # noqa: E402
+
+
+@admin.register(Comment)
+class CommentAdmin(SimpleHistoryAdmin):
+    list_display = ["node", "case", "author", "created_at"]
+    list_filter = ["case"]
+
+
+@admin.register(Challenge)
+class ChallengeAdmin(SimpleHistoryAdmin):
+    list_display = ["node", "case", "raised_by", "state", "created_at"]
+    list_filter = ["state", "case"]
+
+
+class SignatureInline(admin.TabularInline):
+    model = Signature
+    extra = 0
+    can_delete = False
+    readonly_fields = ["user", "signed_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Version)
+class VersionAdmin(admin.ModelAdmin):
+    list_display = ["case", "number", "content_hash", "created_by", "created_at"]
+    list_filter = ["case"]
+    readonly_fields = [
+        "case",
+        "number",
+        "snapshot",
+        "previous_hash",
+        "content_hash",
+        "note",
+        "created_by",
+        "created_at",
+    ]
+    inlines = [SignatureInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -275,3 +275,126 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({', '.join(self.scopes)}) of {self.user}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Review: comments and challenges on nodes, and signed-off immutable versions.
+
+
+class Comment(models.Model):
+    """A remark of an author or reviewer on a node."""
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="comments")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_comments"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "node__identifier", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"comment by {self.author} on {self.node}"
+
+
+class Challenge(models.Model):
+    """A reviewer's counter-claim on a node. While open it is a flag of type `challenge`."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "open"
+        RESOLVED = "resolved", "resolved"
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="challenges")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="challenges")
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_challenges"
+    )
+    claim = models.TextField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="resolved_case_challenges",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "node__identifier", "-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=["open", "resolved"]), name="challenge_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} challenge by {self.raised_by} on {self.node}"
+
+
+class ImmutableVersionError(Exception):
+    """Raised on any attempt to change or delete a stored Version."""
+
+
+class Version(models.Model):
+    """A signed-off, immutable snapshot of the whole case (nodes, links, bindings and the
+    latest assessment). `content_hash` is sha256 over the previous version's hash and the
+    canonical JSON of `snapshot`, so the versions of a case form a chain."""
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    previous_hash = models.CharField(max_length=64, blank=True)
+    content_hash = models.CharField(max_length=64)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_versions"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "number"], name="version_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"version {self.number} of {self.case}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableVersionError(f"Version {self.number} of a case is immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableVersionError(f"Version {self.number} of a case cannot be deleted.")
+
+
+class Signature(models.Model):
+    """A reviewer's sign-off of a version."""
+
+    version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="signatures")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="version_signatures"
+    )
+    signed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["version", "signed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "user"], name="one_signature_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} signed {self.version}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableVersionError("A signature of a version is never changed.")
+        super().save(*args, **kwargs)

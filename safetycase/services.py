@@ -172,12 +172,41 @@ def node_create_do(
         raise Conflict(f"Case {case.pk} already has a node {identifier!r}.") from exc
 
 
+def _check_unchanged(obj, label: str, expected_updated_at) -> None:
+    """Conflict when `obj` was saved after `expected_updated_at` (a datetime or ISO string)."""
+    if expected_updated_at is None:
+        return
+    if isinstance(expected_updated_at, str):
+        from django.utils.dateparse import parse_datetime
+
+        expected = parse_datetime(expected_updated_at)
+        if expected is None:
+            raise ApplicationError(f"{expected_updated_at!r} is not a timestamp.")
+    else:
+        expected = expected_updated_at
+    # Locked until the caller's transaction ends, so two saves cannot both pass this check.
+    rows = type(obj).objects.select_for_update().filter(pk=obj.pk)
+    current = rows.values_list("updated_at", flat=True).first()
+    if current is None:
+        raise NotFound(f"{label} no longer exists; someone deleted it.")
+    if current != expected:
+        raise Conflict(
+            f"{label} was changed by someone else since you opened this form; "
+            "reload to see their change.",
+            extra={"updated_at": current.isoformat()},
+        )
+
+
 NODE_EDITABLE_FIELDS = ("identifier", "type", "statement", "undeveloped", "module", "attributes")
 
 
 @_reassesses_case("node edited")
-def node_update(*, actor, node: Node, **changes: Any) -> Node:
+@transaction.atomic
+def node_update(*, actor, node: Node, expected_updated_at=None, **changes: Any) -> Node:
+    """Change fields of a node. With `expected_updated_at` (when the editor loaded the node),
+    the change is refused with Conflict if the node was saved since: no silent overwrite."""
     _require(actor, "safetycase.edit_argument", node.case, "edit nodes")
+    _check_unchanged(node, node.identifier, expected_updated_at)
     unknown = set(changes) - set(NODE_EDITABLE_FIELDS)
     if unknown:
         raise ApplicationError(
@@ -468,8 +497,13 @@ BINDING_EDITABLE_FIELDS = ("selector", "freshness_days", "expression", "descript
 
 
 @_reassesses_case("evidence binding changed")
-def binding_update(*, actor, binding: EvidenceBinding, **changes: Any) -> EvidenceBinding:
+@transaction.atomic
+def binding_update(
+    *, actor, binding: EvidenceBinding, expected_updated_at=None, **changes: Any
+) -> EvidenceBinding:
+    """Change a binding; `expected_updated_at` refuses stale edits as node_update does."""
     _require(actor, "safetycase.edit_argument", binding.case, "change evidence bindings")
+    _check_unchanged(binding, f"The {binding.kind} of {binding.node}", expected_updated_at)
     unknown = set(changes) - set(BINDING_EDITABLE_FIELDS)
     if unknown:
         raise ApplicationError(

@@ -31,3 +31,91 @@ urlpatterns += [
     path("", include("safetycase.export.urls")),
     path("api/v1/", include("safetycase.api.export_urls")),
 ]
+
+# Authoring (authors only): new cases from templates or gsn2x, editing nodes, links, bindings.
+from safetycase import authoring_views as authoring  # noqa: E402
+
+urlpatterns += [
+    path("cases/new/", authoring.case_new, name="authoring_case_new"),
+    path("cases/new/import/", authoring.case_import, name="authoring_case_import"),
+    path(
+        "cases/new/<str:template>/",
+        authoring.case_new_from_template,
+        name="authoring_case_from_template",
+    ),
+    path("cases/<int:case_id>/gsn2x.zip", authoring.case_export_gsn2x, name="authoring_export"),
+    path("cases/<int:case_id>/add-node/", authoring.node_create, name="authoring_node_create"),
+    path(
+        "cases/<int:case_id>/nodes/<str:identifier>/edit/",
+        authoring.node_edit,
+        name="authoring_node_edit",
+    ),
+    path(
+        "cases/<int:case_id>/nodes/<str:identifier>/delete/",
+        authoring.node_delete,
+        name="authoring_node_delete",
+    ),
+    path(
+        "cases/<int:case_id>/nodes/<str:identifier>/links/",
+        authoring.link_create,
+        name="authoring_link_create",
+    ),
+    path(
+        "cases/<int:case_id>/links/<int:link_id>/delete/",
+        authoring.link_delete,
+        name="authoring_link_delete",
+    ),
+    path(
+        "cases/<int:case_id>/nodes/<str:identifier>/bindings/",
+        authoring.binding_create,
+        name="authoring_binding_create",
+    ),
+    path(
+        "cases/<int:case_id>/bindings/<int:binding_id>/edit/",
+        authoring.binding_edit,
+        name="authoring_binding_edit",
+    ),
+    path(
+        "cases/<int:case_id>/bindings/<int:binding_id>/delete/",
+        authoring.binding_delete,
+        name="authoring_binding_delete",
+    ),
+]
+
+# Review: comments and challenges on nodes, sign-off, versions and their diffs.
+from safetycase import review_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "cases/<int:case_id>/nodes/<str:identifier>/comments/",
+        review_views.comment_create,
+        name="comment_create",
+    ),
+    path(
+        "cases/<int:case_id>/nodes/<str:identifier>/challenges/",
+        review_views.challenge_create,
+        name="challenge_create",
+    ),
+    path(
+        "cases/<int:case_id>/challenges/<int:challenge_id>/resolve/",
+        review_views.challenge_resolve,
+        name="challenge_resolve",
+    ),
+    path("cases/<int:case_id>/versions/", review_views.version_list, name="version_list"),
+    path(
+        "cases/<int:case_id>/versions/sign-off/",
+        review_views.version_sign_off,
+        name="version_sign_off",
+    ),
+    path("cases/<int:case_id>/versions/diff/", review_views.version_diff, name="version_diff"),
+    path(
+        "cases/<int:case_id>/versions/<int:number>/",
+        review_views.version_detail,
+        name="version_detail",
+    ),
+    path(
+        "cases/<int:case_id>/versions/<int:number>/sign/",
+        review_views.version_cosign,
+        name="version_cosign",
+    ),
+]

@@ -20,6 +20,7 @@ class NodeSerializer(serializers.ModelSerializer):
             "template_ref",
             "combination",
             "catalogue_id",
+            "updated_at",
         ]
 
 
@@ -105,6 +106,13 @@ class NodeUpdateSerializer(serializers.Serializer):
     undeveloped = serializers.BooleanField(required=False)
     module = serializers.CharField(required=False, allow_blank=True, max_length=200)
     attributes = serializers.DictField(required=False)
+    expected_updated_at = serializers.DateTimeField(
+        required=False,
+        help_text=(
+            "The `updated_at` you last read. If the object was saved since, the change is "
+            "refused with 409 instead of overwriting someone else's edit."
+        ),
+    )
 
 
 class LinkCreateSerializer(serializers.Serializer):
@@ -129,7 +137,16 @@ class BindingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EvidenceBinding
-        fields = ["id", "node", "kind", "selector", "freshness_days", "expression", "description"]
+        fields = [
+            "id",
+            "node",
+            "kind",
+            "selector",
+            "freshness_days",
+            "expression",
+            "description",
+            "updated_at",
+        ]
 
 
 class CaseCreatedSerializer(CaseDetailSerializer):
@@ -389,3 +406,89 @@ class BindingUpdateSerializer(serializers.Serializer):
     selector = serializers.DictField(required=False)
     freshness_days = serializers.IntegerField(required=False, allow_null=True)
     description = serializers.CharField(required=False, allow_blank=True)
+    expected_updated_at = serializers.DateTimeField(
+        required=False,
+        help_text=(
+            "The `updated_at` you last read. If the object was saved since, the change is "
+            "refused with 409 instead of overwriting someone else's edit."
+        ),
+    )
+
+
+# Review: signed-off versions.
+
+
+class SignatureSerializer(serializers.Serializer):
+    user = serializers.CharField(source="user.username")
+    signed_at = serializers.DateTimeField()
+
+
+class VersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username")
+    note = serializers.CharField()
+    previous_hash = serializers.CharField(
+        help_text='The previous version\'s hash ("" for the first).'
+    )
+    content_hash = serializers.CharField(
+        help_text="sha256 of the previous hash, a newline and the snapshot's canonical JSON."
+    )
+    signatures = SignatureSerializer(many=True)
+
+
+class VersionDetailSerializer(VersionSerializer):
+    snapshot = serializers.JSONField(
+        help_text="Nodes, links, bindings and the latest assessment when signed off."
+    )
+
+
+class VersionSignOffSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class VersionDiffSerializer(serializers.Serializer):
+    a = serializers.IntegerField()
+    b = serializers.IntegerField()
+    nodes_added = serializers.ListField(child=serializers.JSONField())
+    nodes_removed = serializers.ListField(child=serializers.JSONField())
+    nodes_changed = serializers.ListField(child=serializers.JSONField())
+    status_changes = serializers.ListField(child=serializers.JSONField())
+    overall_status = serializers.JSONField()
+    flags_added = serializers.ListField(child=serializers.JSONField())
+    flags_cleared = serializers.ListField(child=serializers.JSONField())
+
+
+# Review: comments and challenges on nodes.
+
+
+class CommentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    node = serializers.CharField(source="node.identifier")
+    author = serializers.CharField(source="author.username")
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class CommentCreateSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=10000)
+
+
+class ChallengeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    node = serializers.CharField(source="node.identifier")
+    raised_by = serializers.CharField(source="raised_by.username")
+    claim = serializers.CharField()
+    state = serializers.ChoiceField(choices=["open", "resolved"])
+    created_at = serializers.DateTimeField()
+    resolved_by = serializers.CharField(source="resolved_by.username", allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolution = serializers.CharField()
+
+
+class ChallengeCreateSerializer(serializers.Serializer):
+    claim = serializers.CharField(max_length=10000)
+
+
+class ChallengeResolveSerializer(serializers.Serializer):
+    resolution = serializers.CharField(max_length=10000)

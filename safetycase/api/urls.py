@@ -57,3 +57,37 @@ urlpatterns = [
         name="api_template_detail",
     ),
 ]
+
+# Review: signed-off versions and their diffs.
+urlpatterns += [
+    path("cases/<int:case_id>/versions/", views.VersionListApi.as_view(), name="api_versions"),
+    path(
+        "cases/<int:case_id>/versions/diff/",
+        views.VersionDiffApi.as_view(),
+        name="api_version_diff",
+    ),
+    path(
+        "cases/<int:case_id>/versions/<int:number>/",
+        views.VersionDetailApi.as_view(),
+        name="api_version_detail",
+    ),
+]
+
+# Review: comments and challenges on nodes.
+urlpatterns += [
+    path(
+        "cases/<int:case_id>/nodes/<str:identifier>/comments/",
+        views.NodeCommentsApi.as_view(),
+        name="api_node_comments",
+    ),
+    path(
+        "cases/<int:case_id>/nodes/<str:identifier>/challenges/",
+        views.NodeChallengesApi.as_view(),
+        name="api_node_challenges",
+    ),
+    path(
+        "cases/<int:case_id>/challenges/<int:challenge_id>/resolve/",
+        views.ChallengeResolveApi.as_view(),
+        name="api_challenge_resolve",
+    ),
+]

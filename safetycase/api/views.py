@@ -11,7 +11,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from safetycase import selectors, services
+from safetycase import review, selectors, services
 from safetycase.api import serializers as s
 from safetycase.errors import NotFound
 from safetycase.library.describe import template_detail, template_summary
@@ -394,3 +394,139 @@ class BindingDetailApi(APIView):
         binding = self._binding(request, case_id, binding_id)
         services.binding_delete(actor=request.user, binding=binding)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Review: signed-off versions (read-only once created; only reviewers sign off).
+
+
+class VersionListApi(APIView):
+    @extend_schema(
+        responses=s.VersionSerializer(many=True),
+        description="The case's signed-off versions, newest first.",
+    )
+    def get(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        return Response(s.VersionSerializer(review.case_versions(case=case), many=True).data)
+
+    @extend_schema(
+        request=s.VersionSignOffSerializer,
+        responses={
+            201: s.VersionDetailSerializer,
+            403: OpenApiResponse(description="Only reviewers sign off."),
+        },
+        description=(
+            "Sign off the case as it is now (reviewers only; one reviewer's signature "
+            "suffices): an immutable version with a hash chained to the previous version."
+        ),
+    )
+    def post(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        data = _valid(s.VersionSignOffSerializer, request.data)
+        version = review.version_sign_off(actor=request.user, case=case, note=data["note"])
+        version = review.version_for_case(case=case, number=version.number)
+        return Response(s.VersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class VersionDetailApi(APIView):
+    @extend_schema(
+        responses=s.VersionDetailSerializer,
+        description="One version with its snapshot.",
+    )
+    def get(self, request, case_id: int, number: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        version = review.version_for_case(case=case, number=number)
+        return Response(s.VersionDetailSerializer(version).data)
+
+
+class VersionDiffApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("a", int, required=True, description="The earlier version number."),
+            OpenApiParameter("b", int, required=True, description="The later version number."),
+        ],
+        responses=s.VersionDiffSerializer,
+        description=(
+            "What changed from version `a` to version `b`: nodes added, removed and changed "
+            "(statement, type, undeveloped), status changes and new or cleared flags."
+        ),
+    )
+    def get(self, request, case_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        try:
+            a, b = int(request.query_params["a"]), int(request.query_params["b"])
+        except (KeyError, ValueError):
+            return Response(
+                {"detail": "Give two version numbers as ?a=…&b=…."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        diff = review.diff_snapshots(
+            review.version_for_case(case=case, number=a).snapshot,
+            review.version_for_case(case=case, number=b).snapshot,
+        )
+        return Response(s.VersionDiffSerializer({"a": a, "b": b, **diff}).data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Review: comments (authors and reviewers) and challenges (reviewers) on nodes.
+
+
+class NodeCommentsApi(APIView):
+    @extend_schema(responses=s.CommentSerializer(many=True), description="A node's comments.")
+    def get(self, request, case_id: int, identifier: str):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        node = selectors.node_for_case(case=case, identifier=identifier)
+        return Response(s.CommentSerializer(review.node_comments(node=node), many=True).data)
+
+    @extend_schema(
+        request=s.CommentCreateSerializer,
+        responses={201: s.CommentSerializer},
+        description="Comment on a node (authors and reviewers).",
+    )
+    def post(self, request, case_id: int, identifier: str):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        node = selectors.node_for_case(case=case, identifier=identifier)
+        node.case = case  # with the membership cache
+        data = _valid(s.CommentCreateSerializer, request.data)
+        comment = review.comment_create(actor=request.user, node=node, text=data["text"])
+        return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class NodeChallengesApi(APIView):
+    @extend_schema(
+        responses=s.ChallengeSerializer(many=True),
+        description="A node's challenges, newest first; open ones count as `challenge` flags.",
+    )
+    def get(self, request, case_id: int, identifier: str):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        node = selectors.node_for_case(case=case, identifier=identifier)
+        return Response(s.ChallengeSerializer(review.node_challenges(node=node), many=True).data)
+
+    @extend_schema(
+        request=s.ChallengeCreateSerializer,
+        responses={201: s.ChallengeSerializer},
+        description="Challenge a node with a counter-claim (reviewers).",
+    )
+    def post(self, request, case_id: int, identifier: str):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        node = selectors.node_for_case(case=case, identifier=identifier)
+        node.case = case  # with the membership cache
+        data = _valid(s.ChallengeCreateSerializer, request.data)
+        challenge = review.challenge_create(actor=request.user, node=node, claim=data["claim"])
+        return Response(s.ChallengeSerializer(challenge).data, status=status.HTTP_201_CREATED)
+
+
+class ChallengeResolveApi(APIView):
+    @extend_schema(
+        request=s.ChallengeResolveSerializer,
+        responses={200: s.ChallengeSerializer, 409: OpenApiResponse(description="Resolved.")},
+        description="Resolve an open challenge with a note (the case's authors or the challenger).",
+    )
+    def post(self, request, case_id: int, challenge_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        challenge = review.challenge_for_case(case=case, challenge_id=challenge_id)
+        data = _valid(s.ChallengeResolveSerializer, request.data)
+        challenge = review.challenge_resolve(
+            actor=request.user, challenge=challenge, resolution=data["resolution"]
+        )
+        return Response(s.ChallengeSerializer(challenge).data)

@@ -27,6 +27,7 @@ def test_case_detail_has_nodes_and_links(case, api_client_for, viewer):
     assert data["model_name"] == "example-model"
     assert {n["identifier"] for n in data["nodes"]} == {"G1", "C1", "S1", "G2", "G3", "Sn1"}
     g3 = next(n for n in data["nodes"] if n["identifier"] == "G3")
+    assert g3.pop("updated_at")  # for stale-edit detection (expected_updated_at)
     assert g3 == {
         "identifier": "G3",
         "type": "goal",
@@ -165,3 +166,23 @@ def test_schema_and_docs_are_served(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs.content
+
+
+def test_a_stale_api_edit_is_refused_with_409(case, api_client_for, author, make_user):
+    from safetycase import services
+    from safetycase.choices import Role
+
+    other = make_user("dana")
+    services.membership_set(case=case, user=other, role=Role.AUTHOR)
+    url = f"/api/v1/cases/{case.pk}/nodes/G2/"
+    seen = api_client_for(author).get(url).json()["updated_at"]
+    first = api_client_for(other).patch(
+        url, {"statement": "Dana's wording", "expected_updated_at": seen}, format="json"
+    )
+    assert first.status_code == 200
+    second = api_client_for(author).patch(
+        url, {"statement": "Alice's wording", "expected_updated_at": seen}, format="json"
+    )
+    assert second.status_code == 409
+    assert "changed by someone else" in second.json()["detail"]
+    assert Node.objects.get(case=case, identifier="G2").statement == "Dana's wording"

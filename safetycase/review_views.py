@@ -1,0 +1,170 @@
+"""Review pages and forms: comments and challenges on nodes, sign-off, versions and diffs.
+
+Every form is a plain POST form that works without JavaScript; after a POST the browser is sent
+back to the node or case page. Viewers read only (403 on a POST); outsiders get 404.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from safetycase import review, selectors
+from safetycase.errors import ApplicationError, NotFound, PermissionDenied
+from safetycase.views import _get_case_for_user
+
+
+def _node(case, identifier: str):
+    try:
+        node = selectors.node_for_case(case=case, identifier=identifier)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    node.case = case  # with the membership cache of case_for_user
+    return node
+
+
+def _perform(request: HttpRequest, action, success: str) -> HttpResponse | None:
+    """Run a service; None when it succeeded, else the response for a refusal."""
+    try:
+        action()
+    except PermissionDenied as exc:
+        return HttpResponseForbidden(exc.message)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return None
+    messages.success(request, success)
+    return None
+
+
+@login_required
+@require_POST
+def comment_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    node = _node(case, identifier)
+    refused = _perform(
+        request,
+        lambda: review.comment_create(
+            actor=request.user, node=node, text=request.POST.get("text", "")
+        ),
+        "Comment added.",
+    )
+    return refused or redirect(node.get_absolute_url())
+
+
+@login_required
+@require_POST
+def challenge_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    node = _node(case, identifier)
+    refused = _perform(
+        request,
+        lambda: review.challenge_create(
+            actor=request.user, node=node, claim=request.POST.get("claim", "")
+        ),
+        "Challenge raised.",
+    )
+    return refused or redirect(node.get_absolute_url())
+
+
+@login_required
+@require_POST
+def challenge_resolve(request: HttpRequest, case_id: int, challenge_id: int) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    try:
+        challenge = review.challenge_for_case(case=case, challenge_id=challenge_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    refused = _perform(
+        request,
+        lambda: review.challenge_resolve(
+            actor=request.user, challenge=challenge, resolution=request.POST.get("resolution", "")
+        ),
+        "Challenge resolved.",
+    )
+    return refused or redirect(challenge.node.get_absolute_url())
+
+
+@login_required
+@require_POST
+def version_sign_off(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    created = {}
+
+    def sign_off():
+        created["version"] = review.version_sign_off(
+            actor=request.user, case=case, note=request.POST.get("note", "")
+        )
+
+    refused = _perform(request, sign_off, "Signed off.")
+    if refused:
+        return refused
+    if "version" in created:
+        return redirect("version_detail", case_id=case.pk, number=created["version"].number)
+    return redirect("version_list", case_id=case.pk)
+
+
+@login_required
+@require_POST
+def version_cosign(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    version = _version(case, number)
+    refused = _perform(
+        request,
+        lambda: review.version_cosign(actor=request.user, version=version),
+        f"You signed version {number}.",
+    )
+    return refused or redirect("version_detail", case_id=case.pk, number=number)
+
+
+def _version(case, number: int):
+    try:
+        return review.version_for_case(case=case, number=number)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _can_sign(request, case) -> bool:
+    return request.user.has_perm("safetycase.review_case", case)
+
+
+@login_required
+def version_list(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    versions = list(review.case_versions(case=case))
+    context = {"case": case, "versions": versions, "can_sign": _can_sign(request, case)}
+    return render(request, "safetycase/review/version_list.html", context)
+
+
+@login_required
+def version_detail(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    version = _version(case, number)
+    signed = any(s.user_id == request.user.pk for s in version.signatures.all())
+    context = {
+        "case": case,
+        "version": version,
+        "snapshot": version.snapshot,
+        "can_cosign": _can_sign(request, case) and not signed,
+    }
+    return render(request, "safetycase/review/version_detail.html", context)
+
+
+@login_required
+def version_diff(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _get_case_for_user(request, case_id)
+    versions = list(review.case_versions(case=case))
+    try:
+        a, b = int(request.GET.get("a", "")), int(request.GET.get("b", ""))
+    except ValueError:
+        a = b = None
+    diff = None
+    if a is not None:
+        va, vb = _version(case, a), _version(case, b)
+        diff = review.diff_snapshots(va.snapshot, vb.snapshot)
+    context = {"case": case, "versions": versions, "a": a, "b": b, "diff": diff}
+    return render(request, "safetycase/review/version_diff.html", context)

@@ -1,0 +1,55 @@
+"""Review parts of the case page and the node panel: open challenges as flags, comments,
+challenges and their forms, the sign-off button and the versions link."""
+
+from __future__ import annotations
+
+from django import template
+
+from safetycase import review
+
+register = template.Library()
+
+
+def _user(context):
+    request = context.get("request")
+    return request.user if request is not None else context.get("user")
+
+
+@register.inclusion_tag("safetycase/review/_case_review.html", takes_context=True)
+def case_review(context, case):
+    """The versions link and, for reviewers, the sign-off form."""
+    user = _user(context)
+    return {
+        "case": case,
+        "csrf_token": context.get("csrf_token"),
+        "can_sign": user is not None and user.has_perm("safetycase.review_case", case),
+        "latest_version": review.case_versions(case=case).first(),
+    }
+
+
+@register.inclusion_tag("safetycase/review/_challenge_flags.html")
+def case_challenge_flags(case):
+    """Open challenges as flags of type `challenge`, for the case page's flags panel."""
+    return {"case": case, "challenge_flags": review.open_challenge_flags(case=case)}
+
+
+@register.inclusion_tag("safetycase/review/_node_review.html", takes_context=True)
+def node_review(context, case, node):
+    user = _user(context)
+    is_author = user is not None and user.has_perm("safetycase.edit_argument", case)
+    is_reviewer = user is not None and user.has_perm("safetycase.review_case", case)
+    challenges = list(review.node_challenges(node=node))
+    for challenge in challenges:
+        challenge.can_resolve = challenge.state == "open" and (
+            is_author or (user is not None and challenge.raised_by_id == user.pk)
+        )
+    return {
+        "case": case,
+        "node": node,
+        "csrf_token": context.get("csrf_token"),
+        "comments": list(review.node_comments(node=node)),
+        "challenges": challenges,
+        "challenge_flags": [review.challenge_flag(c) for c in challenges if c.state == "open"],
+        "can_comment": is_author or is_reviewer,
+        "can_challenge": is_reviewer,
+    }
