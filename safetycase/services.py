@@ -275,6 +275,15 @@ def link_delete(*, actor, link: Link) -> None:
     link.delete()
 
 
+def _bulk_create_nodes(case: SafetyCase, nodes: list[Node]) -> dict[str, Node]:
+    """Insert nodes in bulk with their history rows; returns identifier → saved node."""
+    created = bulk_create_with_history(nodes, Node)
+    if any(node.pk is None for node in created):  # backends that do not return primary keys
+        identifiers = {node.identifier for node in nodes}
+        created = list(Node.objects.filter(case=case, identifier__in=identifiers))
+    return {node.identifier: node for node in created}
+
+
 @transaction.atomic
 def case_import_argument(
     *,
@@ -299,7 +308,8 @@ def case_import_argument(
     for element in argument.elements:
         _validate_identifier(element.identifier)
         _validate_choice(element.type, NodeType, "node type")
-    nodes = bulk_create_with_history(
+    by_identifier = _bulk_create_nodes(
+        case,
         [
             Node(
                 case=case,
@@ -312,11 +322,7 @@ def case_import_argument(
             )
             for e in argument.elements
         ],
-        Node,
     )
-    by_identifier = {node.identifier: node for node in nodes}
-    if any(node.pk is None for node in nodes):  # backends that do not return primary keys
-        by_identifier = {n.identifier: n for n in Node.objects.filter(case=case)}
     links = []
     for relation in argument.relations:
         for end in (relation.source, relation.target):
@@ -588,29 +594,27 @@ def _store_instance(
     reuse = reuse or {}
     for node in instance.nodes:
         _validate_identifier(node.identifier)
-    new_nodes = bulk_create_with_history(
-        [
-            Node(
-                case=case,
-                identifier=n.identifier,
-                type=n.type,
-                statement=n.statement,
-                undeveloped=n.undeveloped,
-                attributes=n.attributes,
-                template_ref=n.template_ref,
-                combination=n.combination,
-                catalogue_id=n.catalogue_id,
-            )
-            for n in instance.nodes
-            if n.identifier not in reuse
-        ],
-        Node,
-    )
     by_identifier = dict(reuse)
-    if any(node.pk is None for node in new_nodes):  # backends that do not return primary keys
-        created = {n.identifier for n in new_nodes}
-        new_nodes = list(Node.objects.filter(case=case, identifier__in=created))
-    by_identifier.update({node.identifier: node for node in new_nodes})
+    by_identifier.update(
+        _bulk_create_nodes(
+            case,
+            [
+                Node(
+                    case=case,
+                    identifier=n.identifier,
+                    type=n.type,
+                    statement=n.statement,
+                    undeveloped=n.undeveloped,
+                    attributes=n.attributes,
+                    template_ref=n.template_ref,
+                    combination=n.combination,
+                    catalogue_id=n.catalogue_id,
+                )
+                for n in instance.nodes
+                if n.identifier not in reuse
+            ],
+        )
+    )
     bulk_create_with_history(
         [
             Link(
