@@ -649,7 +649,7 @@ def _evaluate(expression: _Expression, variables: Mapping[str, Any]) -> tuple[bo
     except criteria.EvaluationError as exc:
         return False, str(exc)
     except Exception as exc:  # defensive: an assessment never fails on an expression
-        return False, f"The expression {expression.text!r} could not be evaluated: {exc}."
+        return False, f"The expression {_quoted(expression.text)} could not be evaluated: {exc}."
 
 
 # --------------------------------------------------------------------------------------------
@@ -1533,10 +1533,10 @@ class AssessmentCache:
         node = binding.node
         text = expression.text
         if expression.compiled is None:
-            message = f"{node}: the criterion {text!r} cannot be used: {expression.error}"
+            message = f"{node}: the criterion {_quoted(text)} cannot be used: {expression.error}"
             return _Outcome(
                 AT_RISK,
-                f"{node} is at risk: its criterion {text!r} does not compile.",
+                f"{node} is at risk: its criterion {_quoted(text)} does not compile.",
                 (Flag("criterion_error", WARNING, node, None, "", message),),
             )
         selector = binding.selector or {}
@@ -1595,14 +1595,15 @@ class AssessmentCache:
             )
             status = AT_RISK
             reason = (
-                f"{node} is at risk: its criterion {text!r} could not be checked on {described}."
+                f"{node} is at risk: its criterion {_quoted(text)} could not be checked on "
+                f"{described}."
             )
         elif value:
             status = SUPPORTED
-            reason = f"{node} is supported: {described} meets the criterion {text!r}."
+            reason = f"{node} is supported: {described} meets the criterion {_quoted(text)}."
         else:
             status = DEFEATED
-            reason = f"{node} is defeated: {described} does not meet the criterion {text!r}."
+            reason = f"{node} is defeated: {described} does not meet the criterion {_quoted(text)}."
             flags.append(
                 Flag(
                     "criterion_failed",
@@ -1610,7 +1611,7 @@ class AssessmentCache:
                     node,
                     run.id,
                     "",
-                    f"{node}: {described} does not meet the criterion {text!r}.",
+                    f"{node}: {described} does not meet the criterion {_quoted(text)}.",
                 )
             )
 
@@ -1633,7 +1634,8 @@ class AssessmentCache:
                     run.id,
                     "",
                     f"{node}: the estimate of run {run.id} comes from {method}, which is known to "
-                    f"underestimate, so it cannot support the upper bound in {text!r} on its own.",
+                    "underestimate, so it cannot support the upper bound in "
+                    f"{_quoted(text)} on its own.",
                 )
             )
             if status == SUPPORTED:
@@ -1713,7 +1715,7 @@ class AssessmentCache:
                     "A06",
                     f"A06: {_plural(n, 'sample')} (run {run.id}) cannot show a rate below "
                     f"{_pct(t)} at {_pct(c)} confidence; at least {needed} are needed "
-                    f"({node}, criterion {expression.text!r}).",
+                    f"({node}, criterion {_quoted(expression.text)}).",
                 )
         if (
             value
@@ -1731,7 +1733,8 @@ class AssessmentCache:
                 run.id,
                 "A06",
                 f"A06: no outcome of the {_plural(n, 'sample')} of run {run.id} could meet the "
-                f"criterion {expression.text!r} (it is false with 0 and with {n} successes); "
+                f"criterion {_quoted(expression.text)} (it is false with 0 and with {n} "
+                "successes); "
                 f"more samples are needed ({node}).",
             )
         return None
@@ -1784,10 +1787,10 @@ class AssessmentCache:
                         a,
                         None,
                         "",
-                        f"{a}: the check {text!r} cannot be used: {expression.error}",
+                        f"{a}: the check {_quoted(text)} cannot be used: {expression.error}",
                     )
                 )
-                unverified.append(f"its check {text!r} does not compile")
+                unverified.append(f"its check {_quoted(text)} does not compile")
                 continue
             if binding.selector:
                 selection = self._bindings.get(binding.id)
@@ -1796,7 +1799,7 @@ class AssessmentCache:
                 valid_to = min(valid_to, selection.valid_to)
                 if selection.run is None:
                     flags.extend(selection.flags)
-                    unverified.append(f"for its check {text!r} {selection.reason}")
+                    unverified.append(f"for its check {_quoted(text)} {selection.reason}")
                     continue
                 results = _CheckResults()
                 results.record(
@@ -1810,8 +1813,8 @@ class AssessmentCache:
                 if store is None or not store.targets:
                     self._check_results.pop(binding.id, None)
                     unverified.append(
-                        f"its check {text!r} has no evidence run to check: no solution in its "
-                        "scope has an eligible run"
+                        f"its check {_quoted(text)} has no evidence run to check: no solution "
+                        "in its scope has an eligible run"
                     )
                     continue
                 results = self._scope_check(binding.id, expression, store, now_ts)
@@ -1838,7 +1841,9 @@ class AssessmentCache:
                         f"{a}: the check could not be evaluated on run {run.id}: {problem}{more}.",
                     )
                 )
-                unverified.append(f"its check {text!r} could not be evaluated on run {run.id}")
+                unverified.append(
+                    f"its check {_quoted(text)} could not be evaluated on run {run.id}"
+                )
             else:
                 held += 1
 
@@ -1888,13 +1893,14 @@ class AssessmentCache:
                         a,
                         run.id,
                         node.catalogue_id,
-                        f"{a} does not hold: its check {s.expressions[binding.id].text!r} is "
+                        f"{a} does not hold: its check "
+                        f"{_quoted(s.expressions[binding.id].text)} is "
                         f"false on {_run_text(run, stat)}{more}.",
                     )
                 )
             binding, failing = violated[0]
             reason = (
-                f"{a} is violated: its check {s.expressions[binding.id].text!r} is false on "
+                f"{a} is violated: its check {_quoted(s.expressions[binding.id].text)} is false on "
                 f"{_run_text(*failing[0])}."
             )
         elif valid_att:
@@ -2188,7 +2194,7 @@ class AssessmentCache:
                 f"supported factors: {_join(supported_names) or 'none'}; threshold "
                 f"{rules.threshold!r}"
             )
-            claim = statement.rstrip(".") or f"the check {expression.text!r} holds"
+            claim = statement.rstrip(".") or f"the check {_quoted(expression.text)} holds"
             if flag_type == "criterion_failed":
                 ok_best, best = _evaluate(expression, {**base, "factors": factors(True)})
                 if ok_best and best is True:
@@ -2239,6 +2245,12 @@ class AssessmentCache:
 
 # --------------------------------------------------------------------------------------------
 # Wording helpers
+
+
+def _quoted(expression_text: str) -> str:
+    """An expression quoted on one line for a message: multi-line CEL (indented `&&` chains)
+    would otherwise show up as literal "\\n" escapes."""
+    return repr(re.sub(r"\s*\n\s*", " ", expression_text.strip()))
 
 
 def _task_text(selector: Mapping[str, Any]) -> str:

@@ -184,6 +184,15 @@ def test_criterion_failed_names_run_counts_and_expression():
     assert "run 7" in flag.message and "5/300" in flag.message and ZERO_BOUND in flag.message
 
 
+def test_a_multi_line_criterion_is_quoted_on_one_line():
+    criterion = "k == 0\n    && n >= 300"
+    result = one_solution_case(criterion=criterion).run(7, k=5, n=300).assess()
+    (flag,) = flags(result, "criterion_failed")
+    assert "'k == 0 && n >= 300'" in flag.message
+    assert "\\n" not in flag.message and "\n" not in flag.message
+    assert "\n" not in result.reasons["Sn1"]
+
+
 def test_criterion_failed_quiet_when_met():
     # cp_upper(0, 300) = 1 - 0.05^(1/300) ≈ 0.00994 <= 0.01
     assert 1 - 0.05 ** (1 / 300) <= 0.01
