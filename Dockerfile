@@ -6,6 +6,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     SAFETYCASE_VAR_DIR=/data
 
+# Fonts for the PDF export's scripts the fonts bundled with Typst lack (Chinese, Japanese,
+# Korean, Arabic, emoji); SAFETYCASE_PDF_FONT_PATHS finds their directories by default.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY safetycase ./safetycase

@@ -1,12 +1,15 @@
 """PDF export benchmark: a generated 500-node case with 200 evaluation runs.
 
     .venv/bin/python bench/pdf.py [--nodes 500] [--runs 200] [--repeat 2] [--out /tmp/bench.pdf]
+                                  [--scripts]
 
 Uses DATABASE_URL (a scratch SQLite file when unset). Builds a case shaped like the scheming
 template (a root goal over four arguments SI, HI, HC, AL, each a tree of goals, strategies,
 solutions, context and assumptions), binds its solutions to 100 tasks with two runs each, assesses
 it once, then times `export.services.case_export_pdf` (data, diagrams, Typst) `--repeat` times
-with a statement changed in between (Typst memoises identical input). Goal: < 10 s.
+with a statement changed in between (Typst memoises identical input). Goal: < 10 s. `--scripts`
+adds Japanese, Chinese, Korean, Arabic and emoji text to every tenth goal, to time the fonts
+those need (SAFETYCASE_PDF_FONT_PATHS; the fonts in use are printed).
 """
 
 from __future__ import annotations
@@ -103,7 +106,12 @@ def generate(n_nodes: int) -> tuple[list[tuple], list[tuple]]:
     return nodes[:n_nodes] if len(nodes) > n_nodes else nodes, links
 
 
-def store(n_nodes: int, n_runs: int):
+# --scripts: what every tenth goal says besides its English statement, so the export has to
+# find and embed the CJK, Arabic and emoji fonts (SAFETYCASE_PDF_FONT_PATHS).
+OTHER_SCRIPTS = " — 安全性の主張 · 安全论证 · 안전성 논증 · تقييم السلامة 🚨"
+
+
+def store(n_nodes: int, n_runs: int, *, scripts: bool = False):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
@@ -121,6 +129,11 @@ def store(n_nodes: int, n_runs: int):
     )
     Membership.objects.create(case=case, user=user, role="author")
     nodes, links = generate(n_nodes)
+    if scripts:
+        nodes = [
+            (i, t, st + OTHER_SCRIPTS if t == "goal" and number % 10 == 0 else st)
+            for number, (i, t, st) in enumerate(nodes)
+        ]
     Node.objects.bulk_create(
         Node(case=case, identifier=i, type=t, statement=s) for i, t, s in nodes
     )
@@ -197,19 +210,27 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--out", default="")
+    parser.add_argument(
+        "--scripts",
+        action="store_true",
+        help="Add Japanese, Chinese, Korean, Arabic and emoji text to every tenth goal.",
+    )
     args = parser.parse_args()
     setup_django()
+    from django.conf import settings
 
     from safetycase import services
     from safetycase.export.services import case_export_pdf
     from safetycase.models import Node
 
-    case = store(args.nodes, args.runs)
+    case = store(args.nodes, args.runs, scripts=args.scripts)
     assessment = services.case_assess(case=case, trigger="manual", detail="bench")
     print(
         f"case: {case.nodes.count()} nodes, {case.links.count()} links, "
         f"{case.bindings.count()} bindings, {args.runs} runs; overall {assessment.overall_status}"
     )
+    font_paths = settings.SAFETYCASE.get("PDF_FONT_PATHS") or []
+    print(f"fonts: bundled + {', '.join(font_paths) or 'nothing else'}")
     timings = []
     result = None
     for attempt in range(args.repeat):

@@ -21,6 +21,8 @@ class LinkType(models.TextChoices):
 
 
 class Role(models.TextChoices):
+    # An owner is an author who also manages the case's memberships.
+    OWNER = "owner", "Owner"
     AUTHOR = "author", "Author"
     REVIEWER = "reviewer", "Reviewer"
     VIEWER = "viewer", "Viewer"

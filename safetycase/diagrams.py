@@ -3,7 +3,9 @@
 Shapes follow the GSN Community Standard: goal rectangle, strategy parallelogram, solution
 circle, context rounded rectangle, assumption and justification ovals with a bold "A" / "J" at
 the lower right of their label.
-Undeveloped goals and strategies carry a hollow diamond (◊) under their statement; counter
+Nodes are filled by assessment status, and the status is also written beside the identifier
+as a mark and a word (✓ supported, ✗ defeated, ! at risk, … undeveloped), so it reads without
+colour. Undeveloped goals and strategies carry a hollow diamond (◊) under their statement; counter
 goals and solutions (dialectic extension) keep their shape with a dashed red border, and
 "challenges" edges are red. SupportedBy edges are solid with filled arrowheads, InContextOf
 edges dashed with hollow ones, and contextual elements sit on the same rank as their node.
@@ -53,6 +55,20 @@ STATUS_FILLS: dict[str, str] = {
     "undeveloped": "#e2e3e5",
 }
 NEUTRAL_FILL = "#ffffff"
+# A mark and a word beside each status colour, so the status reads without colour too (and in
+# greyscale print). The UI's status pills use the same marks.
+STATUS_MARKS: dict[str, str] = {
+    "supported": "✓",
+    "defeated": "✗",
+    "at_risk": "!",
+    "undeveloped": "…",
+}
+STATUS_WORDS: dict[str, str] = {
+    "supported": "supported",
+    "defeated": "defeated",
+    "at_risk": "at risk",
+    "undeveloped": "undeveloped",
+}
 
 # (shape, extra style) per element type; counter types reuse their base type's shape.
 SHAPES: dict[str, tuple[str, str]] = {
@@ -183,7 +199,7 @@ def _node_attrs(
         "shape": shape,
         "style": ",".join(styles),
         "fillcolor": STATUS_FILLS.get(status or "", NEUTRAL_FILL),
-        "label": _label(element, away_module=away_module),
+        "label": _label(element, away_module=away_module, status=status),
         "id": _dot_string(f"node-{element.identifier}"),
         "tooltip": _tooltip(element.statement or element.identifier),
     }
@@ -201,11 +217,12 @@ def _node_attrs(
     return attrs
 
 
-def _label(element: Element, *, away_module: str | None) -> str:
-    """An HTML-like label: bold identifier, wrapped statement, markers and the away band."""
+def _label(element: Element, *, away_module: str | None, status: str | None = None) -> str:
+    """An HTML-like label: bold identifier (with the status mark and word beside it), wrapped
+    statement, markers and the away band."""
     width = WRAP_WIDTH.get(element.type, DEFAULT_WRAP_WIDTH)
     identifier = _html_text(_shorten(element.identifier, MAX_IDENTIFIER_CHARS))
-    rows = [f"<tr><td><b>{identifier}</b></td></tr>"]
+    rows = [f"<tr><td><b>{identifier}</b>{_status_text(status)}</td></tr>"]
     lines = _wrap(element.statement, width)
     if lines:
         text = '<br align="center"/>'.join(_html_text(line) for line in lines)
@@ -227,6 +244,13 @@ def _label(element: Element, *, away_module: str | None) -> str:
         + "".join(rows)
         + "</table>>"
     )
+
+
+def _status_text(status: str | None) -> str:
+    """The status as " ✗ defeated" in a smaller font, or "" for elements without one."""
+    if status not in STATUS_MARKS:
+        return ""
+    return f'<font point-size="8">  {STATUS_MARKS[status]} {STATUS_WORDS[status]}</font>'
 
 
 def _edge_attrs(relation: Relation) -> dict[str, str]:

@@ -136,7 +136,13 @@ def _can_sign(request, case) -> bool:
 def version_list(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _get_case_for_user(request, case_id)
     versions = list(review.case_versions(case=case))
-    context = {"case": case, "versions": versions, "can_sign": _can_sign(request, case)}
+    context = {
+        "case": case,
+        "versions": versions,
+        "can_sign": _can_sign(request, case),
+        # Authors see why they have no sign-off button (they cannot sign off alone).
+        "is_author": request.user.has_perm("safetycase.edit_argument", case),
+    }
     return render(request, "safetycase/review/version_list.html", context)
 
 

@@ -1,4 +1,5 @@
-"""Object permissions on cases, as `rules` predicates over case membership.
+"""Object permissions on cases, as `rules` predicates over case membership roles (owner,
+author, reviewer, viewer).
 
 Node and link permissions are checked against their case.
 """
@@ -30,7 +31,13 @@ def is_case_member(user, case) -> bool:
 
 @rules.predicate
 def is_case_author(user, case) -> bool:
-    return _role(user, case) == Role.AUTHOR
+    """Authors and owners: an owner can do everything an author can."""
+    return _role(user, case) in (Role.AUTHOR, Role.OWNER)
+
+
+@rules.predicate
+def is_case_owner(user, case) -> bool:
+    return _role(user, case) == Role.OWNER
 
 
 @rules.predicate
@@ -41,3 +48,4 @@ def is_case_reviewer(user, case) -> bool:
 rules.add_perm("safetycase.view_case", is_case_member)
 rules.add_perm("safetycase.edit_argument", is_case_author)
 rules.add_perm("safetycase.review_case", is_case_reviewer)
+rules.add_perm("safetycase.manage_members", is_case_owner)

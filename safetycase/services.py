@@ -92,7 +92,8 @@ def case_create(
     modules: dict | None = None,
     owner=None,
 ) -> SafetyCase:
-    """Create a case; the owner, if given, becomes its first author."""
+    """Create a case; the owner, if given, becomes its owner (an author who also manages the
+    case's members)."""
     if SafetyCase.objects.filter(name=name).exists():
         raise Conflict(f"A case named {name!r} already exists.")
     with transaction.atomic():
@@ -105,11 +106,13 @@ def case_create(
             modules=modules or {},
         )
         if owner is not None:
-            membership_set(case=case, user=owner, role=Role.AUTHOR)
+            membership_set(case=case, user=owner, role=Role.OWNER)
     return case
 
 
 def membership_set(*, case: SafetyCase, user, role: str) -> Membership:
+    """Give `user` this role in the case, without a permission check (fixtures, commands,
+    case creation). Owners manage members through safetycase.memberships."""
     _validate_choice(role, Role, "role")
     membership = Membership.objects.filter(case=case, user=user).first()
     if membership is None:

@@ -9,6 +9,7 @@ CELERY_BROKER_URL, SECRET_KEY, DEBUG=0 and ALLOWED_HOSTS.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -57,12 +58,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "rules.apps.AutodiscoverRulesConfig",
+    "csp",
+    "axes",
     "evidence",
     "safetycase",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, so it turns a lockout flagged during authentication into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "safetycase.urls"
@@ -106,6 +112,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or address before any password is checked.
+    "safetycase.login_limits.LoginAttemptBackend",
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -143,6 +151,46 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, so
+# injected markup can neither run script nor restyle the page. Pages keep no inline <script>,
+# <style> or style=/on*= attributes (tests/test_web_security.py renders every page to check,
+# tests/browser/test_csp.py records violations in Chromium); htmx's own indicator <style> is
+# switched off in base.html and its rules live in app.css.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# Login rate limiting (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username,
+# or from one client address, further attempts are refused (429, the lockout page) until
+# LOGIN_LOCKOUT_SECONDS have passed without another failure; a successful login clears the
+# count. Axes rather than a hand-made cache counter: it hooks Django's own authentication
+# signals (so the admin login is covered too), and its database handler keeps the counts in
+# PostgreSQL, shared by every gunicorn worker even where CACHE_URL is a per-process cache.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind the reverse proxy every request comes from the proxy's address: the client's is in
+# the header the proxy sets (deploy/nginx.conf sets X-Real-IP). Leave empty when clients
+# reach gunicorn directly, or they could claim any address.
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+AXES_CLIENT_IP_CALLABLE = "safetycase.login_limits.client_ip"
+
+# Request size: EVIDENCE_MAX_UPLOAD_BYTES bounds a log upload (413 from the API before the
+# body is read, and while streaming it); deploy/nginx.conf's client_max_body_size is that
+# limit plus a margin for the multipart envelope, so nginx refuses anything larger before it
+# reaches gunicorn. Uploads above FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to disk, not memory.
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "safetycase.api.authentication.ApiTokenAuthentication",
@@ -152,6 +200,9 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "safetycase.api.permissions.TokenScopePermission",
     ],
+    # JSON only: no browsable API. Its pages carry inline styles the Content-Security-Policy
+    # refuses, and the Swagger UI at /api/docs/ is the API's page for people.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -239,7 +290,17 @@ LOGGING = {
 }
 
 # PDF export (safetycase.export): cases with more nodes than this are rendered by a Celery task
-# instead of within the request; extra font directories for scripts the fonts bundled with
-# Typst lack (e.g. /usr/share/fonts/opentype/noto for Chinese or Japanese statements).
+# instead of within the request; font directories for the scripts the fonts bundled with Typst
+# lack. By default the Debian directories of fonts-noto-cjk (Chinese, Japanese, Korean),
+# fonts-noto-color-emoji and fonts-dejavu-core (Arabic, and the diagrams' own font) that exist
+# here; an empty SAFETYCASE_PDF_FONT_PATHS= means the bundled fonts only.
+PDF_DEBIAN_FONT_DIRS = (
+    "/usr/share/fonts/opentype/noto",
+    "/usr/share/fonts/truetype/noto",
+    "/usr/share/fonts/truetype/dejavu",
+)
 SAFETYCASE["PDF_SYNC_MAX_NODES"] = env.int("SAFETYCASE_PDF_SYNC_MAX_NODES", default=300)
-SAFETYCASE["PDF_FONT_PATHS"] = env.list("SAFETYCASE_PDF_FONT_PATHS", default=[])
+SAFETYCASE["PDF_FONT_PATHS"] = env.list(
+    "SAFETYCASE_PDF_FONT_PATHS",
+    default=[path for path in PDF_DEBIAN_FONT_DIRS if os.path.isdir(path)],
+)

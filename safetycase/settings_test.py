@@ -24,3 +24,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
 }
+
+# Axes announces itself and logs every login at INFO; the suite logs in thousands of times.
+AXES_VERBOSE = False
+LOGGING = {
+    **LOGGING,  # noqa: F405
+    "loggers": {"axes": {"level": "WARNING"}},
+}

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from safetycase import views
 
@@ -16,7 +16,15 @@ urlpatterns = [
     path("api/v1/", include("safetycase.api.urls")),
     path("api/v1/", include("evidence.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+    # The split view serves Swagger UI's start-up script as a file (?script), not inline, for
+    # the Content-Security-Policy; api_docs.html drops the inline <style> of the stock page.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", template_name="safetycase/api_docs.html"
+        ),
+        name="api_docs",
+    ),
 ]
 
 # Reviewer UI: evaluation runs (provenance, statistics, samples, live ingestion, original log).
@@ -118,4 +126,22 @@ urlpatterns += [
         review_views.version_cosign,
         name="version_cosign",
     ),
+]
+
+# Access: the members of a case (owners manage them) and its audit trail.
+from safetycase import audit_views, members_views  # noqa: E402
+
+urlpatterns += [
+    path("cases/<int:case_id>/members/", members_views.case_members, name="case_members"),
+    path(
+        "cases/<int:case_id>/members/<str:username>/role/",
+        members_views.member_change_role,
+        name="case_member_role",
+    ),
+    path(
+        "cases/<int:case_id>/members/<str:username>/remove/",
+        members_views.member_remove,
+        name="case_member_remove",
+    ),
+    path("cases/<int:case_id>/audit/", audit_views.case_audit, name="case_audit"),
 ]

@@ -8,6 +8,7 @@ the same without JavaScript.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth.decorators import login_required
@@ -21,7 +22,7 @@ from django.http import (
     QueryDict,
 )
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import mark_safe
 
 from evidence import selectors as evidence_selectors
@@ -30,8 +31,10 @@ from safetycase import selectors
 from safetycase.errors import NotFound
 from safetycase.forms import SampleFilterForm
 from safetycase.gsn import navigation
+from safetycase.gsn.model import Argument, RelationType
 from safetycase.gsn.rules import check_argument
 from safetycase.health import health_report
+from safetycase.models import Version
 from safetycase.rendering import DiagramError
 
 SAMPLES_PER_PAGE = 50
@@ -56,7 +59,24 @@ def _get_run_for_user(request: HttpRequest, run_id: int):
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
     cases = selectors.case_overviews_for_user(user=request.user)
+    _attach_last_sign_off(cases)
     return render(request, "safetycase/case_list.html", {"cases": cases})
+
+
+def _attach_last_sign_off(cases) -> None:
+    """Each case's `last_version` (its newest signed-off Version, None if none), in one query
+    and without the snapshots."""
+    latest: dict[int, Version] = {}
+    versions = (
+        Version.objects.filter(case__in=[case.pk for case in cases])
+        .select_related("created_by")
+        .defer("snapshot")
+        .order_by("case_id", "-number")
+    )
+    for version in versions:
+        latest.setdefault(version.case_id, version)
+    for case in cases:
+        case.last_version = latest.get(case.pk)
 
 
 @login_required
@@ -89,6 +109,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "module": module,
         "findings": check_argument(argument),
         "nodes": nodes,
+        "node_list": _diagram_node_list(case, argument, view, module),
         "panel": _node_context(case, selected, argument, assessment) if selected else None,
         "panel_url": _panel_url(case, request.GET),
         "missing_node": wanted if wanted and not selected else "",
@@ -102,6 +123,74 @@ def _shown_part(params, views, modules) -> tuple[str, str]:
     view = view if view in {v.key for v in views} else ""
     module = params.get("module", "")
     return view, (module if module in modules and not view else "")
+
+
+@dataclass(frozen=True)
+class ListedNode:
+    """One entry of the keyboard-navigable node list under the diagram."""
+
+    identifier: str
+    type: str
+    statement: str
+    depth: int  # 0 for a root of the part shown; children one deeper, context beside them
+    url: str | None  # its node page (None for an imported identifier no URL can carry)
+
+    @property
+    def indent(self) -> int:
+        """The depth as a CSS class step (the page may not carry inline styles)."""
+        return min(self.depth, 8)
+
+
+def _diagram_node_list(case, argument: Argument, view: str, module: str) -> list[ListedNode]:
+    """The nodes the diagram draws, in reading order: depth first from its roots, each node's
+    context right after it, so that the arrow keys walk the argument as it is drawn."""
+    if view:
+        argument, module = navigation.argument_view(argument, view)
+    elements = {e.identifier: e for e in argument.elements}
+    if module:
+        own = {i for i, e in elements.items() if e.module == module}
+        drawn = own | {r.target for r in argument.relations if r.source in own}
+    else:
+        drawn = set(elements)
+    children: dict[str, list[str]] = {}
+    has_parent: set[str] = set()
+    # Context first (it is drawn beside its node), then the supporting elements.
+    for relation in sorted(
+        argument.relations,
+        key=lambda r: (r.type != RelationType.IN_CONTEXT_OF, r.source, r.target),
+    ):
+        if relation.source in drawn and relation.target in drawn:
+            if relation.type in (RelationType.SUPPORTED_BY, RelationType.IN_CONTEXT_OF):
+                children.setdefault(relation.source, []).append(relation.target)
+                has_parent.add(relation.target)
+    listed: list[ListedNode] = []
+    seen: set[str] = set()
+
+    def visit(identifier: str, depth: int) -> None:
+        stack = [(identifier, depth)]
+        while stack:
+            current, level = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            element = elements[current]
+            listed.append(
+                ListedNode(
+                    current, element.type, element.statement, level, _node_url(case, current)
+                )
+            )
+            stack.extend((child, level + 1) for child in reversed(children.get(current, [])))
+
+    for identifier in sorted(drawn - has_parent) + sorted(drawn):  # then any left in cycles
+        visit(identifier, 0)
+    return listed
+
+
+def _node_url(case, identifier: str) -> str | None:
+    try:
+        return reverse("node_detail", args=[case.pk, identifier])
+    except NoReverseMatch:  # an imported identifier the URL pattern cannot carry
+        return None
 
 
 def _diagram(case, argument, assessment, view: str, module: str):
@@ -166,7 +255,43 @@ def _node_context(case, node, argument, assessment) -> dict:
         "evidence": selectors.node_evidence(case=case, node=node),
         "attestations": selectors.node_attestations(node=node),
         "findings": [f for f in check_argument(argument) if f.node == node.identifier],
+        "root_causes": _root_causes(argument, node.identifier, statuses, flags),
     }
+
+
+ROOT_CAUSES_SHOWN = 8
+
+
+def _root_causes(argument: Argument, identifier: str, statuses, flags) -> dict:
+    """Why a defeated or at-risk node is so, at the bottom: the flags (failing evidence,
+    violated assumptions, ...) on the elements below it, i.e. its supported_by descendants and
+    the assumptions attached to them, errors first. One click from the node's panel to each.
+    {"flags": [...], "more": n}; empty for other nodes."""
+    if statuses.get(identifier) not in ("defeated", "at_risk"):
+        return {}
+    supported_by: dict[str, list[str]] = {}
+    attached: dict[str, list[str]] = {}
+    for relation in argument.relations:
+        if relation.type == RelationType.SUPPORTED_BY:
+            supported_by.setdefault(relation.source, []).append(relation.target)
+        elif relation.type == RelationType.IN_CONTEXT_OF:
+            attached.setdefault(relation.source, []).append(relation.target)
+    below: set[str] = set()
+    stack = [identifier]
+    while stack:
+        current = stack.pop()
+        for child in supported_by.get(current, []) + attached.get(current, []):
+            if child not in below and child != identifier:
+                below.add(child)
+                stack.append(child)
+    order = {"error": 0, "warning": 1, "info": 2}
+    found = sorted(
+        (f for f in flags if f.get("node") in below and f.get("severity") != "info"),
+        key=lambda f: (order.get(f.get("severity"), 3), f["node"], f.get("type") or ""),
+    )
+    if not found:
+        return {}
+    return {"flags": found[:ROOT_CAUSES_SHOWN], "more": max(0, len(found) - ROOT_CAUSES_SHOWN)}
 
 
 @login_required

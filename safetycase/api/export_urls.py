@@ -11,6 +11,11 @@ urlpatterns = [
         name="api_case_export_pdf",
     ),
     path(
+        "cases/<int:case_id>/versions/<int:number>/export.pdf",
+        exports.VersionExportPdfApi.as_view(),
+        name="api_version_export_pdf",
+    ),
+    path(
         "cases/<int:case_id>/exports/",
         exports.CaseExportListApi.as_view(),
         name="api_case_exports",

@@ -4,7 +4,8 @@
 `GET /cases/{id}/export.pdf` answers with the PDF for cases up to SAFETYCASE_PDF_SYNC_MAX_NODES
 nodes; a larger case is queued instead (202 + Location of the export). `POST /cases/{id}/exports/`
 always queues; `GET .../exports/{export_id}/` tells the status and progress, and
-`.../download` gives the file once it is ready.
+`.../download` gives the file once it is ready. `GET /cases/{id}/versions/{number}/export.pdf`
+answers with the PDF of a signed version, built from its frozen snapshot.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from safetycase import selectors
+from safetycase import review, selectors
 from safetycase.errors import NotFound
 from safetycase.export import services as export_services
 from safetycase.export.pdf import PdfError
@@ -156,6 +157,49 @@ class CaseExportPdfApi(APIView):
         return pdf_response(
             result.content, result.filename, content_hash=result.content_hash, pages=result.pages
         )
+
+
+class VersionExportPdfApi(APIView):
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    @extend_schema(
+        operation_id="v1_cases_versions_export_pdf",
+        parameters=[
+            OpenApiParameter("pdfa", bool, description="PDF/A-2b for archiving (`pdfa=1`).")
+        ],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The signed version as PDF. `X-Content-Hash` is the sha256 of the "
+                "exported data shown on its cover; `X-Version-Hash` the version's chained "
+                "content hash; `X-Page-Count` its number of pages.",
+            ),
+            (404, "application/json"): OpenApiResponse(
+                description="No such case or version, or you are not a member of the case."
+            ),
+        },
+        description=(
+            "A signed version of the case as a PDF, built from the version's frozen snapshot "
+            "(not from the live case): the cover names the version, its hash, its signers and "
+            "the sign-off date, and the summary lists what changed since the version before. "
+            "The same version always gives the same document. Rendered within the request."
+        ),
+    )
+    def get(self, request, case_id: int, number: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        version = review.version_for_case(case=case, number=number)
+        version.case = case  # keeps the membership cache of the selector that loaded the case
+        try:
+            result = export_services.version_export_pdf(
+                version=version, pdfa=_truthy(request.query_params.get("pdfa"))
+            )
+        except PdfError as exc:
+            return _failure(exc)
+        response = pdf_response(
+            result.content, result.filename, content_hash=result.content_hash, pages=result.pages
+        )
+        response["X-Version-Hash"] = version.content_hash
+        return response
 
 
 class CaseExportListApi(APIView):

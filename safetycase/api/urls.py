@@ -91,3 +91,16 @@ urlpatterns += [
         name="api_challenge_resolve",
     ),
 ]
+
+# Access: members of a case (owners manage them) and its audit trail.
+from safetycase.api import members  # noqa: E402
+
+urlpatterns += [
+    path("cases/<int:case_id>/members/", members.CaseMembersApi.as_view(), name="api_members"),
+    path(
+        "cases/<int:case_id>/members/<str:username>/",
+        members.CaseMemberDetailApi.as_view(),
+        name="api_member_detail",
+    ),
+    path("cases/<int:case_id>/audit/", members.CaseAuditApi.as_view(), name="api_case_audit"),
+]

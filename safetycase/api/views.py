@@ -45,7 +45,7 @@ class CaseListApi(generics.ListAPIView):
             409: OpenApiResponse(description="A case with this name exists."),
         },
         description=(
-            "Create a case; you become its author. With `template` (an id from "
+            "Create a case; you become its owner. With `template` (an id from "
             "`GET /api/v1/templates/`) and `parameters`, the case is instantiated from the "
             "scheming argument library: every node remembers the template node it came from "
             "(`template_ref`), solutions and assumptions get their default evidence bindings "

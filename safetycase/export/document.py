@@ -8,7 +8,8 @@ as markup, so a statement such as `#set page(width: 1cm)` prints as written.
 The exported data (input) is:
 
     {"schema", "case": {id, name, model_name, model_version, deployment, description},
-     "version": {id, label, hash, signed_at, signers},   # id/hash null for the working copy
+     "version": {id, label, hash, previous_hash, note, signed_at,
+                 signers: [{name, role, at}]},           # id/hash null for the working copy
      "as_of",                                            # latest timestamp of the data (ISO)
      "group_titles": {group: title},
      "nodes": [{identifier, type, statement, undeveloped, module, template_ref, combination,
@@ -25,7 +26,10 @@ The exported data (input) is:
                error_count, uploaded_by, uploaded_at, log_name, log_sha256, samples_sha256,
                statistics: [{name, k, n, rate, cp_lower, cp_upper, cp_upper_one_sided,
                              wilson_lower, wilson_upper}],
-               metrics: [{name, scorer, reducer, metric, group, value}]}]}
+               metrics: [{name, scorer, reducer, metric, group, value}]}],
+     "previous_version": null | {number, hash, signed_at, signed_by},
+         # the working copy: the latest signed version; version N: version N-1
+     "version_changes": null | safetycase.review.diff_snapshots(previous version, this)}
 
 Its content hash (`content_hash`) is the sha256 of its canonical JSON: sorted keys, no
 insignificant whitespace, UTF-8. The same data gives the same document and the same hash; the
@@ -81,9 +85,15 @@ VERSION_WORKING_COPY = {
     "id": None,
     "label": "working copy",
     "hash": None,
+    "previous_hash": None,
+    "note": "",
     "signed_at": None,
     "signers": [],
 }
+
+# The summary lists at most this many rows of each kind of change since the previous signed
+# version (a first sign-off of a large case would otherwise fill pages); the rest are counted.
+CHANGES_SHOWN = 25
 
 # Long unbroken text (hashes pasted into statements, URLs, hostile 500-character words) gets
 # zero-width break opportunities so it wraps instead of running off the page.
@@ -370,7 +380,9 @@ class _Builder:
 
     def ref(self, identifier: str | None) -> dict[str, Any]:
         identifier = identifier or ""
-        status = self.statuses.get(identifier)
+        # "" when not assessed: the template looks statuses up in dictionaries, which need a
+        # string (a version signed off before any assessment has no statuses at all).
+        status = self.statuses.get(identifier) or ""
         words = ""
         if status:
             words = status_label(status)
@@ -392,7 +404,10 @@ class _Builder:
         return {
             "severity": flag.get("severity", ""),
             "type": flag.get("type", "").replace("_", " "),
-            "rule": breakable(flag.get("rule") or ""),
+            # An assumption's flags name the assumption as their rule: said once, as the node.
+            "rule": breakable(flag.get("rule") or "")
+            if flag.get("rule") != flag.get("node")
+            else "",
             "node": self.ref(flag.get("node")) if flag.get("node") else None,
             "run": self.run_ref(flag.get("run")),
             "message": breakable(flag.get("message", "")),
@@ -432,8 +447,13 @@ class _Builder:
                 "id": version["id"],
                 "label": breakable(version["label"]),
                 "hash": version["hash"],
+                "previous_hash": version.get("previous_hash") or "",
+                "note": breakable(version.get("note") or ""),
                 "signed_at": when(version["signed_at"]),
             },
+            "latest_version": self.version_ref(self.data.get("previous_version"))
+            if version["id"] is None
+            else None,
             "content_hash": content_hash,
             "as_of": when(self.data.get("as_of")),
             "assessed": when(self.assessment.get("created_at")),
@@ -528,6 +548,88 @@ class _Builder:
                 "added": [self.flag(f) for f in changes.get("flags_added") or []],
                 "cleared": [self.flag(f) for f in changes.get("flags_cleared") or []],
             },
+            "since_version": self.since_version(),
+        }
+
+    def version_ref(self, ref: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if not ref:
+            return None
+        return {
+            "number": ref["number"],
+            "label": f"version {ref['number']}",
+            "hash": ref.get("hash") or "",
+            "signed_at": when(ref.get("signed_at")),
+            "signed_by": breakable(ref.get("signed_by") or ""),
+        }
+
+    def since_version(self) -> dict[str, Any]:
+        """What changed since the previous signed version (safetycase.review.diff_snapshots of
+        that version and this document's data), in words."""
+        diff = self.data.get("version_changes") or {}
+        overall = diff.get("overall_status") or {}
+        before_overall, after_overall = overall.get("before"), overall.get("after")
+
+        def element(node: Mapping[str, Any]) -> dict[str, Any]:
+            return {
+                **self.ref(node["identifier"]),
+                "type": TYPE_LABELS.get(node.get("type", ""), node.get("type", "")),
+                "statement": breakable(node.get("statement", "")),
+            }
+
+        def edit(change: Mapping[str, Any]) -> dict[str, Any]:
+            fields = change.get("fields") or {}
+            words = []
+            if "type" in fields:
+                words.append(
+                    "type "
+                    + " → ".join(
+                        TYPE_LABELS.get(fields["type"][k], str(fields["type"][k]))
+                        for k in ("before", "after")
+                    )
+                )
+            if "undeveloped" in fields:
+                words.append(
+                    "marked undeveloped"
+                    if fields["undeveloped"]["after"]
+                    else "no longer marked undeveloped"
+                )
+            statement = fields.get("statement")
+            return {
+                **self.ref(change["identifier"]),
+                "what": ", ".join(words),
+                "statement_before": breakable(statement["before"]) if statement else "",
+                "statement_after": breakable(statement["after"]) if statement else "",
+            }
+
+        def capped(items: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"items": items[:CHANGES_SHOWN], "more": max(0, len(items) - CHANGES_SHOWN)}
+
+        return {
+            "previous": self.version_ref(self.data.get("previous_version")),
+            "of_version": (self.data.get("version") or {}).get("id") is not None,
+            "overall_changed": before_overall != after_overall,
+            "overall_before": status_label(before_overall) if before_overall else "not assessed",
+            "overall_after": status_label(after_overall) if after_overall else "not assessed",
+            "overall_after_status": after_overall or "",
+            "added": capped([element(n) for n in diff.get("nodes_added") or []]),
+            "removed": capped([element(n) for n in diff.get("nodes_removed") or []]),
+            "edited": capped([edit(c) for c in diff.get("nodes_changed") or []]),
+            "statuses": capped(
+                [
+                    {
+                        **self.ref(c["identifier"]),
+                        "before": status_label(c.get("before")) if c.get("before") else "—",
+                        "after": status_label(c.get("after")) if c.get("after") else "removed",
+                        "after_status": c.get("after") or "",
+                    }
+                    for c in sorted(
+                        diff.get("status_changes") or [],
+                        key=lambda c: natural_key(c["identifier"]),
+                    )
+                ]
+            ),
+            "flags_added": capped([self.flag(f) for f in diff.get("flags_added") or []]),
+            "flags_cleared": capped([self.flag(f) for f in diff.get("flags_cleared") or []]),
         }
 
     def diagram_pages(self) -> list[dict[str, Any]]:

@@ -1,10 +1,12 @@
 """Typst adapter: the document data and diagram SVGs in, PDF bytes out.
 
 The template `case.typ`, `data.json` and the SVGs are written into a fresh temporary directory,
-which is Typst's root, so the template can read nothing else. Only the fonts bundled in the
-`typst` wheel are used (`ignore_system_fonts=True`), so the same data gives the same PDF on every
-machine; directories named in SAFETYCASE_PDF_FONT_PATHS add fonts (for scripts the bundled ones
-lack, such as Chinese, Japanese or emoji). The PDF's creation date is the data's own date.
+which is Typst's root, so the template can read nothing else. Fonts are the ones bundled in the
+`typst` wheel plus those in the directories named by SAFETYCASE_PDF_FONT_PATHS (by default the
+Debian font directories of Noto CJK, Noto Color Emoji and DejaVu that exist), never whatever
+else the system has (`ignore_system_fonts=True`): the same data and the same font packages give
+the same PDF. The template's font list decides which font each script falls back to. The PDF's
+creation date is the data's own date.
 """
 
 from __future__ import annotations
@@ -74,7 +76,10 @@ def render_pdf(
         except RuntimeError as exc:
             raise PdfError(f"Typst could not compile the document: {exc}") from exc
     for diagnostic in diagnostics or ():
-        logger.info("typst: %s", getattr(diagnostic, "message", diagnostic))
+        message = str(getattr(diagnostic, "message", diagnostic))
+        # The template names fallback fonts that only some machines have: expected, not news.
+        level = logging.DEBUG if message.startswith("unknown font family") else logging.INFO
+        logger.log(level, "typst: %s", message)
     return pdf
 
 
@@ -95,6 +100,50 @@ def available_families(font_paths: tuple[str, ...]) -> frozenset[str]:
 def _diagram_font(svg: str, families: frozenset[str]) -> str:
     """Draw the diagram's text with a font Typst has: DejaVu Sans when a font path provides it,
     else a bundled one (the boxes were sized for DejaVu Sans, which is wider)."""
+    svg = _name_fallback_fonts(svg, families)
     if DIAGRAM_FONT in families:
         return svg
     return svg.replace(f'font-family="{DIAGRAM_FONT}', f'font-family="{FALLBACK_DIAGRAM_FONT}')
+
+
+# Typst's SVG text renderer finds no fallback font for a line that mixes right-to-left text
+# (Arabic, Hebrew) with CJK or emoji: those print as boxes, and PDF/A refuses the document. In
+# such lines the CJK and emoji runs name their font themselves.
+_RTL = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+_SCRIPT_RUNS = (
+    (
+        "Noto Sans CJK JP",
+        re.compile(
+            r"[\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff"
+            r"\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]+"
+        ),
+    ),
+    (
+        "Noto Color Emoji",
+        re.compile(
+            r"[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u231a\u231b\u23e9-\u23fa"
+            r"\U000e0020-\U000e007f][\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff"
+            r"\ufe0f\u200d\U000e0020-\U000e007f]*"
+        ),
+    ),
+)
+_TEXT = re.compile(r"(<text\b[^>]*>)([^<]*)(</text>)")
+
+
+def _name_fallback_fonts(svg: str, families: frozenset[str]) -> str:
+    runs = [(family, pattern) for family, pattern in _SCRIPT_RUNS if family in families]
+    if not runs or not _RTL.search(svg):
+        return svg
+
+    def line(match: re.Match[str]) -> str:
+        opening, text, closing = match.groups()
+        if not _RTL.search(text):
+            return match.group(0)
+        for family, pattern in runs:
+            text = pattern.sub(
+                lambda run, family=family: f'<tspan font-family="{family}">{run.group(0)}</tspan>',
+                text,
+            )
+        return opening + text + closing
+
+    return _TEXT.sub(line, svg)

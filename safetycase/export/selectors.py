@@ -1,4 +1,11 @@
-"""Reads for the PDF export: everything the document shows, as plain JSON-ready data."""
+"""Reads for the PDF export: everything the document shows, as plain JSON-ready data.
+
+`case_export_data` reads the working copy (the live case); `version_export_data` reads a signed
+Version: its frozen snapshot (case, nodes, links, bindings, assessment) plus what the snapshot
+does not hold but which never changes afterwards — the evaluation runs ingested by the time of
+the snapshot's assessment, the attestations as they stood then (from their history) and the
+signatures. So a version always exports to the same document, whatever happens to the live case.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,14 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
+
 from evidence.models import EvaluationRun
-from safetycase import selectors
+from safetycase import assessment as domain
+from safetycase import review, selectors
 from safetycase.export import document, evidence
-from safetycase.models import Assessment, Attestation, SafetyCase
+from safetycase.gsn.model import Relation
+from safetycase.models import Assessment, Attestation, Node, SafetyCase, Version
 
 
 def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict[str, Any]:
@@ -47,19 +58,25 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
         .order_by("id")
     )
 
-    previous = (
-        Assessment.objects.filter(case=case, created_at__lte=assessment.created_at)
-        .exclude(pk=assessment.pk)
-        .order_by("-created_at", "-id")
-        .values_list("created_at", flat=True)
-        .first()
-        if assessment
-        else None
+    previous = _previous_assessment_time(case, assessment)
+    exported_nodes = [_node(n) for n in nodes]
+    latest_version = (
+        Version.objects.filter(case=case).select_related("created_by").order_by("-number").first()
     )
-    library = selectors.template_library()
-    group_titles = {tid: template.title for tid, template in library.templates.items()}
-    for name in sorted(case.modules or {}):
-        group_titles[name] = f"Module {name}"
+    changes = None
+    if latest_version is not None:
+        # The working copy in the shape of a snapshot, as far as the version diff reads it.
+        now_snapshot = {
+            "nodes": exported_nodes,
+            "assessment": {
+                "overall_status": assessment.overall_status,
+                "statuses": assessment.statuses,
+                "flags": assessment.flags,
+            }
+            if assessment
+            else None,
+        }
+        changes = review.diff_snapshots(latest_version.snapshot, now_snapshot)
 
     return {
         "schema": document.SCHEMA,
@@ -73,21 +90,8 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
         },
         "version": dict(document.VERSION_WORKING_COPY),
         "as_of": _iso(_latest(case, nodes, bindings, attestations, assessment)),
-        "group_titles": group_titles,
-        "nodes": [
-            {
-                "identifier": n.identifier,
-                "type": n.type,
-                "statement": n.statement,
-                "undeveloped": n.undeveloped,
-                "module": n.module,
-                "template_ref": n.template_ref,
-                "combination": n.combination,
-                "catalogue_id": n.catalogue_id,
-                "requires_attestation": bool((n.attributes or {}).get("requires_attestation")),
-            }
-            for n in sorted(nodes, key=lambda n: document.natural_key(n.identifier))
-        ],
+        "group_titles": _group_titles(case.modules or {}),
+        "nodes": sorted(exported_nodes, key=lambda n: document.natural_key(n["identifier"])),
         "links": [
             {
                 "source": link.source.identifier,
@@ -124,7 +128,249 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
         "assessment": _assessment(assessment, previous, node_facts, relations),
         "citations": citations,
         "runs": [_run(run) for run in runs],
+        "previous_version": _version_ref(latest_version),
+        "version_changes": changes,
     }
+
+
+def version_export_data(*, version: Version) -> dict[str, Any]:
+    """The exported data of a signed version (same shape as `case_export_data`), built from its
+    frozen snapshot; `version_changes` are the changes since the version before it."""
+    case = version.case
+    snapshot = version.snapshot
+    frozen = snapshot.get("assessment")
+    # What the snapshot's statuses were computed from: the runs and attestations of that time.
+    cutoff = datetime.fromisoformat(frozen["created_at"]) if frozen else version.created_at
+
+    nodes = [_snapshot_node(n) for n in snapshot.get("nodes", [])]
+    links = [
+        {k: link[k] for k in ("source", "target", "type", "target_relation")}
+        for link in snapshot.get("links", [])
+    ]
+    # Snapshot bindings have no ids; their place in the (canonically sorted) snapshot is stable.
+    bindings = [
+        {"id": number, **{k: b.get(k) for k in _BINDING_KEYS}}
+        for number, b in enumerate(snapshot.get("bindings", []), start=1)
+    ]
+    snapshot_case = snapshot.get("case") or {}
+    node_facts = [
+        domain.NodeFacts(
+            identifier=n["identifier"],
+            type=n["type"],
+            statement=n["statement"],
+            undeveloped=n["undeveloped"],
+            combination=n.get("combination") or "all",
+            catalogue_id=n.get("catalogue_id") or "",
+            attributes=n.get("attributes") or {},
+        )
+        for n in snapshot.get("nodes", [])
+    ]
+    relations = [
+        Relation(
+            source=link["source"],
+            target=link["target"],
+            type=link["type"],
+            target_relation=link["target_relation"],
+        )
+        for link in links
+    ]
+    binding_facts = [
+        domain.BindingFacts(
+            id=b["id"],
+            node=b["node"],
+            kind=b["kind"],
+            selector=b["selector"],
+            freshness_days=b["freshness_days"],
+            expression=b["expression"],
+        )
+        for b in bindings
+    ]
+    candidate_runs = selectors.candidate_runs(tasks=selectors.bound_tasks(binding_facts)).filter(
+        ingested_at__lte=cutoff
+    )
+    citations = evidence.citations(
+        case=domain.CaseFacts(
+            model_name=snapshot_case.get("model_name", ""),
+            model_version=snapshot_case.get("model_version", ""),
+        ),
+        nodes=node_facts,
+        relations=relations,
+        bindings=binding_facts,
+        runs=selectors.run_facts(runs=candidate_runs),
+        now=cutoff,
+    )
+    flags = (frozen or {}).get("flags") or []
+    run_ids = document.cited_run_ids(citations, flags)
+    runs = (
+        EvaluationRun.objects.filter(pk__in=[r for r in run_ids if isinstance(r, int)])
+        .select_related("log_file__uploaded_by", "samples_file")
+        .prefetch_related("statistics", "metrics")
+        .order_by("id")
+    )
+
+    exported_assessment = None
+    if frozen:
+        # The stored assessment (never edited) adds its trigger and its own changes; the
+        # statuses, reasons and flags are the snapshot's.
+        row = Assessment.objects.filter(pk=frozen.get("id"), case=case).first()
+        exported_assessment = {
+            "id": frozen.get("id"),
+            "created_at": _iso(cutoff),
+            "trigger": row.trigger if row else "",
+            "trigger_label": row.get_trigger_display() if row else "",
+            "trigger_detail": row.trigger_detail if row else "",
+            "top_goal": selectors.top_goal_identifier(nodes=node_facts, relations=relations),
+            "overall_status": frozen.get("overall_status") or "",
+            "statuses": frozen.get("statuses") or {},
+            "reasons": frozen.get("reasons") or {},
+            "flags": flags,
+            "summary": row.summary if row else {},
+            "changes": row.changes if row else {},
+            "previous_created_at": _iso(_previous_assessment_time(case, row)) if row else None,
+        }
+
+    previous = (
+        Version.objects.filter(case=case, number__lt=version.number)
+        .select_related("created_by")
+        .order_by("-number")
+        .first()
+    )
+    signatures = version.signatures.select_related("user").order_by("signed_at", "id")
+    modules = {n["module"]: {} for n in nodes if n.get("module")}
+    return {
+        "schema": document.SCHEMA,
+        "case": {
+            "id": case.pk,
+            **{
+                key: snapshot_case.get(key, "")
+                for key in ("name", "model_name", "model_version", "deployment", "description")
+            },
+        },
+        "version": {
+            "id": version.number,
+            "label": f"version {version.number}",
+            "hash": version.content_hash,
+            "previous_hash": version.previous_hash,
+            "note": version.note,
+            "signed_at": _iso(version.created_at),
+            "signers": [
+                {"name": s.user.get_username(), "role": "reviewer", "at": _iso(s.signed_at)}
+                for s in signatures
+            ],
+        },
+        "as_of": _iso(version.created_at),
+        "group_titles": _group_titles(modules),
+        "nodes": sorted(nodes, key=lambda n: document.natural_key(n["identifier"])),
+        "links": links,
+        "bindings": bindings,
+        "attestations": _attestations_as_of(case, cutoff, {n["identifier"] for n in nodes}),
+        "assessment": exported_assessment,
+        "citations": citations,
+        "runs": [_run(run) for run in runs],
+        "previous_version": _version_ref(previous),
+        "version_changes": review.diff_snapshots(previous.snapshot, snapshot) if previous else None,
+    }
+
+
+_BINDING_KEYS = ("node", "kind", "selector", "freshness_days", "expression", "description")
+
+
+def _node(n: Node) -> dict[str, Any]:
+    return {
+        "identifier": n.identifier,
+        "type": n.type,
+        "statement": n.statement,
+        "undeveloped": n.undeveloped,
+        "module": n.module,
+        "template_ref": n.template_ref,
+        "combination": n.combination,
+        "catalogue_id": n.catalogue_id,
+        "requires_attestation": bool((n.attributes or {}).get("requires_attestation")),
+    }
+
+
+def _snapshot_node(n: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "identifier": n["identifier"],
+        "type": n["type"],
+        "statement": n["statement"],
+        "undeveloped": n["undeveloped"],
+        "module": n.get("module") or "",
+        "template_ref": n.get("template_ref") or "",
+        "combination": n.get("combination") or "all",
+        "catalogue_id": n.get("catalogue_id") or "",
+        "requires_attestation": bool((n.get("attributes") or {}).get("requires_attestation")),
+    }
+
+
+def _group_titles(modules) -> dict[str, str]:
+    library = selectors.template_library()
+    titles = {tid: template.title for tid, template in library.templates.items()}
+    for name in sorted(modules):
+        titles[name] = f"Module {name}"
+    return titles
+
+
+def _version_ref(version: Version | None) -> dict[str, Any] | None:
+    if version is None:
+        return None
+    return {
+        "number": version.number,
+        "hash": version.content_hash,
+        "signed_at": _iso(version.created_at),
+        "signed_by": version.created_by.get_username(),
+    }
+
+
+def _previous_assessment_time(case: SafetyCase, assessment: Assessment | None):
+    if assessment is None:
+        return None
+    return (
+        Assessment.objects.filter(case=case, created_at__lte=assessment.created_at)
+        .exclude(pk=assessment.pk)
+        .order_by("-created_at", "-id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
+def _attestations_as_of(
+    case: SafetyCase, moment: datetime, nodes: set[str]
+) -> list[dict[str, Any]]:
+    """The case's attestations as they stood at `moment`, from their recorded history (later
+    edits and deletions of attestations or of their nodes do not reach a signed version)."""
+    latest: dict[int, Any] = {}
+    for record in Attestation.history.filter(case_id=case.pk, history_date__lte=moment).order_by(
+        "id", "history_date", "history_id"
+    ):
+        latest[record.id] = record
+    alive = [r for r in latest.values() if r.history_type != "-"]
+    node_ids = {r.node_id for r in alive}
+    identifiers: dict[int, str] = {}
+    for record in Node.history.filter(id__in=node_ids, history_date__lte=moment).order_by(
+        "id", "history_date", "history_id"
+    ):
+        identifiers[record.id] = record.identifier
+    missing = node_ids - identifiers.keys()  # history is kept by every write path; just in case
+    identifiers.update(Node.objects.filter(pk__in=missing).values_list("pk", "identifier"))
+    users = dict(
+        get_user_model()
+        .objects.filter(pk__in={r.attested_by_id for r in alive})
+        .values_list("pk", get_user_model().USERNAME_FIELD)
+    )
+    return [
+        {
+            "id": r.id,
+            "node": identifiers[r.node_id],
+            "by": users.get(r.attested_by_id, ""),
+            "statement": r.statement,
+            "scope": r.scope,
+            "created_at": _iso(r.created_at),
+            "expires_at": _iso(r.expires_at),
+        }
+        for r in sorted(alive, key=lambda r: (r.created_at, r.id))
+        if identifiers.get(r.node_id) in nodes
+    ]
 
 
 def _assessment(assessment: Assessment | None, previous, node_facts, relations) -> dict | None:

@@ -1,4 +1,5 @@
 """Exporting a case as PDF: at once (small cases, the command) or in a Celery task (large cases).
+A signed version exports from its frozen snapshot (`version_export_pdf`), always at once.
 
 Any member of a case may export it (DESIGN §1: anyone with access); the views check membership
 through `selectors.case_for_user`. A case never assessed is assessed first, as the assessment API
@@ -21,9 +22,9 @@ from django.utils.text import slugify
 from safetycase import selectors, services
 from safetycase.errors import ApplicationError
 from safetycase.export import document, parts, pdf
-from safetycase.export.selectors import case_export_data
+from safetycase.export.selectors import case_export_data, version_export_data
 from safetycase.gsn.model import Argument, Element, Relation
-from safetycase.models import PdfExport, SafetyCase
+from safetycase.models import PdfExport, SafetyCase, Version
 from safetycase.rendering import DiagramError, render_svg
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,23 @@ def case_export_pdf(
         case=case, trigger="manual", detail="PDF export"
     )
     data = case_export_data(case=case, assessment=assessment)
+    return _render(data, filename=export_filename(case), pdfa=pdfa, report=report)
+
+
+def version_export_pdf(
+    *, version: Version, pdfa: bool = False, progress: Progress | None = None
+) -> ExportedPdf:
+    """A signed version as a PDF document, from its frozen snapshot (never the live case), so
+    the same version always gives the same document."""
+    report = progress or (lambda _percent, _stage: None)
+    report(5, "reading the version")
+    data = version_export_data(version=version)
+    return _render(
+        data, filename=export_filename(version.case, version=version), pdfa=pdfa, report=report
+    )
+
+
+def _render(data: dict, *, filename: str, pdfa: bool, report: Progress) -> ExportedPdf:
     digest = document.content_hash(data)
 
     report(20, "drawing the diagrams")
@@ -98,9 +116,9 @@ def case_export_pdf(
         content=content,
         pages=pdf.page_count(content),
         content_hash=digest,
-        filename=export_filename(case),
+        filename=filename,
         diagrams=len(planned),
-        overall_status=assessment.overall_status,
+        overall_status=(data.get("assessment") or {}).get("overall_status") or "",
     )
 
 
@@ -143,8 +161,9 @@ def plan_diagrams(data: dict, *, render: Callable[[str], str]) -> list[parts.Par
     return planner.plan()
 
 
-def export_filename(case: SafetyCase) -> str:
-    return f"{slugify(case.name)[:80] or f'case-{case.pk}'}-safety-case.pdf"
+def export_filename(case: SafetyCase, *, version: Version | None = None) -> str:
+    stem = slugify(case.name)[:80] or f"case-{case.pk}"
+    return f"{stem}-safety-case{f'-v{version.number}' if version else ''}.pdf"
 
 
 # ---------------------------------------------------------------------------------------------

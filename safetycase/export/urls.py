@@ -7,6 +7,11 @@ from safetycase.export import views
 urlpatterns = [
     path("cases/<int:case_id>/export/", views.case_export, name="case_export"),
     path(
+        "cases/<int:case_id>/versions/<int:number>/export.pdf",
+        views.version_export,
+        name="version_export",
+    ),
+    path(
         "cases/<int:case_id>/export/<int:export_id>/",
         views.case_export_status,
         name="case_export_status",

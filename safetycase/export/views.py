@@ -2,7 +2,8 @@
 
 A small case answers with the PDF at once. A large one (more than SAFETYCASE_PDF_SYNC_MAX_NODES
 nodes) shows a page with a button that queues the export, then a status page that refreshes
-itself until the file is ready and offers it for download.
+itself until the file is ready and offers it for download. Each signed version's page offers
+its own PDF (`version_export`), built from the version's frozen snapshot.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from safetycase import selectors
+from safetycase import review, selectors
 from safetycase.api.exports import pdf_response
 from safetycase.errors import NotFound
 from safetycase.export import services
@@ -55,6 +56,31 @@ def case_export(request: HttpRequest, case_id: int) -> HttpResponse:
         request,
         "safetycase/case_export.html",
         {"case": case, "pdfa": pdfa, "recent": recent, "large": True},
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def version_export(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
+    """The PDF of a signed version (from its frozen snapshot), at once whatever its size."""
+    case = _get_case_for_user(request, case_id)
+    try:
+        version = review.version_for_case(case=case, number=number)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    version.case = case
+    pdfa = request.GET.get("pdfa") == "1"
+    try:
+        result = services.version_export_pdf(version=version, pdfa=pdfa)
+    except PdfError as exc:
+        return render(
+            request,
+            "safetycase/case_export.html",
+            {"case": case, "error": str(exc), "pdfa": pdfa},
+            status=500,
+        )
+    return pdf_response(
+        result.content, result.filename, content_hash=result.content_hash, pages=result.pages
     )
 
 

@@ -17,12 +17,14 @@ def _user(context):
 
 @register.inclusion_tag("safetycase/review/_case_review.html", takes_context=True)
 def case_review(context, case):
-    """The versions link and, for reviewers, the sign-off form."""
+    """The versions link and, for reviewers, the sign-off form; for authors who are not
+    reviewers, the sentence saying why they have none (authors cannot sign off alone)."""
     user = _user(context)
     return {
         "case": case,
         "csrf_token": context.get("csrf_token"),
         "can_sign": user is not None and user.has_perm("safetycase.review_case", case),
+        "is_author": user is not None and user.has_perm("safetycase.edit_argument", case),
         "latest_version": review.case_versions(case=case).first(),
     }
 

@@ -10,16 +10,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
+
+from safetycase.diagrams import STATUS_MARKS, STATUS_WORDS
 
 register = template.Library()
 
 SEVERITIES = ("error", "warning", "info")
-STATUS_WORDS = {
-    "supported": "supported",
-    "defeated": "defeated",
-    "at_risk": "at risk",
-    "undeveloped": "undeveloped",
-}
+# Severity badges carry a mark too, so that they read without their colour.
+SEVERITY_MARKS = {"error": "✗", "warning": "!", "info": "i"}
 
 # A literal bound the criterion states for the rate: cp_upper(k, n[, c]) < t, rate < t,
 # wilson_upper(...) < t, cp_lower(...) >= t and the like (the first one found is drawn).
@@ -35,6 +34,31 @@ _NICE_STEPS = (1, 2, 5)
 @register.filter
 def status_word(status: str | None) -> str:
     return STATUS_WORDS.get(status or "", status or "no status")
+
+
+@register.filter
+def status_mark(status: str | None) -> str:
+    """✓ supported, ✗ defeated, ! at risk, … undeveloped; "" for anything else."""
+    return STATUS_MARKS.get(status or "", "")
+
+
+@register.simple_tag
+def status_pill(status: str | None, size: str = "") -> str:
+    """A status as a coloured pill with its mark and word (the diagram's marks), so that it
+    reads without colour. `size` "small" for lists."""
+    mark = STATUS_MARKS.get(status or "")
+    return format_html(
+        '<span class="pill{} status-{}">{}{}</span>',
+        " small" if size == "small" else "",
+        status or "none",
+        format_html('<span class="mark" aria-hidden="true">{}</span> ', mark) if mark else "",
+        status_word(status),
+    )
+
+
+@register.filter
+def severity_mark(severity: str | None) -> str:
+    return SEVERITY_MARKS.get(severity or "", "")
 
 
 @register.filter

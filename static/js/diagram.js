@@ -1,6 +1,7 @@
-// Pan and zoom for the case diagram, and node clicks that open the side panel through htmx.
-// Progressive enhancement: without this script the diagram scrolls natively and every node is
-// a plain link to its page.
+// Pan and zoom for the case diagram, node clicks that open the side panel through htmx, and
+// keyboard navigation of the diagram and of the node list under it.
+// Progressive enhancement: without this script the diagram scrolls natively and every node, in
+// the diagram and in the list, is a plain link to its page (each one a Tab stop).
 (function () {
   "use strict";
 
@@ -179,6 +180,19 @@
     reset();
     var selected = highlight(svg, new URLSearchParams(window.location.search).get("node"));
     if (selected) centreOn(selected, Math.max(scale(), 1));
+
+    // Bring a node the keyboard reached into view, keeping the zoom.
+    container.revealNode = function (group) {
+      var r = group.getBoundingClientRect();
+      var c = container.getBoundingClientRect();
+      var inside = r.left >= c.left && r.right <= c.right && r.top >= c.top && r.bottom <= c.bottom;
+      if (!inside) centreOn(group, scale());
+    };
+    // A focused node link must never scroll the clipped box itself (pan-zoom owns the view).
+    container.addEventListener("scroll", function () {
+      container.scrollTop = 0;
+      container.scrollLeft = 0;
+    });
   }
 
   // Each node of the diagram is an SVG <a> to its page. With htmx, a click loads the node's
@@ -219,8 +233,127 @@
     return group;
   }
 
+  // Keyboard: the diagram and the node list are one Tab stop each ("roving tabindex"); inside
+  // either, the arrow keys move between nodes in reading order (the node list's order), Home
+  // and End jump to the ends, and Enter opens the node beside the diagram, as a click does.
+  var NEXT = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1, PageDown: 10, PageUp: -10 };
+
+  function nodeOrder() {
+    var list = document.querySelector("[data-node-list]");
+    if (!list) return [];
+    return Array.prototype.map.call(list.querySelectorAll("a[data-node]"), function (a) {
+      return a.dataset.node;
+    });
+  }
+
+  function svgLinks(svg) {
+    var links = {};
+    svg.querySelectorAll("g.node").forEach(function (g) {
+      var link = g.querySelector("a");
+      if (link && g.id.indexOf("node-") === 0) links[g.id.slice(5)] = link;
+    });
+    return links;
+  }
+
+  // Make `current` the one Tab stop of a group of links, and move focus to it if asked.
+  // In the diagram, revealNode pans to the node instead of the browser scrolling the box.
+  function rove(links, current, focus, preventScroll) {
+    Object.keys(links).forEach(function (key) {
+      links[key].setAttribute("tabindex", key === current ? "0" : "-1");
+    });
+    if (focus && links[current]) links[current].focus({ preventScroll: !!preventScroll });
+  }
+
+  function step(order, current, key) {
+    var i = order.indexOf(current);
+    if (key === "Home") return order[0];
+    if (key === "End") return order[order.length - 1];
+    if (i < 0) return order[0];
+    return order[Math.max(0, Math.min(order.length - 1, i + NEXT[key]))];
+  }
+
+  function isNavigationKey(event) {
+    return !event.altKey && !event.ctrlKey && !event.metaKey &&
+      (event.key in NEXT || event.key === "Home" || event.key === "End");
+  }
+
+  function enableKeyboard() {
+    var order = nodeOrder();
+    if (!order.length) return;
+    var list = document.querySelector("[data-node-list]");
+    var listLinks = {};
+    list.querySelectorAll("a[data-node]").forEach(function (a) {
+      listLinks[a.dataset.node] = a;
+    });
+    var container = document.querySelector("[data-pan-zoom]");
+    var svg = container && container.querySelector("svg");
+    var diagramLinks = svg ? svgLinks(svg) : {};
+    var diagramOrder = order.filter(function (id) {
+      return id in diagramLinks;
+    });
+    var wanted = new URLSearchParams(window.location.search).get("node");
+    var start = wanted && wanted in listLinks ? wanted : order[0];
+    rove(listLinks, start, false);
+    rove(diagramLinks, wanted && wanted in diagramLinks ? wanted : diagramOrder[0], false);
+
+    function show(identifier) {
+      if (!svg) return;
+      svg.querySelectorAll("g.node.focused").forEach(function (g) {
+        g.classList.remove("focused");
+      });
+      var group = svg.getElementById ? svg.getElementById("node-" + identifier) : null;
+      if (!group) return;
+      group.classList.add("focused");
+      if (container.revealNode) container.revealNode(group);
+    }
+
+    list.addEventListener("keydown", function (event) {
+      var link = event.target.closest("a[data-node]");
+      if (!link || !isNavigationKey(event)) return;
+      event.preventDefault();
+      rove(listLinks, step(order, link.dataset.node, event.key), true);
+    });
+    list.addEventListener("focusin", function (event) {
+      var link = event.target.closest("a[data-node]");
+      if (link) {
+        rove(listLinks, link.dataset.node, false);
+        show(link.dataset.node);
+      }
+    });
+    list.addEventListener("focusout", function () {
+      if (svg) svg.querySelectorAll("g.node.focused").forEach(function (g) {
+        g.classList.remove("focused");
+      });
+    });
+
+    if (!svg) return;
+    svg.addEventListener("keydown", function (event) {
+      var group = event.target.closest && event.target.closest("g.node");
+      if (!group || !isNavigationKey(event)) return;
+      event.preventDefault();
+      rove(diagramLinks, step(diagramOrder, group.id.slice(5), event.key), true, true);
+    });
+    svg.addEventListener("focusin", function (event) {
+      var group = event.target.closest && event.target.closest("g.node");
+      if (group) {
+        rove(diagramLinks, group.id.slice(5), false);
+        show(group.id.slice(5));
+      }
+    });
+
+    // The node opened in the panel becomes the Tab stop of both.
+    document.addEventListener("htmx:afterSwap", function (event) {
+      var body = event.detail.target && event.detail.target.querySelector("[data-node-id]");
+      if (!body) return;
+      var id = body.dataset.nodeId;
+      if (id in listLinks) rove(listLinks, id, false);
+      if (id in diagramLinks) rove(diagramLinks, id, false);
+    });
+  }
+
   function start() {
     document.querySelectorAll("[data-pan-zoom]").forEach(init);
+    enableKeyboard();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -5,123 +5,24 @@ panel without leaving the page, pans and zooms, switches to one argument at a ti
 a run that a harness posts through the API while the page is open until it is ingested. The same
 flows with JavaScript disabled still reach every node page through plain links.
 
-The tests fail when CI is set and /usr/bin/chromium or playwright is missing (CI installs
-both); elsewhere they are skipped. BROWSER_CHROMIUM names another Chromium binary;
-BROWSER_SCREENSHOTS=DIR keeps screenshots of the pages.
+The browser, pages and demo fixtures are in conftest.py; screenshots are kept as test
+artifacts (pages.py).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from evidence import services as evidence_services
 from evidence.models import EvaluationRun
-from safetycase.models import SafetyCase
 
-CHROMIUM = os.environ.get("BROWSER_CHROMIUM", "/usr/bin/chromium")  # Debian's package
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-INSPECT = Path(__file__).resolve().parent.parent / "fixtures" / "inspect"
-SCREENSHOTS = os.environ.get("BROWSER_SCREENSHOTS")
+from .pages import INSPECT, log_in, screenshot, view_box
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run the browser tests.", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install playwright==1.65.2)")
-    # Playwright's sync API keeps an event loop running in the test thread; the ORM calls the
-    # tests make meanwhile are ordinary synchronous calls. Set only while the browser lives
-    # (browser tests run last, tests/conftest.py), so subprocesses of other tests never see it.
-    added = "DJANGO_ALLOW_ASYNC_UNSAFE" not in os.environ
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if added:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def expect(browser):
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=10_000)
-    return expect
-
-
-@pytest.fixture
-def open_page(browser):
-    contexts = []
-
-    def open_page(*, javascript: bool = True, width: int = 1400, height: int = 900):
-        context = browser.new_context(
-            viewport={"width": width, "height": height}, java_script_enabled=javascript
-        )
-        contexts.append(context)
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.js_errors = errors
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def demo(make_user, eager_celery):
-    """The demo case (131 nodes, 27 runs) with a reviewer who can log in."""
-    user = make_user("rita")
-    call_command("load_demo", owner=user.username, stdout=io.StringIO())
-    case = SafetyCase.objects.get(memberships__user=user)
-    return case, user
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", f"pw-{user.username}")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-
-
-def screenshot(page, name: str):
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
-
-
-def view_box(page) -> list[float]:
-    return [float(v) for v in page.get_attribute("#diagram svg", "viewBox").split()]
 
 
 def test_a_reviewer_reads_nodes_beside_the_diagram(live_server, demo, open_page, expect):
@@ -273,6 +174,14 @@ def test_without_javascript_every_node_is_a_link_to_its_page(live_server, demo, 
     page.click("#node-G0 a")
     page.wait_for_url(f"{live_server.url}/cases/{case.pk}/nodes/G0/")
     expect(page.locator("h1")).to_contain_text("G0")
+
+    # The node list under the diagram: every entry a plain link, each its own Tab stop.
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    entries = page.locator("[data-node-list] a[data-node]")
+    assert entries.count() == page.locator("#diagram g.node").count()
+    expect(page.locator("[data-node-list] a[tabindex='-1']")).to_have_count(0)
+    page.locator("[data-node-list] a[data-node='S0']").click()
+    page.wait_for_url(f"{live_server.url}/cases/{case.pk}/nodes/S0/")
 
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     page.click("nav.tabs >> text=SI")

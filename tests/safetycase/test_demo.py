@@ -74,15 +74,15 @@ def test_load_demo_twice_changes_nothing(author, reviewer, eager_celery, monkeyp
     assert counts() == after_first
 
     # Weeks later the regenerated files differ (their dates move), so the sha256 no longer
-    # matches; the run ids still do. Another owner becomes an author of the existing case.
+    # matches; the run ids still do. Another owner becomes an owner of the existing case.
     later = timezone.now() + timedelta(days=40)
     monkeypatch.setattr(load_demo.timezone, "now", lambda: later)
     run("load_demo", "--owner", "bob")
     assert counts() == {**after_first, "memberships": after_first["memberships"] + 1}
     case = SafetyCase.objects.get()
     assert {(m.user.username, m.role) for m in case.memberships.all()} == {
-        ("alice", "author"),
-        ("bob", "author"),
+        ("alice", "owner"),
+        ("bob", "owner"),
     }
 
 

@@ -193,6 +193,21 @@ def test_fill_colours_follow_the_statuses(argument):
     assert all("filled" in n["style"].split(",") for n in nodes.values())
 
 
+def test_statuses_are_also_written_as_a_mark_and_a_word(argument):
+    # Colour alone does not tell a defeated node from a supported one to everyone.
+    statuses = {"G1": "supported", "G2": "defeated", "G4": "at_risk", "G3": "undeveloped"}
+    _, groups = svg_nodes(argument_dot(argument, statuses=statuses))
+    texts = {
+        g.find(f"{SVG}title").text: [t.text.strip() for t in g.iter(f"{SVG}text")] for g in groups
+    }
+
+    assert texts["G1"][:2] == ["G1", "✓ supported"]
+    assert texts["G2"][:2] == ["G2", "✗ defeated"]
+    assert texts["G4"][:2] == ["G4", "! at risk"]
+    assert texts["G3"][:2] == ["G3", "… undeveloped"]
+    assert texts["S1"][1] == "Argue over each scheming"  # no status: the statement follows
+
+
 def test_every_node_links_to_its_page_with_a_tooltip_and_an_id(argument):
     nodes, _, _ = parsed(argument_dot(argument, node_url=lambda i: f"/cases/7/nodes/{i}/"))
 
@@ -316,7 +331,8 @@ def test_hostile_text_cannot_break_the_dot_or_inject_into_the_svg():
     assert set(by_title) == set(HOSTILE_IDS)
     for element in elements:
         group = by_title[element.identifier]
-        texts = [t.text for t in group.iter(f"{SVG}text")]
+        # The status mark beside the identifier ("✓ supported") is our text, not the user's.
+        texts = [t.text for t in group.iter(f"{SVG}text") if t.text.strip() != "✓ supported"]
         # Shown literally (whitespace folded), as escaped text, never as markup.
         assert texts[0] == " ".join(element.identifier.split())
         assert " ".join(texts[1:]) == " ".join(element.statement.split())

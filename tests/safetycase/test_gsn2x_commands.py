@@ -191,7 +191,7 @@ def test_case_details_and_owner_are_stored(author):
         "2026-11",
         "internal",
     )
-    assert case.memberships.get().role == "author"
+    assert case.memberships.get().role == "owner"
     assert case.memberships.get().user == author
 
 

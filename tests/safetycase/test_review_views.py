@@ -186,7 +186,8 @@ def test_case_list_queries_do_not_grow_with_the_number_of_cases(client, author, 
         services.case_assess(case=case, trigger="manual")
         services.case_assess(case=case, trigger="run_ingested", detail="run 1 ingested")
     many = count_queries(client, "/")
-    assert few == many <= 4
+    # Session, user, cases, their assessments, their last sign-offs.
+    assert few == many <= 5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +278,13 @@ def test_flags_are_grouped_by_severity_and_link_to_node_and_run(client, bound_ca
     assert f'href="/cases/{bound_case.pk}/nodes/Sn1/"' in flags
     assert f'href="/runs/{run.pk}/"' in flags
     # The badge list beside the diagram counts flags per node.
-    assert re.search(r'class="node-badge sev-error"[^>]*>Sn1 <b>\d+</b>', page, re.S)
+    # Its severity shows as a mark (✗ error, ! warning, i info) as well as a colour.
+    assert re.search(
+        r'class="node-badge sev-error"[^>]*><span class="mark" aria-hidden="true">✗</span> '
+        r"Sn1 <b>\d+</b>",
+        page,
+        re.S,
+    )
 
 
 def test_what_changed_lists_recent_assessments_with_their_changes(
@@ -564,3 +571,102 @@ def test_a_hostile_file_name_stays_inside_the_header(client, viewer, submit):
     assert disposition.startswith("attachment; filename=")
     assert "\n" not in disposition and "\r" not in disposition
     assert '"; x=1' not in disposition.replace('\\"', "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Statuses without colour, the keyboard node list, the root of a defeat, sign-off
+
+
+def test_statuses_read_without_colour_in_diagram_pills_and_panel(
+    client, bound_case, viewer, submit
+):
+    submit(generic_run("flag-run", 12, 400))  # 12/400 fails cp_upper < 0.01
+    client.force_login(viewer)
+    page = client.get(f"/cases/{bound_case.pk}/?node=G1").content.decode()
+    svg = svg_of(page)
+    sn1 = next(g for g in svg.iter("{http://www.w3.org/2000/svg}g") if g.get("id") == "node-Sn1")
+    texts = [t.text.strip() for t in sn1.iter("{http://www.w3.org/2000/svg}text")]
+    assert texts[:2] == ["Sn1", "✗ defeated"]  # beside the red fill, a mark and a word
+    defeated_pill = (
+        '<span class="pill status-defeated"><span class="mark" aria-hidden="true">✗</span> '
+        "defeated</span>"
+    )
+    panel = page[page.index('id="node-panel"') :]
+    assert defeated_pill in panel  # G1 is defeated through Sn1
+    # The legend names every colour with its mark.
+    for mark, word in [("✓", "supported"), ("!", "at risk"), ("…", "undeveloped")]:
+        assert f'<span class="mark" aria-hidden="true">{mark}</span> {word}</span>' in page
+    # Flag severities carry a mark as well (✗ error).
+    assert '<span class="mark" aria-hidden="true">✗</span> 1 error</span>' in page
+
+
+def test_the_node_list_walks_the_diagram_in_reading_order(client, author, viewer):
+    case = make_argument_case(author, viewer)
+    client.force_login(viewer)
+
+    def node_list(url):
+        page = client.get(url).content.decode()
+        listing = page[
+            page.index("data-node-list") : page.index("</ul>", page.index("data-node-list"))
+        ]
+        return re.findall(r'<li class="indent-(\d)"><a href="([^"]+)" data-node="([^"]+)"', listing)
+
+    whole = node_list(f"/cases/{case.pk}/")
+    # Depth first from the root, each node's context right after it, like the drawing.
+    assert [(node, int(depth)) for depth, _, node in whole] == [
+        ("G0", 0),
+        ("C0", 1),
+        ("S0", 1),
+        ("HI-G1", 2),
+        ("HI-Sn1", 3),
+        ("SI-G1", 2),
+        ("A1", 3),
+        ("SI-Sn1", 3),
+    ]
+    # Every entry is a plain link to the node page (no JavaScript needed).
+    assert all(href == f"/cases/{case.pk}/nodes/{node}/" for _, href, node in whole)
+    # One argument at a time: only what that view draws.
+    assert [node for _, _, node in node_list(f"/cases/{case.pk}/?argument=SI")] == [
+        "SI-G1",
+        "A1",
+        "SI-Sn1",
+    ]
+
+
+def test_a_defeated_node_lists_the_flags_at_its_root(client, bound_case, viewer, submit):
+    run = submit(generic_run("flag-run", 12, 400))
+    client.force_login(viewer)
+    fragment = client.get(f"/cases/{bound_case.pk}/nodes/G1/", **HTMX).content.decode()
+    root = fragment[fragment.index('class="chain root-causes"') :]
+    root = root[: root.index("</ul>")]
+    assert ">Sn1</a>" in root and "criterion_failed" in root
+    assert f'href="/runs/{run.pk}/"' in root  # one click on to the failing run
+    # A node that is not defeated or at risk has no such list, nor has a leaf.
+    sn1 = client.get(f"/cases/{bound_case.pk}/nodes/Sn1/", **HTMX).content.decode()
+    assert "root-causes" not in sn1
+
+
+def test_case_list_shows_the_last_sign_off(client, bound_case, reviewer, viewer):
+    from safetycase import review
+
+    client.force_login(viewer)
+    assert "none yet" in client.get("/").content.decode()
+    review.version_sign_off(actor=reviewer, case=bound_case, note="first")
+    review.version_sign_off(actor=reviewer, case=bound_case, note="second")
+    page = client.get("/").content.decode()
+    assert f'href="/cases/{bound_case.pk}/versions/2/">version 2</a>' in page
+    assert f"by {reviewer.username}" in page
+
+
+def test_authors_see_why_they_have_no_sign_off_button(client, bound_case, author, reviewer, viewer):
+    rule = "authors cannot sign off their own argument"
+    for url in (f"/cases/{bound_case.pk}/", f"/cases/{bound_case.pk}/versions/"):
+        client.force_login(author)
+        page = client.get(url).content.decode()
+        assert rule in page and "/versions/sign-off/" not in page, url
+        client.force_login(reviewer)
+        page = client.get(url).content.decode()
+        assert rule not in page and "/versions/sign-off/" in page, url
+        client.force_login(viewer)  # viewers read only: neither
+        page = client.get(url).content.decode()
+        assert rule not in page and "/versions/sign-off/" not in page, url

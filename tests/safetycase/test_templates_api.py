@@ -87,7 +87,7 @@ def test_create_a_case_from_a_template(api_client_for, outsider):
     assert response.status_code == 201, response.json()
     data = response.json()
     case = SafetyCase.objects.get(pk=data["id"])
-    assert case.memberships.get().user == outsider and case.memberships.get().role == "author"
+    assert case.memberships.get().user == outsider and case.memberships.get().role == "owner"
     g0 = next(n for n in data["nodes"] if n["identifier"] == "SI-G0")
     assert g0["template_ref"] == "SI:G0"
     assert g0["statement"].startswith("Example-9 (version r3) lacks capabilities")

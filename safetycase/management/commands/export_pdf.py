@@ -2,9 +2,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from safetycase import review
 from safetycase.errors import ApplicationError
 from safetycase.export.pdf import PdfError
-from safetycase.export.services import case_export_pdf
+from safetycase.export.services import case_export_pdf, version_export_pdf
 from safetycase.rendering import DiagramError
 from safetycase.selectors import case_by_id_or_name
 
@@ -14,19 +15,36 @@ class Command(BaseCommand):
         "Write case CASE (its id, or else its exact name) as a PDF to OUT (overwritten if it "
         "exists): cover with the content hash, summary, diagrams, the argument as text, "
         "evidence, assumptions and flags, from the latest assessment (a case never assessed is "
-        "assessed first). --pdfa writes PDF/A-2b for archiving. Prints the path, the number of "
-        "pages and the content hash."
+        "assessed first). --version N writes signed version N instead, from its frozen snapshot. "
+        "--pdfa writes PDF/A-2b for archiving. Prints the path, the number of pages and the "
+        "content hash."
     )
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # `--version` here names a signed version of the case, replacing Django's own
+        # `--version` (the Django version), which this command does not need.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 
     def add_arguments(self, parser):
         parser.add_argument("case", metavar="CASE", help="Case id or exact case name.")
         parser.add_argument("out", metavar="OUT.pdf", help="File to write.")
         parser.add_argument("--pdfa", action="store_true", help="Write PDF/A-2b.")
+        parser.add_argument(
+            "--version",
+            dest="version_number",
+            type=int,
+            metavar="N",
+            help="Export signed version N (default: the working copy).",
+        )
 
-    def handle(self, *args, case, out, pdfa, **options):
+    def handle(self, *args, case, out, pdfa, version_number, **options):
         try:
             found = case_by_id_or_name(reference=case)
-            result = case_export_pdf(case=found, pdfa=pdfa)
+            if version_number is None:
+                result = case_export_pdf(case=found, pdfa=pdfa)
+            else:
+                version = review.version_for_case(case=found, number=version_number)
+                result = version_export_pdf(version=version, pdfa=pdfa)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         except (PdfError, DiagramError) as exc:

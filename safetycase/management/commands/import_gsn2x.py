@@ -15,13 +15,13 @@ class Command(BaseCommand):
         "once). The argument is checked with the GSN rules and every finding is printed as "
         "`Error: (<module>) <rule> <node>: <message>` (errors on stderr) or `Warning: ...`. If "
         "any rule reports an error, or a file is not valid gsn2x, nothing is imported. With "
-        "--owner the user becomes the case's first author."
+        "--owner the user becomes the case's owner."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", metavar="FILE", help="gsn2x .gsn.yaml files.")
         parser.add_argument("--case", required=True, metavar="NAME", help="Name of the new case.")
-        parser.add_argument("--owner", metavar="USERNAME", help="Make this user the author.")
+        parser.add_argument("--owner", metavar="USERNAME", help="Make this user the owner.")
         parser.add_argument("--model-name", default="", help="Model the case is about.")
         parser.add_argument("--model-version", default="", help="Version of that model.")
         parser.add_argument("--deployment", default="", help="Deployment the case covers.")

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from safetycase import selectors, services
+from safetycase.choices import Role
 from safetycase.errors import ApplicationError
 from safetycase.library import TemplateError
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
     help = (
         "Instantiate TEMPLATE (ROOT, SI, HI, HC or AL; see docs/templates/) with parameter "
         "values. Without --under, a new case NAME is created from the template (with --owner "
-        "as its author). With --under GOAL, the template is added to the existing case NAME "
+        "as its owner). With --under GOAL, the template is added to the existing case NAME "
         "(a name or an id) and its top goal is attached under GOAL; new identifiers get the "
         "template's prefix (SI-G1) or --prefix, and catalogue assumptions the case already has "
         "are reused. Values come from --params-file (YAML mapping) and then --param key=value "
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--params-file", metavar="FILE", help="YAML file with a mapping of parameter values."
         )
-        parser.add_argument("--owner", metavar="USERNAME", help="Make this user the author.")
+        parser.add_argument("--owner", metavar="USERNAME", help="Make this user an owner.")
         parser.add_argument(
             "--under", metavar="GOAL", help="Attach under this goal of the existing case NAME."
         )
@@ -77,7 +78,7 @@ class Command(BaseCommand):
             else:
                 existing = selectors.case_by_id_or_name(reference=case)
                 if owner_user is not None:
-                    services.membership_set(case=existing, user=owner_user, role="author")
+                    services.membership_set(case=existing, user=owner_user, role=Role.OWNER)
                 result = services.template_instantiate_into_do(
                     case=existing,
                     template=template,

@@ -62,13 +62,13 @@ class Command(BaseCommand):
         "with evidence runs made from published figures (safetycase/demo/, docs/demo.md). The "
         "runs are uploaded like harness logs and ingested in this process when no Celery "
         "broker is configured, else by the workers; their dates are moved so that each keeps "
-        "its age. OWNER (default: admin) becomes an author. Running it again adds nothing: an "
-        "existing demo case is kept as it is (OWNER is made an author of it) and runs already "
+        "its age. OWNER (default: admin) becomes its owner. Running it again adds nothing: an "
+        "existing demo case is kept as it is (OWNER is made an owner of it) and runs already "
         "uploaded are recognised by their run id."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--owner", default="admin", help="Username made author of the case.")
+        parser.add_argument("--owner", default="admin", help="Username made owner of the case.")
 
     def handle(self, *args, owner, **options):
         user = get_user_model().objects.filter(username=owner).first()
@@ -91,10 +91,10 @@ class Command(BaseCommand):
         fields = spec["case"]
         case = SafetyCase.objects.filter(name=fields["name"]).first()
         if case is not None:
-            services.membership_set(case=case, user=user, role=Role.AUTHOR)
+            services.membership_set(case=case, user=user, role=Role.OWNER)
             self.stdout.write(
                 f"The demo case {case.name!r} is already loaded (id {case.pk}); "
-                f"{user.username} is an author."
+                f"{user.username} is an owner."
             )
             return case
         try:
@@ -116,7 +116,7 @@ class Command(BaseCommand):
             f"Created the demo case {case.name!r} (id {case.pk}) from template "
             f"{spec['template']}: {case.nodes.count()} nodes, {case.links.count()} links, "
             f"{case.bindings.count()} evidence bindings and checks; "
-            f"{user.username} is an author."
+            f"{user.username} is an owner."
         )
         return case
 

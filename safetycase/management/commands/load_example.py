@@ -16,11 +16,11 @@ EXAMPLE_NAME = "Example-7 internal coding agent (example)"
 class Command(BaseCommand):
     help = (
         "Load the small example scheming case (safetycase/examples/example.gsn.yaml) and make "
-        "OWNER (default: admin) its author. Running it again changes nothing."
+        "OWNER (default: admin) its owner. Running it again changes nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--owner", default="admin", help="Username made author of the case.")
+        parser.add_argument("--owner", default="admin", help="Username made owner of the case.")
 
     def handle(self, *args, owner, **options):
         user = get_user_model().objects.filter(username=owner).first()
@@ -43,5 +43,5 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"Loaded the example case {case.name!r} (id {case.pk}).")
         else:
-            services.membership_set(case=case, user=user, role=Role.AUTHOR)
+            services.membership_set(case=case, user=user, role=Role.OWNER)
             self.stdout.write(f"The example case {case.name!r} is already loaded (id {case.pk}).")
