@@ -20,8 +20,8 @@ run: export DEBUG ?= 1
 run: $(STAMP)
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py setup_admin --url http://127.0.0.1:$(PORT)/
-	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py setup_admin --url http://127.0.0.1:$(PORT)/ --reviewer reviewer
+	$(BIN)/python manage.py load_demo --reviewer reviewer
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP)

@@ -214,7 +214,8 @@ def pdf_export_path(instance: PdfExport, filename: str) -> str:
 
 
 class PdfExport(models.Model):
-    """A PDF export of a case rendered by a Celery task (large cases), with its progress."""
+    """A PDF export of a case, or of one of its signed versions, rendered by a Celery task
+    (large cases), with its progress."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
@@ -223,6 +224,14 @@ class PdfExport(models.Model):
         FAILED = "failed", "failed"
 
     case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="pdf_exports")
+    version = models.ForeignKey(
+        "Version",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="pdf_exports",
+        help_text="The signed version exported; empty for the working copy.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

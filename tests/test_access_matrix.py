@@ -144,6 +144,7 @@ UI_MATRIX: dict[tuple[str, str], Rule] = {
     ("case_export", "POST"): Rule(CASE_PAGE),
     ("case_export_status", "GET"): Rule(CASE_PAGE),
     ("version_export", "GET"): Rule(CASE_PAGE),
+    ("version_export", "POST"): Rule(CASE_PAGE),
     ("authoring_case_new", "GET"): Rule(SIGNED_IN, about_case=False),
     ("authoring_case_import", "GET"): Rule(SIGNED_IN, about_case=False),
     ("authoring_case_from_template", "GET"): Rule(SIGNED_IN, about_case=False),

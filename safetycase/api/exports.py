@@ -47,11 +47,15 @@ class PdfExportSerializer(serializers.ModelSerializer):
         help_text="Where to download the PDF; null until the export is done."
     )
     created_by = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField(
+        help_text="The number of the signed version exported; null for the working copy."
+    )
 
     class Meta:
         model = PdfExport
         fields = [
             "id",
+            "version",
             "status",
             "progress",
             "stage",
@@ -74,6 +78,9 @@ class PdfExportSerializer(serializers.ModelSerializer):
             return None
         return self._absolute(reverse("api_case_export_download", args=[export.case_id, export.pk]))
 
+    def get_version(self, export: PdfExport) -> int | None:
+        return export.version.number if export.version_id else None
+
     def get_created_by(self, export: PdfExport) -> str | None:
         return export.created_by.get_username() if export.created_by else None
 
@@ -85,6 +92,12 @@ class PdfExportSerializer(serializers.ModelSerializer):
 class PdfExportCreateSerializer(serializers.Serializer):
     pdfa = serializers.BooleanField(
         default=False, help_text="Write PDF/A-2b (for archiving) instead of plain PDF."
+    )
+    version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Export this signed version (its number) instead of the working copy.",
     )
 
 
@@ -174,6 +187,10 @@ class VersionExportPdfApi(APIView):
                 "exported data shown on its cover; `X-Version-Hash` the version's chained "
                 "content hash; `X-Page-Count` its number of pages.",
             ),
+            (202, "application/json"): OpenApiResponse(
+                PdfExportSerializer,
+                description="A large version: the export is queued; poll `Location`.",
+            ),
             (404, "application/json"): OpenApiResponse(
                 description="No such case or version, or you are not a member of the case."
             ),
@@ -182,17 +199,23 @@ class VersionExportPdfApi(APIView):
             "A signed version of the case as a PDF, built from the version's frozen snapshot "
             "(not from the live case): the cover names the version, its hash, its signers and "
             "the sign-off date, and the summary lists what changed since the version before. "
-            "The same version always gives the same document. Rendered within the request."
+            "The same version always gives the same document. Versions with more than "
+            "SAFETYCASE_PDF_SYNC_MAX_NODES elements are rendered by a worker: the answer is "
+            "then 202 with the export's status URL in `Location`."
         ),
     )
     def get(self, request, case_id: int, number: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         version = review.version_for_case(case=case, number=number)
         version.case = case  # keeps the membership cache of the selector that loaded the case
-        try:
-            result = export_services.version_export_pdf(
-                version=version, pdfa=_truthy(request.query_params.get("pdfa"))
+        pdfa = _truthy(request.query_params.get("pdfa"))
+        if export_services.version_is_large(version=version):
+            export = export_services.pdf_export_request(
+                actor=request.user, case=case, pdfa=pdfa, version=version
             )
+            return _queued(request, export)
+        try:
+            result = export_services.version_export_pdf(version=version, pdfa=pdfa)
         except PdfError as exc:
             return _failure(exc)
         response = pdf_response(
@@ -209,24 +232,27 @@ class CaseExportListApi(APIView):
     )
     def get(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        exports = case.pdf_exports.select_related("created_by")[:50]
+        exports = case.pdf_exports.select_related("created_by", "version")[:50]
         return Response(PdfExportSerializer(exports, many=True, context={"request": request}).data)
 
     @extend_schema(
         request=PdfExportCreateSerializer,
         responses={202: PdfExportSerializer},
         description=(
-            "Queue a PDF export of the case, whatever its size; a worker renders it. Poll the "
-            "returned `url` (also in `Location`) until `status` is `done`, then fetch "
-            "`download_url`."
+            "Queue a PDF export of the case (or, with `version`, of that signed version), "
+            "whatever its size; a worker renders it. Poll the returned `url` (also in "
+            "`Location`) until `status` is `done`, then fetch `download_url`. An unknown "
+            "version number is a 404."
         ),
     )
     def post(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         serializer = PdfExportCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        number = serializer.validated_data.get("version")
+        version = review.version_for_case(case=case, number=number) if number else None
         export = export_services.pdf_export_request(
-            actor=request.user, case=case, pdfa=serializer.validated_data["pdfa"]
+            actor=request.user, case=case, pdfa=serializer.validated_data["pdfa"], version=version
         )
         export.refresh_from_db()  # an eager worker may have finished it already
         return _queued(request, export)
@@ -234,7 +260,7 @@ class CaseExportListApi(APIView):
 
 def _export(request, case_id: int, export_id: int) -> PdfExport:
     case = selectors.case_for_user(user=request.user, case_id=case_id)
-    export = case.pdf_exports.select_related("created_by").filter(pk=export_id).first()
+    export = case.pdf_exports.select_related("created_by", "version").filter(pk=export_id).first()
     if export is None:
         raise NotFound(f"Case {case.pk} has no export {export_id}.")
     export.case = case
@@ -280,7 +306,7 @@ class CaseExportDownloadApi(APIView):
             export.file.open("rb"),
             content_type="application/pdf",
             as_attachment=True,
-            filename=export_services.export_filename(export.case),
+            filename=export_services.export_filename(export.case, version=export.version),
         )
         response["X-Content-Hash"] = export.content_hash
         return response

@@ -50,8 +50,13 @@ class ExportedPdf:
 
 def case_is_large(*, case: SafetyCase) -> bool:
     """Whether the case is exported in a Celery task rather than within the request."""
-    limit = export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
-    return case.nodes.count() > limit
+    return case.nodes.count() > export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
+
+
+def version_is_large(*, version: Version) -> bool:
+    """Whether the version (by the elements of its snapshot) is exported in a Celery task."""
+    nodes = version.snapshot.get("nodes") or []
+    return len(nodes) > export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
 
 
 def case_export_pdf(
@@ -170,9 +175,14 @@ def export_filename(case: SafetyCase, *, version: Version | None = None) -> str:
 # Exports in the background
 
 
-def pdf_export_request(*, actor, case: SafetyCase, pdfa: bool = False) -> PdfExport:
-    """Queue an export of the case; a worker renders it (`tasks.export_case_pdf`)."""
-    export = PdfExport.objects.create(case=case, created_by=actor, pdfa=pdfa)
+def pdf_export_request(
+    *, actor, case: SafetyCase, pdfa: bool = False, version: Version | None = None
+) -> PdfExport:
+    """Queue an export of the case, or of its signed `version`; a worker renders it
+    (`tasks.export_case_pdf`)."""
+    if version is not None and version.case_id != case.pk:
+        raise ValueError("The version belongs to another case.")
+    export = PdfExport.objects.create(case=case, version=version, created_by=actor, pdfa=pdfa)
     export_id = export.pk
 
     def enqueue() -> None:
@@ -187,7 +197,7 @@ def pdf_export_request(*, actor, case: SafetyCase, pdfa: bool = False) -> PdfExp
 def pdf_export_run(*, export_id: int) -> PdfExport | None:
     """Render a queued export and store the file. Safe to run twice: a finished export is left
     as it is, and a redelivered one starts again from nothing."""
-    export = PdfExport.objects.select_related("case").filter(pk=export_id).first()
+    export = PdfExport.objects.select_related("case", "version").filter(pk=export_id).first()
     if export is None or export.status == PdfExport.Status.DONE:
         return export
 
@@ -199,7 +209,10 @@ def pdf_export_run(*, export_id: int) -> PdfExport | None:
         status=PdfExport.Status.RUNNING, progress=0, stage="starting", error=""
     )
     try:
-        result = case_export_pdf(case=export.case, pdfa=export.pdfa, progress=progress)
+        if export.version is not None:
+            result = version_export_pdf(version=export.version, pdfa=export.pdfa, progress=progress)
+        else:
+            result = case_export_pdf(case=export.case, pdfa=export.pdfa, progress=progress)
     except (pdf.PdfError, DiagramError, ApplicationError) as exc:
         logger.warning("PDF export %s of case %s failed: %s", export_id, export.case_id, exc)
         export.refresh_from_db()

@@ -51,32 +51,58 @@ def case_export(request: HttpRequest, case_id: int) -> HttpResponse:
         return pdf_response(
             result.content, result.filename, content_hash=result.content_hash, pages=result.pages
         )
-    recent = case.pdf_exports.filter(created_by=request.user)[:5]
+    recent = case.pdf_exports.filter(created_by=request.user, version=None)[:5]
     return render(
         request,
         "safetycase/case_export.html",
-        {"case": case, "pdfa": pdfa, "recent": recent, "large": True},
+        {
+            "case": case,
+            "pdfa": pdfa,
+            "recent": recent,
+            "large": True,
+            "element_count": case.nodes.count(),
+        },
     )
 
 
 @login_required
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
 def version_export(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
-    """The PDF of a signed version (from its frozen snapshot), at once whatever its size."""
+    """The PDF of a signed version (from its frozen snapshot): at once for a small version,
+    prepared in the background (POST) for a large one, as for the case."""
     case = _get_case_for_user(request, case_id)
     try:
         version = review.version_for_case(case=case, number=number)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     version.case = case
-    pdfa = request.GET.get("pdfa") == "1"
+    pdfa = request.GET.get("pdfa") == "1" or request.POST.get("pdfa") == "1"
+    if request.method == "POST":
+        export = services.pdf_export_request(
+            actor=request.user, case=case, pdfa=pdfa, version=version
+        )
+        return redirect("case_export_status", case_id=case.pk, export_id=export.pk)
+    if services.version_is_large(version=version):
+        recent = case.pdf_exports.filter(created_by=request.user, version=version)[:5]
+        return render(
+            request,
+            "safetycase/case_export.html",
+            {
+                "case": case,
+                "version": version,
+                "pdfa": pdfa,
+                "recent": recent,
+                "large": True,
+                "element_count": len(version.snapshot.get("nodes") or []),
+            },
+        )
     try:
         result = services.version_export_pdf(version=version, pdfa=pdfa)
     except PdfError as exc:
         return render(
             request,
             "safetycase/case_export.html",
-            {"case": case, "error": str(exc), "pdfa": pdfa},
+            {"case": case, "version": version, "error": str(exc), "pdfa": pdfa},
             status=500,
         )
     return pdf_response(
@@ -87,7 +113,7 @@ def version_export(request: HttpRequest, case_id: int, number: int) -> HttpRespo
 @login_required
 def case_export_status(request: HttpRequest, case_id: int, export_id: int) -> HttpResponse:
     case = _get_case_for_user(request, case_id)
-    export = case.pdf_exports.filter(pk=export_id).first()
+    export = case.pdf_exports.select_related("version").filter(pk=export_id).first()
     if export is None:
         raise Http404(f"Case {case.pk} has no export {export_id}.")
     finished = export.status in (PdfExport.Status.DONE, PdfExport.Status.FAILED)
@@ -96,6 +122,7 @@ def case_export_status(request: HttpRequest, case_id: int, export_id: int) -> Ht
         "safetycase/case_export.html",
         {
             "case": case,
+            "version": export.version,
             "export": export,
             "refresh": None if finished else REFRESH_SECONDS,
         },

@@ -53,6 +53,20 @@ def test_setup_admin_creates_the_admin_once_and_prints_the_login(settings, clien
     assert (settings.VAR_DIR / "admin-password").read_text().strip() == password
 
 
+def test_setup_admin_also_creates_an_ordinary_reviewer_account(settings, client):
+    first = run("setup_admin", "--url", "http://x/", "--reviewer", "reviewer")
+    admin_line, reviewer_line = first.strip().splitlines()
+    assert admin_line.startswith("Log in at http://x/ as admin / ")
+    assert reviewer_line.startswith("Log in at http://x/ as reviewer / ")
+    password = reviewer_line.rsplit(" ", 1)[-1]
+    assert password != admin_line.rsplit(" ", 1)[-1]
+    account = get_user_model().objects.get(username="reviewer")
+    assert not account.is_staff and not account.is_superuser
+    assert client.login(username="reviewer", password=password)
+    assert (settings.VAR_DIR / "reviewer-password").read_text().strip() == password
+    assert run("setup_admin", "--url", "http://x/", "--reviewer", "reviewer") == first
+
+
 def test_load_example_loads_a_well_formed_case_once(author):
     from safetycase.models import Node, SafetyCase
     from safetycase.selectors import case_findings

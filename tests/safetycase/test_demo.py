@@ -86,11 +86,30 @@ def test_load_demo_twice_changes_nothing(author, reviewer, eager_celery, monkeyp
     }
 
 
+@transactional
+def test_load_demo_makes_the_reviewer_a_reviewer_who_can_sign_off(author, reviewer, eager_celery):
+    from safetycase import review
+
+    out = run("load_demo", "--owner", "alice", "--reviewer", "bob")
+    assert "bob is a reviewer and can sign off versions." in out
+    case = SafetyCase.objects.get()
+    assert {(m.user.username, m.role) for m in case.memberships.all()} == {
+        ("alice", "owner"),
+        ("bob", "reviewer"),
+    }
+    version = review.version_sign_off(actor=reviewer, case=case)
+    assert version.number == 1
+    with pytest.raises(CommandError, match="The owner cannot also be the reviewer"):
+        call_command("load_demo", "--owner", "alice", "--reviewer", "alice")
+
+
 @pytest.mark.django_db
-def test_load_demo_needs_an_existing_owner():
+def test_load_demo_needs_existing_users(author):
     before = counts()
     with pytest.raises(CommandError, match="There is no user 'nobody'"):
         call_command("load_demo", "--owner", "nobody")
+    with pytest.raises(CommandError, match="There is no user 'nobody'"):
+        call_command("load_demo", "--owner", "alice", "--reviewer", "nobody")
     assert counts() == before
 
 

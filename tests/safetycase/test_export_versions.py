@@ -267,3 +267,63 @@ def test_a_version_signed_before_any_assessment_exports(case, reviewer):
     assert f"Version {version.number}" in text
     for node in case.nodes.all():
         assert node.identifier in text
+
+
+def test_a_large_version_is_exported_by_a_worker(
+    case,
+    reviewer,
+    viewer,
+    api_client_for,
+    settings,
+    eager_celery,
+    django_capture_on_commit_callbacks,
+):
+    version = review.version_sign_off(actor=reviewer, case=case)
+    _edit(case, "G2", "Edited after the sign-off")
+    settings.SAFETYCASE = {**settings.SAFETYCASE, "PDF_SYNC_MAX_NODES": 3}
+    client = api_client_for(viewer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(f"/api/v1/cases/{case.pk}/versions/1/export.pdf")
+    assert response.status_code == 202
+    queued = response.json()
+    assert queued["version"] == 1 and response["Location"] == queued["url"]
+    status = client.get(queued["url"]).json()
+    assert status["status"] == "done" and status["version"] == 1
+    download = client.get(status["download_url"])
+    assert download["Content-Disposition"].endswith('-v1.pdf"')
+    text = pdf_text(b"".join(download.streaming_content))
+    # From the frozen snapshot: the edit made after the sign-off is not in it.
+    assert f"Version {version.number}" in text and "Edited after the sign-off" not in text
+    assert status["content_hash"] == version_export_pdf(version=version).content_hash
+
+    # Queued explicitly, as for the case; an unknown version is a 404 and queues nothing.
+    with django_capture_on_commit_callbacks(execute=False):
+        explicit = client.post(f"/api/v1/cases/{case.pk}/exports/", {"version": 1}, format="json")
+        missing = client.post(f"/api/v1/cases/{case.pk}/exports/", {"version": 7}, format="json")
+    assert explicit.status_code == 202 and explicit.json()["version"] == 1
+    assert missing.status_code == 404 and "no version 7" in missing.json()["detail"]
+    assert case.pdf_exports.count() == 2
+    listed = client.get(f"/api/v1/cases/{case.pk}/exports/").json()
+    assert [e["version"] for e in listed] == [1, 1]
+
+
+def test_the_version_page_prepares_a_large_version_in_the_background(
+    client, case, reviewer, settings, eager_celery, django_capture_on_commit_callbacks
+):
+    review.version_sign_off(actor=reviewer, case=case)
+    settings.SAFETYCASE = {**settings.SAFETYCASE, "PDF_SYNC_MAX_NODES": 3}
+    client.force_login(reviewer)
+    url = reverse("version_export", args=[case.pk, 1])
+
+    form = client.get(url)
+    assert form.status_code == 200 and b"Prepare the PDF" in form.content
+    assert b"Version 1 has 6 elements" in form.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url)
+    export = case.pdf_exports.get()
+    assert export.version.number == 1 and export.status == "done"
+    assert response.status_code == 302
+    assert response["Location"] == reverse("case_export_status", args=[case.pk, export.pk])
+    page = client.get(response["Location"])
+    assert b"version 1" in page.content and b"Download the PDF" in page.content

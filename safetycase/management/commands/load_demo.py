@@ -64,18 +64,26 @@ class Command(BaseCommand):
         "broker is configured, else by the workers; their dates are moved so that each keeps "
         "its age. OWNER (default: admin) becomes its owner. Running it again adds nothing: an "
         "existing demo case is kept as it is (OWNER is made an owner of it) and runs already "
-        "uploaded are recognised by their run id."
+        "uploaded are recognised by their run id. --reviewer NAME makes the existing user NAME "
+        "a reviewer of the case, who can sign off versions (owners and authors cannot)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--owner", default="admin", help="Username made owner of the case.")
+        parser.add_argument(
+            "--reviewer", metavar="NAME", help="Username made a reviewer of the case."
+        )
 
-    def handle(self, *args, owner, **options):
-        user = get_user_model().objects.filter(username=owner).first()
-        if user is None:
-            raise CommandError(f"There is no user {owner!r}; run `manage.py setup_admin` first.")
+    def handle(self, *args, owner, reviewer=None, **options):
+        user = self._user(owner)
+        reviewing = self._user(reviewer) if reviewer else None
+        if reviewing is not None and reviewing == user:
+            raise CommandError("The owner cannot also be the reviewer: pick another user.")
         spec = read_spec()
         case = self._case(spec, user)
+        if reviewing is not None:
+            services.membership_set(case=case, user=reviewing, role=Role.REVIEWER)
+            self.stdout.write(f"{reviewing.username} is a reviewer and can sign off versions.")
         uploaded = self._evidence(spec, user)
         if uploaded or not case.assessments.exists():
             # One assessment of the whole picture (each ingested run also triggered one).
@@ -86,6 +94,12 @@ class Command(BaseCommand):
                 f"{result.summary['flag_count']} flags."
             )
         self.stdout.write("What each run is meant to show: docs/demo.md.")
+
+    def _user(self, username: str):
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"There is no user {username!r}; run `manage.py setup_admin` first.")
+        return user
 
     def _case(self, spec: dict[str, Any], user) -> SafetyCase:
         fields = spec["case"]
