@@ -101,6 +101,9 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 # would interpret, plus all whitespace other than the plain space.
 _DOT_STRING_SPECIAL = re.compile(r"""[&<>"'\\:\t\n\r\x7f-\x9f]""")
 
+# Shown under an element whose sub-argument is folded away (the diagram stops there).
+FOLDED_MARK = "▸"
+
 NodeUrl = Callable[[str], str | None]
 
 
@@ -110,9 +113,12 @@ def argument_dot(
     node_url: NodeUrl | None = None,
     statuses: Mapping[str, str] | None = None,
     module: str | None = None,
+    folded: Mapping[str, int] | None = None,
 ) -> str:
-    """DOT source for the argument (or for one module of it, with away elements)."""
+    """DOT source for the argument (or for one module of it, with away elements). `folded`:
+    elements whose sub-argument is hidden (`navigation.fold`) → how many elements it hides."""
     statuses = statuses or {}
+    folded = folded or {}
     elements = {element.identifier: element for element in argument.elements}
     drawn, away = _selection(argument, elements, module)
 
@@ -137,6 +143,7 @@ def argument_dot(
                 away_module=element.module if identifier in away else None,
                 status=statuses.get(identifier),
                 url=node_url(identifier) if node_url else None,
+                hidden=folded.get(identifier, 0),
             ),
         )
 
@@ -191,7 +198,12 @@ def _selection(
 
 
 def _node_attrs(
-    element: Element, *, away_module: str | None, status: str | None, url: str | None
+    element: Element,
+    *,
+    away_module: str | None,
+    status: str | None,
+    url: str | None,
+    hidden: int = 0,
 ) -> dict[str, str]:
     shape, extra_style = SHAPES.get(element.type, ("box", ""))
     styles = ["filled", *([extra_style] if extra_style else [])]
@@ -199,7 +211,7 @@ def _node_attrs(
         "shape": shape,
         "style": ",".join(styles),
         "fillcolor": STATUS_FILLS.get(status or "", NEUTRAL_FILL),
-        "label": _label(element, away_module=away_module, status=status),
+        "label": _label(element, away_module=away_module, status=status, hidden=hidden),
         "id": _dot_string(f"node-{element.identifier}"),
         "tooltip": _tooltip(element.statement or element.identifier),
     }
@@ -217,9 +229,11 @@ def _node_attrs(
     return attrs
 
 
-def _label(element: Element, *, away_module: str | None, status: str | None = None) -> str:
+def _label(
+    element: Element, *, away_module: str | None, status: str | None = None, hidden: int = 0
+) -> str:
     """An HTML-like label: bold identifier (with the status mark and word beside it), wrapped
-    statement, markers and the away band."""
+    statement, markers, how much is folded below it and the away band."""
     width = WRAP_WIDTH.get(element.type, DEFAULT_WRAP_WIDTH)
     identifier = _html_text(_shorten(element.identifier, MAX_IDENTIFIER_CHARS))
     rows = [f"<tr><td><b>{identifier}</b>{_status_text(status)}</td></tr>"]
@@ -229,6 +243,11 @@ def _label(element: Element, *, away_module: str | None, status: str | None = No
         rows.append(f"<tr><td>{text}</td></tr>")
     if element.undeveloped and element.type in DEVELOPABLE_TYPES:
         rows.append(f'<tr><td><font point-size="16">{UNDEVELOPED_MARK}</font></td></tr>')
+    if hidden:
+        rows.append(
+            f'<tr><td><font point-size="9"><i>{FOLDED_MARK} {hidden} '
+            f"element{'s' if hidden != 1 else ''} folded below</i></font></td></tr>"
+        )
     if letter := CORNER_LETTERS.get(element.type):
         rows.append(f'<tr><td align="right"><font point-size="12"><b>{letter}</b></font></td></tr>')
     padding = "2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -374,13 +375,16 @@ def case_view_svg(
     statuses: dict[str, str] | None = None,
     view: str | None = None,
     module: str | None = None,
+    folded: Collection[str] = (),
 ) -> str:
     """The diagram of the whole case, one argument view (`navigation.argument_views`) or one
-    module, drawn from an Argument the caller already loaded (no queries)."""
+    module, drawn from an Argument the caller already loaded (no queries); the sub-arguments
+    of the `folded` elements are left out (`navigation.fold`)."""
     if view:
         argument, module = navigation.argument_view(argument, view)
+    argument, hidden = navigation.fold(argument, folded)
     dot_source = argument_dot(
-        argument, node_url=_node_url_for(case), statuses=statuses, module=module
+        argument, node_url=_node_url_for(case), statuses=statuses, module=module, folded=hidden
     )
     return render_svg(dot_source)
 

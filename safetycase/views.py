@@ -92,7 +92,8 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     views = navigation.argument_views(argument)
     modules = sorted({node.module for node in nodes} - {""})
     view, module = _shown_part(request.GET, views, modules)
-    diagram, diagram_error = _diagram(case, argument, assessment, view, module)
+    folded = _folded(request.GET, argument)
+    diagram, diagram_error = _diagram(case, argument, assessment, view, module, folded)
     wanted = request.GET.get("node", "")
     selected = next((n for n in nodes if n.identifier == wanted), None)
     context = {
@@ -109,8 +110,11 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "module": module,
         "findings": check_argument(argument),
         "nodes": nodes,
-        "node_list": _diagram_node_list(case, argument, view, module),
+        "node_list": _diagram_node_list(case, argument, view, module, folded),
+        "folded": sorted(folded),
+        "unfold_all_url": _case_url(case, request.GET, fold=()),
         "panel": _node_context(case, selected, argument, assessment) if selected else None,
+        "fold_link": _fold_link(case, request.GET, argument, selected) if selected else None,
         "panel_url": _panel_url(case, request.GET),
         "missing_node": wanted if wanted and not selected else "",
     }
@@ -123,6 +127,40 @@ def _shown_part(params, views, modules) -> tuple[str, str]:
     view = view if view in {v.key for v in views} else ""
     module = params.get("module", "")
     return view, (module if module in modules and not view else "")
+
+
+def _folded(params, argument: Argument) -> set[str]:
+    """The elements whose sub-argument the diagram leaves out (`?fold=SI-G0,HC-G1`): those of
+    the case that have something below them; other names are ignored."""
+    asked = {part.strip() for part in params.get("fold", "").split(",")} - {""}
+    return asked & {r.source for r in argument.relations}
+
+
+def _case_url(case, params, *, fold, node: str = "") -> str:
+    """The case page showing the same argument view or module, with `fold` folded."""
+    query = {key: params[key] for key in ("argument", "module") if params.get(key)}
+    if fold:
+        query["fold"] = ",".join(sorted(fold))
+    if node:
+        query["node"] = node
+    base = reverse("case_detail", args=[case.pk])
+    return f"{base}?{urlencode(query)}" if query else base
+
+
+def _fold_link(case, params, argument: Argument, node) -> dict | None:
+    """The link that folds (or unfolds) the sub-argument below `node` in the diagram the case
+    page shows; None for an element with nothing below it."""
+    identifier = node.identifier
+    if not any(
+        r.source == identifier and r.type == RelationType.SUPPORTED_BY for r in argument.relations
+    ):
+        return None
+    folded = _folded(params, argument)
+    toggled = folded - {identifier} if identifier in folded else folded | {identifier}
+    return {
+        "folded": identifier in folded,
+        "url": _case_url(case, params, fold=toggled, node=identifier),
+    }
 
 
 @dataclass(frozen=True)
@@ -141,11 +179,14 @@ class ListedNode:
         return min(self.depth, 8)
 
 
-def _diagram_node_list(case, argument: Argument, view: str, module: str) -> list[ListedNode]:
+def _diagram_node_list(
+    case, argument: Argument, view: str, module: str, folded: set[str]
+) -> list[ListedNode]:
     """The nodes the diagram draws, in reading order: depth first from its roots, each node's
     context right after it, so that the arrow keys walk the argument as it is drawn."""
     if view:
         argument, module = navigation.argument_view(argument, view)
+    argument, _hidden = navigation.fold(argument, folded)
     elements = {e.identifier: e for e in argument.elements}
     if module:
         own = {i for i, e in elements.items() if e.module == module}
@@ -193,7 +234,7 @@ def _node_url(case, identifier: str) -> str | None:
         return None
 
 
-def _diagram(case, argument, assessment, view: str, module: str):
+def _diagram(case, argument, assessment, view: str, module: str, folded: set[str]):
     """(SVG markup, None) or (None, why it could not be rendered)."""
     try:
         svg = selectors.case_view_svg(
@@ -202,6 +243,7 @@ def _diagram(case, argument, assessment, view: str, module: str):
             statuses=assessment.statuses if assessment else None,
             view=view or None,
             module=module or None,
+            folded=folded,
         )
     except DiagramError as exc:
         return None, str(exc)
@@ -228,6 +270,7 @@ def node_detail(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
         # Links inside the panel keep the argument view the case page shows.
         shown = QueryDict(urlsplit(request.htmx.current_url or "").query)
         context["panel_url"] = _panel_url(case, shown)
+        context["fold_link"] = _fold_link(case, shown, argument, node)
         return render(request, "safetycase/_node_panel.html", context)
     context["history"] = node.history.select_related("history_user").order_by("-history_date")[:20]
     return render(request, "safetycase/node_detail.html", context)
@@ -236,7 +279,7 @@ def node_detail(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
 def _panel_url(case, params) -> str:
     """The case page URL that opens a node's panel, up to the node identifier: the argument
     view or module shown stays as it is."""
-    keep = {key: params[key] for key in ("argument", "module") if params.get(key)}
+    keep = {key: params[key] for key in ("argument", "module", "fold") if params.get(key)}
     return f"{reverse('case_detail', args=[case.pk])}?{urlencode({**keep, 'node': ''})}"
 
 

@@ -4,8 +4,9 @@ Templates name their elements with a prefix per argument (`SI-G2`, `HC-Sn4`), so
 from the scheming library splits into *argument views*: `SI`, `HI`, `HC`, `AL`, plus the top
 level (`G0`, `S0`, …) that ties them together. A view draws the argument's own elements and the
 context (assumptions, context, justifications) they are in the context of; elements of other
-arguments it points to are drawn as away elements naming their argument, so collapsing a
-sub-argument is just looking at the view one level up.
+arguments it points to are drawn as away elements naming their argument. Any goal or strategy
+can also be *folded*: the diagram then stops at it and says how many elements below it are
+hidden.
 
 Also here: the scope of a node, i.e. the elements whose context it inherits (GSN R12): its
 `supported_by` ancestors and the contextual elements attached to it or to any of them.
@@ -14,6 +15,7 @@ Also here: the scope of a node, i.e. the elements whose context it inherits (GSN
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from safetycase.gsn.model import CONTEXTUAL_TYPES, Argument, Element, RelationType
@@ -105,6 +107,56 @@ def argument_view(argument: Argument, key: str) -> tuple[Argument, str]:
 class ScopeEntry:
     identifier: str  # the contextual element
     via: str  # the node (the element itself or an ancestor) it is in the context of
+
+
+def fold(argument: Argument, folded: Iterable[str]) -> tuple[Argument, dict[str, int]]:
+    """The argument with everything below the `folded` elements hidden, and for each folded
+    element how many elements it hides.
+
+    Hidden are the elements reached from a folded element through `supported_by` (and their
+    context) that cannot be reached from a root goal without passing through a folded element:
+    a sub-argument shared with an unfolded part stays. A folded element keeps its own context.
+    Elements no root reaches (in a cycle) stay, since no fold hides them.
+    """
+    folded = {i for i in folded if any(r.source == i for r in argument.relations)}
+    if not folded:
+        return argument, {}
+    children: dict[str, list[tuple[str, RelationType]]] = {}
+    for relation in argument.relations:
+        children.setdefault(relation.source, []).append((relation.target, relation.type))
+    identifiers = {e.identifier for e in argument.elements}
+    targets = {r.target for r in argument.relations}
+
+    def reach(starts: Iterable[str], *, stop: set[str]) -> set[str]:
+        seen = set(starts)
+        queue = deque(seen)
+        while queue:
+            current = queue.popleft()
+            for child, type_ in children.get(current, ()):
+                if current in stop and type_ != RelationType.IN_CONTEXT_OF:
+                    continue
+                if child not in seen:
+                    seen.add(child)
+                    queue.append(child)
+        return seen
+
+    roots = identifiers - targets
+    visible = reach(roots, stop=folded)
+    unreached = identifiers - reach(roots, stop=set())
+    hidden = identifiers - visible - unreached
+    counts = {}
+    for identifier in sorted(folded & visible):
+        below = reach([identifier], stop=set()) - {identifier}
+        counts[identifier] = len(below & hidden)
+    shown = identifiers - hidden
+    return (
+        Argument(
+            elements=[e for e in argument.elements if e.identifier in shown],
+            relations=[r for r in argument.relations if r.source in shown and r.target in shown],
+            modules=argument.modules,
+        ),
+        {i: n for i, n in counts.items() if n},
+    )
 
 
 def supported_by_ancestors(argument: Argument, identifier: str) -> list[str]:

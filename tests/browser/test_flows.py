@@ -249,3 +249,27 @@ def test_laptop_screens_need_no_horizontal_scrolling(
     panel = page.locator("#node-panel").bounding_box()
     assert panel["x"] >= diagram["x"] + diagram["width"]
     assert panel["x"] + panel["width"] <= width
+
+
+def test_a_sub_argument_folds_away_and_back(live_server, demo, open_page, expect):
+    case, user = demo
+    page = open_page()
+    log_in(page, live_server, user)
+    page.goto(f"{live_server.url}/cases/{case.pk}/?argument=HI")
+    page.click("[data-zoom=fit]")
+    expect(page.locator("#node-HI-Sn3\\.2")).to_have_count(1)
+    page.locator("#node-HI-G2\\.2 a").click()
+    panel = page.locator("#node-panel")
+    expect(panel.locator(".node-title")).to_contain_text("HI-G2.2")
+
+    panel.locator(".fold-link a").click()  # a plain link: the page reloads with HI-G2.2 folded
+    page.wait_for_url(re.compile(r"fold=HI-G2.2"))
+    expect(page.locator("#node-HI-Sn3\\.2")).to_have_count(0)
+    expect(page.locator("#node-HI-G2\\.2")).to_contain_text("folded below")
+    expect(page.locator("[data-node-list] [data-node='HI-Sn3.2']")).to_have_count(0)
+    expect(panel.locator(".node-title")).to_contain_text("HI-G2.2")  # its panel stays open
+    screenshot(page, "case-folded")
+
+    page.click("text=Unfold all")
+    expect(page.locator("#node-HI-Sn3\\.2")).to_have_count(1)
+    assert page.js_errors == []

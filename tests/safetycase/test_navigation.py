@@ -56,6 +56,59 @@ def drawn(dot: str) -> set[str]:
     }
 
 
+# --------------------------------------------------------------------------------------------
+# Folding a sub-argument
+
+
+def ids(arg: Argument) -> set[str]:
+    return {e.identifier for e in arg.elements}
+
+
+def test_folding_hides_the_sub_argument_and_counts_it():
+    # SI-G0 hides SI-S1, SI-Sn1 and A02 (the context of SI-S1); it keeps its own context,
+    # SI-C1 and A01 (which is also HC-G0's).
+    arg, hidden = navigation.fold(argument(), {"SI-G0"})
+    assert ids(arg) == {"G0", "C0", "S0", "SI-G0", "SI-C1", "A01", "HC-G0", "HC-Sn1"}
+    assert hidden == {"SI-G0": 3}
+    assert all(r.source in ids(arg) and r.target in ids(arg) for r in arg.relations)
+    # The folded goal keeps its own context and its link to it.
+    assert ("SI-G0", "A01") in {(r.source, r.target) for r in arg.relations}
+
+
+def test_folding_keeps_what_an_unfolded_part_still_reaches():
+    shared = Argument(
+        elements=[Element(i, "goal" if "G" in i else "solution") for i in ("G0", "G1", "G2", "Sn")],
+        relations=[
+            Relation("G0", "G1", "supported_by"),
+            Relation("G0", "G2", "supported_by"),
+            Relation("G1", "Sn", "supported_by"),
+            Relation("G2", "Sn", "supported_by"),
+        ],
+    )
+    arg, hidden = navigation.fold(shared, {"G1"})
+    assert ids(arg) == {"G0", "G1", "G2", "Sn"} and hidden == {}
+    arg, hidden = navigation.fold(shared, {"G1", "G2"})
+    assert ids(arg) == {"G0", "G1", "G2"} and hidden == {"G1": 1, "G2": 1}
+
+
+def test_folding_nested_and_unknown_elements():
+    # S0 folded hides everything below it, so SI-G0 (folded too) is not drawn at all.
+    arg, hidden = navigation.fold(argument(), {"S0", "SI-G0", "SI-Sn1", "nope"})
+    assert ids(arg) == {"G0", "C0", "S0"}
+    assert hidden == {"S0": 8}
+    assert navigation.fold(argument(), set()) == (argument(), {})
+    # A leaf (nothing below it) or an unknown name folds nothing.
+    assert ids(navigation.fold(argument(), {"SI-Sn1", "nope"})[0]) == ids(argument())
+
+
+def test_a_folded_element_says_so_in_the_diagram():
+    arg, hidden = navigation.fold(argument(), {"SI-G0"})
+    dot = argument_dot(arg, folded=hidden)
+    assert "3 elements folded below" in dot
+    assert dot.count("folded below") == 1
+    assert drawn(dot) == ids(arg)
+
+
 def test_prefixes():
     assert navigation.argument_prefix("SI-G2") == "SI"
     assert navigation.argument_prefix("HI-Sn3.2") == "HI"

@@ -84,3 +84,38 @@ def test_case_page_shows_the_latest_assessment_and_colours_the_diagram(client, c
     assert "missing_evidence" in page
     assert assessment.statuses["Sn1"] == "at_risk"
     assert "#ffe8a8" in page  # the at-risk fill of the diagram
+
+
+def test_a_sub_argument_folds_and_unfolds_from_the_node_panel(client, case, viewer):
+    client.force_login(viewer)
+    base = f"/cases/{case.pk}/"
+    whole = client.get(base).content.decode()
+    assert 'data-node="G2"' in whole and 'id="node&#45;G2"' in whole
+    assert "folded below" not in whole
+
+    # S1's panel offers to fold what is below it; the link keeps S1's panel open.
+    panel = client.get(f"{base}?node=S1").content.decode()
+    assert f'href="{base}?fold=S1&amp;node=S1"' in panel
+    assert "Fold the sub-argument below S1" in panel
+
+    folded = client.get(f"{base}?fold=S1&node=S1").content.decode()
+    # G2, G3 and Sn1 are below S1 and nowhere else: gone from the diagram and the node list.
+    for hidden in ("G2", "G3", "Sn1"):
+        assert f'data-node="{hidden}"' not in folded
+        assert f'id="node&#45;{hidden}"' not in folded
+    assert 'data-node="G1"' in folded and 'data-node="C1"' in folded
+    assert "3 elements folded below" in folded
+    assert f'href="{base}?node=S1"' in folded  # Unfold (panel): back to nothing folded
+    assert "Unfold the sub-argument below S1" in folded and "Unfold all" in folded
+
+    # The htmx panel of another node keeps the fold shown on the page in its own link.
+    fragment = client.get(
+        f"{base}nodes/G1/",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver{base}?fold=S1",
+    ).content.decode()
+    assert f'href="{base}?fold=G1%2CS1&amp;node=G1"' in fragment
+
+    # Leaves and unknown names fold nothing.
+    page = client.get(f"{base}?fold=Sn1,nope,%3Cb%3E").content.decode()
+    assert 'data-node="Sn1"' in page and "folded below" not in page
