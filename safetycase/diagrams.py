@@ -103,6 +103,8 @@ _DOT_STRING_SPECIAL = re.compile(r"""[&<>"'\\:\t\n\r\x7f-\x9f]""")
 
 # Shown under an element whose sub-argument is folded away (the diagram stops there).
 FOLDED_MARK = "▸"
+# Shown on an element a reviewer has challenged, until the challenge is resolved.
+CHALLENGE_MARK = "⚑"
 
 NodeUrl = Callable[[str], str | None]
 
@@ -114,11 +116,14 @@ def argument_dot(
     statuses: Mapping[str, str] | None = None,
     module: str | None = None,
     folded: Mapping[str, int] | None = None,
+    challenged: Mapping[str, int] | None = None,
 ) -> str:
     """DOT source for the argument (or for one module of it, with away elements). `folded`:
-    elements whose sub-argument is hidden (`navigation.fold`) → how many elements it hides."""
+    elements whose sub-argument is hidden (`navigation.fold`) → how many elements it hides;
+    `challenged`: elements with open review challenges → how many."""
     statuses = statuses or {}
     folded = folded or {}
+    challenged = challenged or {}
     elements = {element.identifier: element for element in argument.elements}
     drawn, away = _selection(argument, elements, module)
 
@@ -144,6 +149,7 @@ def argument_dot(
                 status=statuses.get(identifier),
                 url=node_url(identifier) if node_url else None,
                 hidden=folded.get(identifier, 0),
+                challenges=challenged.get(identifier, 0),
             ),
         )
 
@@ -204,6 +210,7 @@ def _node_attrs(
     status: str | None,
     url: str | None,
     hidden: int = 0,
+    challenges: int = 0,
 ) -> dict[str, str]:
     shape, extra_style = SHAPES.get(element.type, ("box", ""))
     styles = ["filled", *([extra_style] if extra_style else [])]
@@ -211,13 +218,18 @@ def _node_attrs(
         "shape": shape,
         "style": ",".join(styles),
         "fillcolor": STATUS_FILLS.get(status or "", NEUTRAL_FILL),
-        "label": _label(element, away_module=away_module, status=status, hidden=hidden),
+        "label": _label(
+            element, away_module=away_module, status=status, hidden=hidden, challenges=challenges
+        ),
         "id": _dot_string(f"node-{element.identifier}"),
         "tooltip": _tooltip(element.statement or element.identifier),
     }
     if element.type in COUNTER_TYPES:
         attrs["color"] = COUNTER_COLOUR
         attrs["penwidth"] = "1.5"
+    if challenges:
+        attrs["color"] = CHALLENGE_COLOUR
+        attrs["penwidth"] = "2"
     if away_module is not None:
         attrs["margin"] = "0"
     if shape in ("parallelogram", "circle"):
@@ -230,10 +242,15 @@ def _node_attrs(
 
 
 def _label(
-    element: Element, *, away_module: str | None, status: str | None = None, hidden: int = 0
+    element: Element,
+    *,
+    away_module: str | None,
+    status: str | None = None,
+    hidden: int = 0,
+    challenges: int = 0,
 ) -> str:
     """An HTML-like label: bold identifier (with the status mark and word beside it), wrapped
-    statement, markers, how much is folded below it and the away band."""
+    statement, markers, open challenges, how much is folded below it and the away band."""
     width = WRAP_WIDTH.get(element.type, DEFAULT_WRAP_WIDTH)
     identifier = _html_text(_shorten(element.identifier, MAX_IDENTIFIER_CHARS))
     rows = [f"<tr><td><b>{identifier}</b>{_status_text(status)}</td></tr>"]
@@ -243,6 +260,11 @@ def _label(
         rows.append(f"<tr><td>{text}</td></tr>")
     if element.undeveloped and element.type in DEVELOPABLE_TYPES:
         rows.append(f'<tr><td><font point-size="16">{UNDEVELOPED_MARK}</font></td></tr>')
+    if challenges:
+        rows.append(
+            f'<tr><td><font point-size="9" color="{CHALLENGE_COLOUR}"><b>{CHALLENGE_MARK} '
+            f"{challenges} open challenge{'s' if challenges != 1 else ''}</b></font></td></tr>"
+        )
     if hidden:
         rows.append(
             f'<tr><td><font point-size="9"><i>{FOLDED_MARK} {hidden} '

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from safetycase.gsn.rules import check_argument
 from safetycase.models import (
     Assessment,
     Attestation,
+    Challenge,
     EvidenceBinding,
     Link,
     Membership,
@@ -376,17 +377,34 @@ def case_view_svg(
     view: str | None = None,
     module: str | None = None,
     folded: Collection[str] = (),
+    challenged: Mapping[str, int] | None = None,
 ) -> str:
     """The diagram of the whole case, one argument view (`navigation.argument_views`) or one
     module, drawn from an Argument the caller already loaded (no queries); the sub-arguments
-    of the `folded` elements are left out (`navigation.fold`)."""
+    of the `folded` elements are left out (`navigation.fold`); `challenged` marks elements with
+    open review challenges (`open_challenge_counts`)."""
     if view:
         argument, module = navigation.argument_view(argument, view)
     argument, hidden = navigation.fold(argument, folded)
     dot_source = argument_dot(
-        argument, node_url=_node_url_for(case), statuses=statuses, module=module, folded=hidden
+        argument,
+        node_url=_node_url_for(case),
+        statuses=statuses,
+        module=module,
+        folded=hidden,
+        challenged=challenged,
     )
     return render_svg(dot_source)
+
+
+def open_challenge_counts(*, case: SafetyCase) -> dict[str, int]:
+    """Node identifier → number of open review challenges on it (one query)."""
+    rows = (
+        Challenge.objects.filter(case=case, state=Challenge.State.OPEN)
+        .values("node__identifier")
+        .annotate(count=Count("id"))
+    )
+    return {row["node__identifier"]: row["count"] for row in rows}
 
 
 def node_attestations(*, node: Node) -> QuerySet[Attestation]:

@@ -244,6 +244,7 @@ def _diagram(case, argument, assessment, view: str, module: str, folded: set[str
             view=view or None,
             module=module or None,
             folded=folded,
+            challenged=selectors.open_challenge_counts(case=case),
         )
     except DiagramError as exc:
         return None, str(exc)

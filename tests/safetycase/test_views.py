@@ -119,3 +119,24 @@ def test_a_sub_argument_folds_and_unfolds_from_the_node_panel(client, case, view
     # Leaves and unknown names fold nothing.
     page = client.get(f"{base}?fold=Sn1,nope,%3Cb%3E").content.decode()
     assert 'data-node="Sn1"' in page and "folded below" not in page
+
+
+def test_an_open_challenge_shows_in_the_diagram_until_resolved(client, case, reviewer, author):
+    from safetycase import review
+    from safetycase.models import Node
+
+    client.force_login(reviewer)
+    url = f"/cases/{case.pk}/"
+    assert "open challenge" not in client.get(url).content.decode()
+
+    g2 = Node.objects.get(case=case, identifier="G2")
+    first = review.challenge_create(actor=reviewer, node=g2, claim="Sabotage was not elicited")
+    review.challenge_create(actor=reviewer, node=g2, claim="The suite is too small")
+    page = client.get(url).content.decode()
+    g2_svg = page[page.index('<g id="node&#45;G2"') :]
+    g2_svg = g2_svg[: g2_svg.index("</g>")]
+    assert "⚑ 2 open challenges" in g2_svg and 'stroke="#c62828"' in g2_svg
+    assert page.count("open challenge") == 1  # only G2 is marked
+
+    review.challenge_resolve(actor=author, challenge=first, resolution="Elicited in run 4")
+    assert "⚑ 1 open challenge<" in client.get(url).content.decode()
