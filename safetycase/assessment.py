@@ -71,6 +71,23 @@ Assumptions
   least one run each → holds; no run to check on, an evaluation error or no checks at all →
   unverified. Unverified assumptions are at risk with `assumption_unverified` (warning); the
   detail flags (`criterion_error`, `stale_evidence`, `model_mismatch`) sit on the assumption.
+* That is the assumption's own status. A catalogue assumption exists once per case and sits in
+  the context of goals across the arguments, so the goals and strategies in its scope see it
+  through their own evidence (`_View`): a check with a selector reads the assumption's own
+  evidence and concerns every node in the scope, but an empty-selector check's verdict on a
+  run concerns only the nodes that run's solutions are at or below (`supported_by`
+  descendants). For such a node the assumption is
+  - violated when a check with a selector is false, or an empty-selector check is false on a
+    run below it (a valid attestation does not outweigh either);
+  - else holding when it has a valid attestation;
+  - else unverified when it requires an attestation, a check does not compile, a check with a
+    selector has no run or cannot be evaluated, an empty-selector check has no run in the whole
+    scope, or an empty-selector check cannot be evaluated on a run below the node;
+  - else holding, whatever the empty-selector checks found on runs elsewhere.
+  So a run elsewhere that violates the assumption leaves a node unaffected, while its own
+  unverified parts keep it at risk as with any unverified assumption. Errors are localised
+  like violations so that a failing run elsewhere can never leave a node better off than an
+  error there would: a node sees the same assumption whatever happens beside it.
 
 Goals and strategies
 --------------------
@@ -82,7 +99,9 @@ Goals and strategies
   undeveloped child is not supported but can still be developed. An unknown combination is read
   as `all` with an `ill_formed` error (rule `combination`).
 * Assumptions in scope — in the context of the node or of any `supported_by` ancestor — then
-  apply: a violated one makes the node defeated; an unverified one makes a supported node at
+  apply as the node sees them (above): a violated one makes the node defeated (the reason
+  names the runs below it when they are what violates it, "G2 is defeated: assumption A06 in
+  its scope is violated by run 282 below it."); an unverified one makes a supported node at
   risk.
 * A statement with an unfilled `{parameter}` gets `unresolved_parameter` (error) and the node,
   if supported, becomes at risk (the claim is not fully stated). Placeholders left in a binding's
@@ -111,9 +130,11 @@ case reuses compiled expressions, evaluations (keyed by expression, run id and c
 and — only for expressions that use `age_days` — the age), binding and assumption outcomes that
 no changed run can affect and whose time window still holds, the GSN findings and graph indexes
 when nodes, relations and bindings are unchanged, and re-derives only the nodes above what
-changed. The result is always equal to a fresh `assess` of the same inputs. `assess` pauses
-Python's cyclic garbage collector while it runs (it allocates many small acyclic objects; this
-saves about 40% on a 10,000-node case). `bench/assess_pure.py` times it.
+changed — including, when an assumption keeps its status but the runs that violate it move,
+the nodes above the runs that came or went. The result is always equal to a fresh `assess` of
+the same inputs. `assess` pauses Python's cyclic garbage collector while it runs (it allocates
+many small acyclic objects; this saves about 40% on a 10,000-node case). `bench/assess_pure.py`
+times it.
 """
 
 from __future__ import annotations
@@ -1051,6 +1072,7 @@ class _Outcome:
     stat: _Stat | None = None
     valid_from: float = -math.inf
     valid_to: float = math.inf
+    view: _View | None = None  # assumptions: how the nodes in their scope see them
 
     def same(self, other: _Outcome | None) -> bool:
         return (
@@ -1082,18 +1104,29 @@ class _ScopeTargets:
     """The evidence runs of the solutions in an assumption's scope, deduplicated by (run id,
     statistic) and kept up to date solution by solution."""
 
-    __slots__ = ("pending", "per_solution", "refs", "targets")
+    __slots__ = ("pending", "per_solution", "refs", "solutions_of", "targets")
 
     def __init__(self) -> None:
         self.per_solution: dict[str, tuple[tuple[Any, RunFacts, _Stat], ...]] = {}
         self.refs: dict[Any, int] = {}
         self.targets: dict[Any, tuple[RunFacts, _Stat]] = {}
+        # key -> the solutions whose evidence it is: a failing run defeats the goals above them.
+        self.solutions_of: dict[Any, set[str]] = {}
         self.pending: set[Any] = set()  # keys changed since the checks last looked
 
     def set_solution(self, sol: str, targets: tuple[tuple[Any, RunFacts, _Stat], ...]) -> None:
         old = self.per_solution.get(sol, ())
         if old == targets:
             return
+        old_keys = {key for key, _, _ in old}
+        new_keys = {key for key, _, _ in targets}
+        for key in old_keys - new_keys:
+            holders = self.solutions_of[key]
+            holders.discard(sol)
+            if not holders:
+                del self.solutions_of[key]
+        for key in new_keys - old_keys:
+            self.solutions_of.setdefault(key, set()).add(sol)
         for key, _, _ in old:
             self.refs[key] -= 1
             if not self.refs[key]:
@@ -1147,6 +1180,49 @@ class _CheckResults:
 
 def _target_key(key: tuple[Any, str]) -> tuple[Any, ...]:
     return (_id_key(key[0]), key[1])
+
+
+@dataclass(frozen=True)
+class _View:
+    """An assumption as the goals and strategies in its scope see it. A check with a selector
+    reads the assumption's own evidence, and attestations and unverified checks are about the
+    assumption as a whole: they concern every node in its scope (`broad`). A check with an
+    empty selector reads the evidence of the solutions in the scope, and its verdict on a run
+    concerns only the nodes above that run's solutions."""
+
+    own_violated: bool = False
+    # The status apart from the empty-selector checks' verdicts on particular runs.
+    residual: str = SUPPORTED
+    # node -> ids of the runs at or below it that fail (are errored on) an empty-selector check.
+    failing_below: Mapping[str, frozenset[Any]] = field(default_factory=dict)
+    errored_below: Mapping[str, frozenset[Any]] = field(default_factory=dict)
+
+    @property
+    def broad(self) -> tuple[bool, str]:
+        return self.own_violated, self.residual
+
+    def status_for(self, node: str) -> str:
+        if self.own_violated or node in self.failing_below:
+            return DEFEATED
+        if node in self.errored_below:
+            return AT_RISK
+        return self.residual
+
+    def nodes_changed_from(self, other: _View) -> set[str]:
+        """The nodes that see this view differently from `other` (same `broad`)."""
+        changed: set[str] = set()
+        for mine, theirs in (
+            (self.failing_below, other.failing_below),
+            (self.errored_below, other.errored_below),
+        ):
+            if mine != theirs:
+                changed.update(
+                    n for n in mine.keys() | theirs.keys() if mine.get(n) != theirs.get(n)
+                )
+        return changed
+
+
+_HOLDS = _View()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1336,6 +1412,7 @@ class AssessmentCache:
                     dirty_assumptions.add(a)
         self._attestations = attested
         changed_assumptions: list[str] = []
+        seen_differently: set[str] = set()  # nodes for which only part of a view changed
         for a in sorted(dirty_assumptions, key=s.rank.__getitem__):
             previous = self._assumptions.get(a)
             outcome = self._assumption(a, attested.get(a, ()), now_ts)
@@ -1343,8 +1420,16 @@ class AssessmentCache:
             state = _State(outcome.status, outcome.reason, outcome.flags)
             if self._states.get(a) != state:
                 self._states[a] = state
-                if previous is None or previous.status != outcome.status:
-                    changed_assumptions.append(a)
+            if (
+                previous is None
+                or previous.status != outcome.status
+                or previous.view.broad != outcome.view.broad
+            ):
+                changed_assumptions.append(a)
+            elif previous.view != outcome.view:
+                # The same status, but the failing runs moved: only the nodes above the runs
+                # that came or went see a change.
+                seen_differently |= outcome.view.nodes_changed_from(previous.view)
 
         # Support nodes, children first; only what can have changed unless this is a full pass.
         if full:
@@ -1364,6 +1449,9 @@ class AssessmentCache:
                     push(node)
             for a in changed_assumptions:
                 for node in s.in_scope_of.get(a, ()):
+                    push(node)
+            for node in seen_differently:
+                if node in s.position:
                     push(node)
             while heap:
                 _, node = heapq.heappop(heap)
@@ -1776,6 +1864,12 @@ class AssessmentCache:
         violated: list[tuple[BindingFacts, list[tuple[RunFacts, _Stat]]]] = []
         unverified: list[str] = []
         held = 0
+        # For the view from the nodes in scope: what concerns them all, and the runs on which
+        # an empty-selector check is false or cannot be evaluated (which concern only the nodes
+        # above those runs).
+        own_violated = broadly_unverified = False
+        failing_keys: set[Any] = set()
+        errored_keys: set[Any] = set()
         for binding in checks:
             expression = s.expressions[binding.id]
             text = expression.text
@@ -1791,6 +1885,7 @@ class AssessmentCache:
                     )
                 )
                 unverified.append(f"its check {_quoted(text)} does not compile")
+                broadly_unverified = True
                 continue
             if binding.selector:
                 selection = self._bindings.get(binding.id)
@@ -1800,6 +1895,7 @@ class AssessmentCache:
                 if selection.run is None:
                     flags.extend(selection.flags)
                     unverified.append(f"for its check {_quoted(text)} {selection.reason}")
+                    broadly_unverified = True
                     continue
                 results = _CheckResults()
                 results.record(
@@ -1816,12 +1912,18 @@ class AssessmentCache:
                         f"its check {_quoted(text)} has no evidence run to check: no solution "
                         "in its scope has an eligible run"
                     )
+                    broadly_unverified = True
                     continue
                 results = self._scope_check(binding.id, expression, store, now_ts)
+                failing_keys.update(results.failing)
+                errored_keys.update(results.errored)
             if expression.uses_age:
                 valid_to = min(valid_to, now_ts)
             failing = results.sorted_failing()
             errored = results.sorted_errored()
+            if binding.selector and (failing or errored):
+                own_violated = own_violated or bool(failing)
+                broadly_unverified = broadly_unverified or not failing
             if failing:
                 violated.append((binding, failing))
             elif errored:
@@ -1939,6 +2041,23 @@ class AssessmentCache:
                 f"{a} holds: {_plural(held, 'check')} {'is' if held == 1 else 'are'} true on "
                 "every run they apply to."
             )
+        view = _HOLDS
+        if status != SUPPORTED:
+            if own_violated:
+                residual = DEFEATED
+            elif valid_att:
+                residual = SUPPORTED
+                errored_keys = set()  # a reviewer's word outweighs a check that cannot be read
+            elif requires or broadly_unverified or not checks:
+                residual = AT_RISK
+            else:
+                residual = SUPPORTED
+            view = _View(
+                own_violated,
+                residual,
+                self._nodes_above(a, failing_keys) if not own_violated else {},
+                self._nodes_above(a, errored_keys - failing_keys) if not own_violated else {},
+            )
         store = self._scope.get(a)
         if store is not None:
             store.pending.clear()
@@ -1948,7 +2067,51 @@ class AssessmentCache:
             tuple(sorted(set(flags), key=_flag_key)),
             valid_from=valid_from,
             valid_to=valid_to,
+            view=view,
         )
+
+    def _nodes_above(self, a: str, keys: set[Any]) -> dict[str, frozenset[Any]]:
+        """The goals and strategies in `a`'s scope above the solutions whose evidence runs are
+        `keys`, each with the ids of those runs. Walks up from the (usually few) runs, children
+        first, so each node passes on all the runs below it once."""
+        if not keys:
+            return {}
+        s = self._structure
+        scope, parents, position = s.scope, s.parents, s.position
+        solutions_of = self._scope[a].solutions_of
+        found: dict[str, set[Any]] = {}
+        for key in keys:
+            run_id = key[0]
+            for sol in solutions_of.get(key, ()):
+                for p in parents.get(sol, ()):
+                    mine = found.get(p)
+                    if mine is None:
+                        if a in scope.get(p, ()):
+                            found[p] = {run_id}
+                    else:
+                        mine.add(run_id)
+        heap = [(position[p], p) for p in found]
+        heapq.heapify(heap)
+        queued = set(found)
+        while heap:
+            _, node = heapq.heappop(heap)
+            queued.discard(node)
+            run_ids = found[node]
+            for p in parents.get(node, ()):
+                mine = found.get(p)
+                if mine is None:
+                    if a not in scope.get(p, ()):
+                        continue
+                    found[p] = set(run_ids)
+                elif run_ids <= mine:
+                    continue
+                else:
+                    mine |= run_ids
+                # (A node on a supported_by cycle can be reached again with more runs.)
+                if p not in queued:
+                    queued.add(p)
+                    heapq.heappush(heap, (position[p], p))
+        return {node: frozenset(ids) for node, ids in found.items()}
 
     def _solution_targets(self, sol: str) -> tuple[tuple[Any, RunFacts, _Stat], ...]:
         """The evidence runs of a solution, as (key, run, statistic) for scope checks."""
@@ -2046,21 +2209,36 @@ class AssessmentCache:
             reason = f"{i} is at risk: {rule}, but {_join(lacking)}."
 
         flags: list[Flag] = []
-        # Assumptions in scope.
+        # Assumptions in scope, as seen from here: an empty-selector check's verdict on a run
+        # concerns only the nodes above that run (see _View).
         in_scope = s.scope.get(i, ())
         if in_scope:
+            assumptions = self._assumptions
             bad = sorted(
                 (a for a in in_scope if states.get(a) and states[a].status != SUPPORTED),
                 key=s.rank.__getitem__,
             )
-            violated = [a for a in bad if states[a].status == DEFEATED]
-            shaky = [a for a in bad if states[a].status != DEFEATED]
+            seen = {a: assumptions[a].view.status_for(i) for a in bad}
+            violated = [a for a in bad if seen[a] == DEFEATED]
+            shaky = [a for a in bad if seen[a] == AT_RISK]
             if violated:
                 status = DEFEATED
                 reason = (
                     f"{i} is defeated: {_noun('assumption', violated)} {_listing(violated)} in its "
-                    f"scope {_is(violated)} violated."
+                    f"scope {_is(violated)} violated"
                 )
+                below = [
+                    (a, assumptions[a].view.failing_below[i])
+                    for a in violated
+                    if not assumptions[a].view.own_violated
+                ]
+                if len(violated) == 1 and below:
+                    reason += f" by {_run_ids(below[0][1])} below it."
+                elif below:
+                    by_runs = "; ".join(f"{a} by {_run_ids(ids)}" for a, ids in below)
+                    reason += f" ({by_runs} below it)."
+                else:
+                    reason += "."
             elif shaky and status == SUPPORTED:
                 status = AT_RISK
                 reason = (
@@ -2260,6 +2438,18 @@ def _task_text(selector: Mapping[str, Any]) -> str:
     if isinstance(task, list | tuple):
         return "task " + " or ".join(repr(str(t)) for t in task)
     return f"task {str(task)!r}"
+
+
+def _run_ids(ids: frozenset[Any] | set[Any]) -> str:
+    """ "run 7" or "runs 7, 9, 12 and 40 more", the smallest ids first, without sorting them
+    all (a goal near the top may have thousands of runs below it)."""
+    limit = 4
+    if len(ids) <= limit:
+        shown = [str(r) for r in sorted(ids, key=_id_key)]
+    else:
+        shown = [str(r) for r in heapq.nsmallest(limit - 1, ids, key=_id_key)]
+        shown.append(f"{len(ids) - limit + 1} more")
+    return f"{'run' if len(ids) == 1 else 'runs'} {_join(shown, limit)}"
 
 
 def _listing(ids: Sequence[str]) -> str:

@@ -156,13 +156,13 @@ def test_why_the_demo_top_goal_is_not_supported_takes_three_clicks(
 
     click(page.locator("a.case-name", has_text=case.name))
     page.wait_for_url(f"{live_server.url}/cases/{case.pk}/")
-    expect(page.locator("dl.summary")).to_contain_text("✗ defeated")
+    expect(page.locator("dl.summary")).to_contain_text("! at risk")
 
     # The top goal is drawn first at a readable size; its panel says why, down to the root.
     click(page.locator("#diagram #node-G0 a"))
     panel = page.locator("#node-panel")
     expect(panel.locator(".node-title")).to_contain_text("G0")
-    expect(panel.locator(".reason")).to_contain_text("G0 is defeated")
+    expect(panel.locator(".reason")).to_contain_text("G0 is at risk")
     root_causes = panel.locator("ul.root-causes")
     expect(root_causes).to_contain_text("criterion_failed")
 

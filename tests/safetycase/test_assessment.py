@@ -8,6 +8,7 @@ evidence.statistics, not copied from the assessment's output.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -698,6 +699,179 @@ def test_empty_selector_check_reads_the_runs_of_the_solutions_in_scope():
     assert flag.run == 1
     assert result.statuses["G1"] == DEFEATED
     assert result.statuses["G2"] == SUPPORTED
+
+
+def shared_sample_size_case(k1=0, k2=0, own_check=None):
+    """One A06-style assumption held once, in the context of two sibling goals, as the
+    catalogue does across arguments: G0 (all) over G1 → Sn1 (task t1) and G2 → Sn2 (t2). Sn1
+    and Sn2 accept a rate up to 50%, so their own evidence holds whatever k1/k2 (of 300) are
+    used below; the check (cp_upper(k, n, 0.95) <= 0.01) holds for k = 0 only (Clopper–Pearson:
+    cp_upper(0, 300) = 1 - 0.05^(1/300) < 0.01, cp_upper(3, 300) > 0.01, asserted below)."""
+    case = Case().goal("G0", "G1", "G2")
+    case.goal("G1", "Sn1").solution("Sn1", task="t1", criterion="rate <= 0.5")
+    case.goal("G2", "Sn2").solution("Sn2", task="t2", criterion="rate <= 0.5")
+    case.run(1, task="t1", k=k1, n=300).run(2, task="t2", k=k2, n=300)
+    case.assumption("A06", "G1", "G2", catalogue_id="A06")
+    case.bind("A06", "check", {}, "cp_upper(k, n, 0.95) <= 0.01")
+    if own_check is not None:  # a check with a selector: the assumption's own evidence
+        case.bind("A06", "check", {"task": "audit"}, "meta.ok")
+        case.run(3, task="audit", statistics={}, metadata={"ok": own_check})
+    return case
+
+
+def test_the_sample_size_bounds_of_the_shared_assumption_cases():
+    assert 1 - 0.05 ** (1 / 300) < 0.01
+    assert statistics.cp_upper(0, 300, 0.95) <= 0.01 < statistics.cp_upper(3, 300, 0.95)
+
+
+def test_a_shared_assumption_violated_below_one_goal_defeats_only_that_goal():
+    result = shared_sample_size_case(k1=3, k2=0).assess()
+    assert result.statuses["A06"] == DEFEATED  # the assumption itself is violated
+    (flag,) = flags(result, "assumption_violated")
+    assert flag.node == "A06" and flag.run == 1
+    assert result.statuses["Sn1"] == SUPPORTED and result.statuses["Sn2"] == SUPPORTED
+    assert result.statuses["G1"] == DEFEATED
+    assert result.reasons["G1"] == (
+        "G1 is defeated: assumption A06 in its scope is violated by run 1 below it."
+    )
+    assert result.statuses["G2"] == SUPPORTED  # its own run (0/300) satisfies A06
+    assert "A06" not in result.reasons["G2"]
+    # G0 (not in A06's scope: A06 is in the context of G1 and G2) combines by "all".
+    assert result.statuses["G0"] == DEFEATED
+    assert result.reasons["G0"].endswith("but G1 is defeated.")
+
+
+def test_a_shared_assumption_violated_elsewhere_leaves_an_any_parent_supported():
+    case = shared_sample_size_case(k1=3, k2=0)
+    case.nodes[0] = dataclasses.replace(case.nodes[0], combination="any")
+    result = case.assess()
+    assert result.statuses["G1"] == DEFEATED and result.statuses["G2"] == SUPPORTED
+    # One of two suffices and G2 is supported.
+    assert result.statuses["G0"] == SUPPORTED
+
+
+def test_a_shared_assumption_at_the_top_defeats_the_top_through_a_run_below_it():
+    # A06 in the context of G0 as well: run 1 is below G0, so G0 is defeated whatever its
+    # combination; G2, with only run 2 below it, is not.
+    case = shared_sample_size_case(k1=3, k2=0).link("G0", "A06", "in_context_of")
+    case.nodes[0] = dataclasses.replace(case.nodes[0], combination="any")
+    result = case.assess()
+    assert result.statuses["G2"] == SUPPORTED
+    assert result.statuses["G0"] == DEFEATED
+    assert result.reasons["G0"] == (
+        "G0 is defeated: assumption A06 in its scope is violated by run 1 below it."
+    )
+
+
+def test_a_shared_assumption_violated_below_both_goals_defeats_both():
+    result = shared_sample_size_case(k1=3, k2=4).assess()
+    assert result.statuses["A06"] == DEFEATED
+    assert result.statuses["G1"] == DEFEATED and "run 1 below it" in result.reasons["G1"]
+    assert result.statuses["G2"] == DEFEATED and "run 2 below it" in result.reasons["G2"]
+
+
+def test_a_shared_assumption_that_holds_below_both_goals():
+    result = shared_sample_size_case(k1=0, k2=0).assess()
+    assert result.statuses["A06"] == SUPPORTED
+    assert {result.statuses[g] for g in ("G0", "G1", "G2")} == {SUPPORTED}
+    assert flags(result) == []
+
+
+def test_a_goal_with_many_violating_runs_below_it_names_the_first_three():
+    case = Case().goal("G1", *[f"Sn{j}" for j in range(1, 7)])
+    for j in range(1, 7):
+        case.solution(f"Sn{j}", task=f"t{j}", criterion="rate <= 0.5").run(j, task=f"t{j}", k=3)
+    case.assumption("A06", "G1").bind("A06", "check", {}, "cp_upper(k, n, 0.95) <= 0.01")
+    assert case.assess().reasons["G1"] == (
+        "G1 is defeated: assumption A06 in its scope is violated by runs 1, 2, 3 and 3 more "
+        "below it."
+    )
+
+
+def test_a_violation_of_the_assumptions_own_evidence_defeats_every_goal_in_its_scope():
+    result = shared_sample_size_case(k1=0, k2=0, own_check=False).assess()
+    assert result.statuses["A06"] == DEFEATED
+    for goal in ("G1", "G2"):
+        assert result.statuses[goal] == DEFEATED
+        assert result.reasons[goal] == (
+            f"{goal} is defeated: assumption A06 in its scope is violated."
+        )
+    # Own evidence and a run below G1 both violate it: every goal is still defeated.
+    result = shared_sample_size_case(k1=3, k2=0, own_check=False).assess()
+    assert result.statuses["G1"] == DEFEATED and result.statuses["G2"] == DEFEATED
+
+
+def test_a_goal_defeated_by_two_assumptions_names_the_runs_below_it():
+    # A goal defeated by two assumptions: one through its own evidence, one through a run.
+    case = shared_sample_size_case(k1=3, k2=0)
+    case.assumption("A10", "G1").bind("A10", "check", {"task": "audit"}, "meta.ok")
+    case.run(3, task="audit", statistics={}, metadata={"ok": False})
+    result = case.assess()
+    assert result.reasons["G1"] == (
+        "G1 is defeated: assumptions A06 and A10 in its scope are violated (A06 by run 1 below it)."
+    )
+
+
+def test_an_attestation_does_not_outweigh_a_failing_run_below_the_goal():
+    result = shared_sample_size_case(k1=3, k2=0).attest("A06", expires_in_days=30).assess()
+    assert result.statuses["A06"] == DEFEATED
+    assert result.statuses["G1"] == DEFEATED and result.statuses["G2"] == SUPPORTED
+
+
+def test_a_shared_assumption_unverified_apart_from_the_violation_keeps_other_goals_at_risk():
+    # A06 also needs an attestation it does not have: apart from run 1's violation it is
+    # unverified, so G2 is at risk as it would be with any unverified assumption.
+    case = shared_sample_size_case(k1=3, k2=0)
+    case.nodes[-1] = dataclasses.replace(case.nodes[-1], attributes={"requires_attestation": True})
+    result = case.assess()
+    assert result.statuses["A06"] == DEFEATED
+    assert result.statuses["G1"] == DEFEATED
+    assert result.statuses["G2"] == AT_RISK
+    assert "A06" in result.reasons["G2"] and "unverified" in result.reasons["G2"]
+
+
+def test_an_empty_selector_check_that_cannot_be_read_on_a_run_concerns_the_goals_above_it():
+    # "meta.ok" is not in the runs of t1 and t2 except run 2's: the check errors on run 1
+    # (below G1 only) and holds on run 2.
+    case = Case().goal("G0", "G1", "G2")
+    case.goal("G1", "Sn1").solution("Sn1", task="t1", criterion="rate <= 0.5")
+    case.goal("G2", "Sn2").solution("Sn2", task="t2", criterion="rate <= 0.5")
+    case.run(1, task="t1").run(2, task="t2", metadata={"ok": True})
+    case.assumption("A1", "G1", "G2").bind("A1", "check", {}, "meta.ok")
+    result = case.assess()
+    assert result.statuses["A1"] == AT_RISK
+    (flag,) = flags(result, "criterion_error")
+    assert flag.node == "A1" and flag.run == 1
+    assert result.statuses["G1"] == AT_RISK and "A1" in result.reasons["G1"]
+    assert result.statuses["G2"] == SUPPORTED
+    assert result.statuses["G0"] == AT_RISK  # "all", and G1 is at risk
+
+
+def test_the_cache_follows_a_failing_run_from_one_goal_to_the_other():
+    case = shared_sample_size_case(k1=3, k2=0)
+    cache = AssessmentCache()
+    first = case.assess(cache=cache)
+    assert first == case.assess()
+    assert (first.statuses["G1"], first.statuses["G2"]) == (DEFEATED, SUPPORTED)
+    # A newer run of t1 passes, a newer run of t2 fails: A06 stays violated (its status does
+    # not change), but the goal it defeats does.
+    case.run(11, task="t1", k=0, n=300, days=0.5).run(12, task="t2", k=5, n=300, days=0.5)
+    second = case.assess(cache=cache)
+    assert second == case.assess()
+    assert second.statuses["A06"] == DEFEATED
+    assert (second.statuses["G1"], second.statuses["G2"]) == (SUPPORTED, DEFEATED)
+    assert second.reasons["G2"].endswith("violated by run 12 below it.")
+    # The failing run below G2 gives way to another failing one: only G2's reason changes.
+    case.run(14, task="t2", k=6, n=300, days=0.1)
+    third = case.assess(cache=cache)
+    assert third == case.assess()
+    assert third.reasons["G2"].endswith("violated by run 14 below it.")
+    # Both failing runs of t2 go: run 2 (0/300) is its evidence again and A06 holds.
+    case.runs = [r for r in case.runs if r.id not in (12, 14)]
+    fourth = case.assess(cache=cache)
+    assert fourth == case.assess()
+    assert fourth.statuses["A06"] == SUPPORTED
+    assert {fourth.statuses[g] for g in ("G0", "G1", "G2")} == {SUPPORTED}
 
 
 def test_dag_with_a_shared_child():
