@@ -65,7 +65,7 @@ def test_a_posted_log_is_ingested_by_the_worker(
     assert run.samples.count() == run.sample_count
 
 
-def test_a_broken_log_fails_in_the_worker_with_a_reason_and_no_rows(
+def test_a_broken_log_fails_in_the_worker_with_a_reason_and_no_rows_and_the_worker_goes_on(
     celery_worker, api_client_for, uploader
 ):
     """The header reads fine but a sample member is cut short: only the worker finds out."""
@@ -96,3 +96,13 @@ def test_a_broken_log_fails_in_the_worker_with_a_reason_and_no_rows(
     assert run.error
     assert run.samples.count() == 0
     assert run.statistics.count() == 0
+
+    # The worker keeps serving: the next (good) log is ingested by the same worker.
+    good = FIXTURES / "inspect" / "arith-sample-errors.eval"
+    after = api_client_for(uploader).post(
+        "/api/v1/runs/",
+        {"file": SimpleUploadedFile(good.name, good.read_bytes())},
+        format="multipart",
+    )
+    assert after.status_code == 202, after.content
+    assert wait_for(after.json()["id"]).status == "ingested"
