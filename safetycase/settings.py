@@ -185,6 +185,10 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # reach gunicorn directly, or they could claim any address.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 AXES_CLIENT_IP_CALLABLE = "safetycase.login_limits.client_ip"
+# The API's equivalent: requests with unknown or revoked tokens from one address, counted in the
+# cache (CACHE_URL; Redis in compose, so shared by the gunicorn workers), after which that
+# address gets 429 for LOGIN_LOCKOUT_SECONDS. 0 switches it off.
+API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=20)
 
 # Request size: EVIDENCE_MAX_UPLOAD_BYTES bounds a log upload (413 from the API before the
 # body is read, and while streaming it); deploy/nginx.conf's client_max_body_size is that

@@ -39,8 +39,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
+    from django.core.cache import cache
+
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.VAR_DIR = tmp_path / "var"
+    cache.clear()  # e.g. counts of failed API tokens from earlier tests
 
 
 @pytest.fixture

@@ -1,13 +1,21 @@
-"""API keys: `Authorization: Token <key>`, looked up by the key's sha256."""
+"""API keys: `Authorization: Token <key>`, looked up by the key's sha256.
+
+Requests with unknown or revoked keys are counted per client address (in the cache, for
+API_TOKEN_FAILURE_LIMIT within LOGIN_LOCKOUT_SECONDS); past the limit the address gets 429 for
+any token until the window ends, so nobody can try keys at the speed of the server.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from safetycase.login_limits import client_ip
 from safetycase.models import ApiToken
 
 # Recording every use would write on every request; a minute's precision is enough.
@@ -18,8 +26,36 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _failures_key(request) -> str:
+    return f"api-token-failures:{client_ip(request) or 'unknown'}"
+
+
 class ApiTokenAuthentication(authentication.TokenAuthentication):
     keyword = "Token"
+
+    def authenticate(self, request):
+        limit = settings.API_TOKEN_FAILURE_LIMIT
+        key = _failures_key(request)
+        if limit and cache.get(key, 0) >= limit:
+            window = int(settings.AXES_COOLOFF_TIME.total_seconds())
+            raise exceptions.Throttled(
+                wait=window,
+                detail=(
+                    f"Too many requests with unknown or revoked API tokens came from your "
+                    f"address; try again in up to {window} seconds."
+                ),
+            )
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            if limit:
+                # A fixed window from the first failure: add() only sets a missing key.
+                cache.add(key, 0, timeout=int(settings.AXES_COOLOFF_TIME.total_seconds()))
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add() and incr()
+                    cache.set(key, 1, timeout=int(settings.AXES_COOLOFF_TIME.total_seconds()))
+            raise
 
     def authenticate_credentials(self, key: str):
         token = ApiToken.objects.select_related("user").filter(key_sha256=key_digest(key)).first()

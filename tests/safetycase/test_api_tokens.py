@@ -100,3 +100,31 @@ def test_token_changes_are_in_the_history(author):
     token, _ = services.token_create(user=author, scopes=["read"])
     services.token_revoke(token=token)
     assert [h.history_type for h in token.history.order_by("history_date")] == ["+", "~"]
+
+
+def test_an_address_trying_unknown_tokens_is_throttled(author, settings):
+    settings.API_TOKEN_FAILURE_LIMIT = 3
+    _token, key = services.token_create(user=author, scopes=["read"])
+    for attempt in range(3):
+        assert client_with(f"sct_guess-{attempt}").get("/api/v1/cases/").status_code == 401
+    refused = client_with(f"sct_guess-{3}").get("/api/v1/cases/")
+    assert refused.status_code == 429
+    assert "unknown or revoked API tokens" in refused.json()["detail"]
+    assert int(refused["Retry-After"]) == int(settings.AXES_COOLOFF_TIME.total_seconds())
+    # Even a valid key waits from that address; another address is not affected.
+    assert client_with(key).get("/api/v1/cases/").status_code == 429
+    elsewhere = client_with(key)
+    assert elsewhere.get("/api/v1/cases/", REMOTE_ADDR="192.0.2.7").status_code == 200
+    # Requests without a token are not counted.
+    for _ in range(4):
+        assert APIClient().get("/api/v1/cases/", REMOTE_ADDR="192.0.2.8").status_code == 401
+    assert elsewhere.get("/api/v1/cases/", REMOTE_ADDR="192.0.2.8").status_code == 200
+
+
+def test_valid_tokens_are_never_counted(author, settings):
+    settings.API_TOKEN_FAILURE_LIMIT = 2
+    _token, key = services.token_create(user=author, scopes=["read"])
+    for _ in range(5):
+        assert client_with(key).get("/api/v1/cases/").status_code == 200
+    assert client_with("sct_guess").get("/api/v1/cases/").status_code == 401
+    assert client_with(key).get("/api/v1/cases/").status_code == 200
