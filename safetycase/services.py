@@ -837,7 +837,13 @@ def case_assess(*, case: SafetyCase, trigger: str, detail: str = "", now=None) -
     facts, cache = _case_facts(case)
     result = assessment.assess(now=now, cache=cache, **facts)
     flags = [flag_as_dict(flag) for flag in result.flags]
-    previous = Assessment.objects.filter(case=case).order_by("-created_at", "-id").first()
+    # Only what the change list compares: a large case's reasons are most of the stored JSON.
+    previous = (
+        Assessment.objects.filter(case=case)
+        .only("id", "statuses", "flags")
+        .order_by("-created_at", "-id")
+        .first()
+    )
     top = selectors.top_goal_identifier(nodes=facts["nodes"], relations=facts["relations"])
     return Assessment.objects.create(
         case=case,
