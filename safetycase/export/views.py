@@ -33,78 +33,49 @@ def _get_case_for_user(request: HttpRequest, case_id: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_export(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    pdfa = request.GET.get("pdfa") == "1" or request.POST.get("pdfa") == "1"
-    if request.method == "POST":
-        export = services.pdf_export_request(actor=request.user, case=case, pdfa=pdfa)
-        return redirect("case_export_status", case_id=case.pk, export_id=export.pk)
-    if not services.case_is_large(case=case):
-        try:
-            result = services.case_export_pdf(case=case, pdfa=pdfa)
-        except PdfError as exc:
-            return render(
-                request,
-                "safetycase/case_export.html",
-                {"case": case, "error": str(exc), "pdfa": pdfa},
-                status=500,
-            )
-        return pdf_response(
-            result.content, result.filename, content_hash=result.content_hash, pages=result.pages
-        )
-    recent = case.pdf_exports.filter(created_by=request.user, version=None)[:5]
-    return render(
-        request,
-        "safetycase/case_export.html",
-        {
-            "case": case,
-            "pdfa": pdfa,
-            "recent": recent,
-            "large": True,
-            "element_count": case.nodes.count(),
-        },
-    )
+    return _export_page(request, _get_case_for_user(request, case_id))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def version_export(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
-    """The PDF of a signed version (from its frozen snapshot): at once for a small version,
-    prepared in the background (POST) for a large one, as for the case."""
+    """The PDF of a signed version, from its frozen snapshot."""
     case = _get_case_for_user(request, case_id)
     try:
         version = review.version_for_case(case=case, number=number)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     version.case = case
+    return _export_page(request, case, version)
+
+
+def _export_page(request: HttpRequest, case, version=None) -> HttpResponse:
+    """The case's (or a signed version's) PDF at once when small; when large, a form whose POST
+    queues the export for a worker and leads to its status page."""
     pdfa = request.GET.get("pdfa") == "1" or request.POST.get("pdfa") == "1"
     if request.method == "POST":
         export = services.pdf_export_request(
             actor=request.user, case=case, pdfa=pdfa, version=version
         )
         return redirect("case_export_status", case_id=case.pk, export_id=export.pk)
-    if services.version_is_large(version=version):
+    context = {"case": case, "version": version, "pdfa": pdfa}
+    if version is None:
+        large = services.case_is_large(case=case)
+    else:
+        large = services.version_is_large(version=version)
+    if large:
+        count = case.nodes.count() if version is None else len(version.snapshot.get("nodes") or [])
         recent = case.pdf_exports.filter(created_by=request.user, version=version)[:5]
-        return render(
-            request,
-            "safetycase/case_export.html",
-            {
-                "case": case,
-                "version": version,
-                "pdfa": pdfa,
-                "recent": recent,
-                "large": True,
-                "element_count": len(version.snapshot.get("nodes") or []),
-            },
-        )
+        context.update(recent=recent, large=True, element_count=count)
+        return render(request, "safetycase/case_export.html", context)
     try:
-        result = services.version_export_pdf(version=version, pdfa=pdfa)
+        if version is None:
+            result = services.case_export_pdf(case=case, pdfa=pdfa)
+        else:
+            result = services.version_export_pdf(version=version, pdfa=pdfa)
     except PdfError as exc:
-        return render(
-            request,
-            "safetycase/case_export.html",
-            {"case": case, "version": version, "error": str(exc), "pdfa": pdfa},
-            status=500,
-        )
+        context["error"] = str(exc)
+        return render(request, "safetycase/case_export.html", context, status=500)
     return pdf_response(
         result.content, result.filename, content_hash=result.content_hash, pages=result.pages
     )
