@@ -36,8 +36,8 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
     def authenticate(self, request):
         limit = settings.API_TOKEN_FAILURE_LIMIT
         key = _failures_key(request)
+        window = int(settings.AXES_COOLOFF_TIME.total_seconds())
         if limit and cache.get(key, 0) >= limit:
-            window = int(settings.AXES_COOLOFF_TIME.total_seconds())
             raise exceptions.Throttled(
                 wait=window,
                 detail=(
@@ -50,11 +50,11 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
         except exceptions.AuthenticationFailed:
             if limit:
                 # A fixed window from the first failure: add() only sets a missing key.
-                cache.add(key, 0, timeout=int(settings.AXES_COOLOFF_TIME.total_seconds()))
+                cache.add(key, 0, timeout=window)
                 try:
                     cache.incr(key)
                 except ValueError:  # expired between add() and incr()
-                    cache.set(key, 1, timeout=int(settings.AXES_COOLOFF_TIME.total_seconds()))
+                    cache.set(key, 1, timeout=window)
             raise
 
     def authenticate_credentials(self, key: str):
