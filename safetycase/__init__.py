@@ -1,5 +1,6 @@
-"""The safety-case tracker: project package and the argument app (cases, GSN nodes and links)."""
+"""The safety-case tracker: project package and the argument app (cases, GSN nodes and links).
 
-from safetycase.celery import app as celery_app
-
-__all__ = ["celery_app"]
+Importing this package loads nothing else, so the pure core (`safetycase.core`) stays free of
+Django and Celery. The Celery app is started by the app config (`SafetycaseConfig.ready`) in
+Django processes, and found as `safetycase.celery:app` by `celery -A safetycase`.
+"""
