@@ -1,4 +1,4 @@
-"""Timing of the pure assessment (safetycase.assessment) on a generated large case.
+"""Timing of the pure assessment (safetycase.core.assessment) on a generated large case.
 
     .venv/bin/python bench/assess_pure.py [--nodes 10000] [--solutions 5000] [--repeat 3]
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from safetycase.assessment import (  # noqa: E402
+from safetycase.core.assessment import (  # noqa: E402
     AssessmentCache,
     AttestationFacts,
     BindingFacts,
@@ -40,7 +40,7 @@ from safetycase.assessment import (  # noqa: E402
     RunFacts,
     assess,
 )
-from safetycase.gsn.model import Relation  # noqa: E402
+from safetycase.core.gsn.model import Relation  # noqa: E402
 
 MODEL, VERSION = "Example-7", "2026-11"
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)

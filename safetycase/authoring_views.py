@@ -25,6 +25,8 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from safetycase import selectors, services
+from safetycase.core.gsn.gsn2x import Gsn2xError, dump_files
+from safetycase.core.library import default_library
 from safetycase.errors import ApplicationError, PermissionDenied
 from safetycase.forms import (
     BindingEditForm,
@@ -35,8 +37,6 @@ from safetycase.forms import (
     NodeEditForm,
     TemplateCaseForm,
 )
-from safetycase.gsn.gsn2x import Gsn2xError, dump_files
-from safetycase.library import default_library
 from safetycase.models import EvidenceBinding, Link, Node
 from safetycase.views import _get_case_for_user
 

@@ -1,6 +1,6 @@
 from django.db import models
 
-from safetycase.gsn.model import ElementType, RelationType
+from safetycase.core.gsn.model import ElementType, RelationType
 
 
 class NodeType(models.TextChoices):

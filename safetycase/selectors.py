@@ -12,13 +12,13 @@ from django.urls import NoReverseMatch, reverse
 from evidence import selectors as evidence_selectors
 from evidence.choices import RunStatus
 from evidence.models import EvaluationRun
-from safetycase import assessment
 from safetycase.choices import AssessmentTrigger
-from safetycase.diagrams import argument_dot
+from safetycase.core import assessment
+from safetycase.core.diagrams import argument_dot
+from safetycase.core.gsn import navigation
+from safetycase.core.gsn.model import Argument, Element, Finding, Relation
+from safetycase.core.gsn.rules import check_argument
 from safetycase.errors import NotFound
-from safetycase.gsn import navigation
-from safetycase.gsn.model import Argument, Element, Finding, Relation
-from safetycase.gsn.rules import check_argument
 from safetycase.models import (
     Assessment,
     Attestation,
@@ -159,13 +159,13 @@ def case_bindings(*, case: SafetyCase) -> QuerySet[EvidenceBinding]:
 
 def template_library():
     """The scheming argument library (loaded and validated once per process)."""
-    from safetycase.library import default_library
+    from safetycase.core.library import default_library
 
     return default_library()
 
 
 # ---------------------------------------------------------------------------------------------
-# Facts for the pure assessment (safetycase.assessment), loaded in a fixed number of queries.
+# Facts for the pure assessment (safetycase.core.assessment), loaded in a fixed number of queries.
 
 
 def case_facts(case: SafetyCase) -> assessment.CaseFacts:
@@ -444,7 +444,7 @@ def node_evidence(
     queries."""
     from django.utils import timezone
 
-    from safetycase import criteria
+    from safetycase.core import criteria
 
     now = now or timezone.now()
     bindings = list(EvidenceBinding.objects.filter(node=node).order_by("id"))

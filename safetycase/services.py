@@ -22,12 +22,13 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from safetycase import assessment, selectors
+from safetycase import selectors
 from safetycase.choices import BindingKind, LinkType, NodeType, Role
+from safetycase.core import assessment
+from safetycase.core.gsn.gsn2x import Gsn2xError, load_files
+from safetycase.core.gsn.model import Argument, Severity
+from safetycase.core.gsn.rules import check_argument
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
-from safetycase.gsn.gsn2x import Gsn2xError, load_files
-from safetycase.gsn.model import Argument, Severity
-from safetycase.gsn.rules import check_argument
 from safetycase.models import (
     ApiToken,
     Assessment,
@@ -415,8 +416,8 @@ def node_set_combination(*, actor, node: Node, combination: str) -> Node:
 def _validate_binding(
     *, node: Node, kind: str, selector: Any, freshness_days: Any, expression: Any
 ) -> None:
-    from safetycase.criteria import ExpressionError, compile_expression
-    from safetycase.library import check_selector
+    from safetycase.core.criteria import ExpressionError, compile_expression
+    from safetycase.core.library import check_selector
 
     _validate_choice(kind, BindingKind, "binding kind")
     if kind == BindingKind.CRITERION and node.type != NodeType.SOLUTION:
@@ -548,13 +549,13 @@ class InstantiationResult:
 
 
 def _library(library=None):
-    from safetycase.library import default_library
+    from safetycase.core.library import default_library
 
     return library if library is not None else default_library()
 
 
 def _instance(library, template: str, values: dict[str, Any], prefix: str | None):
-    from safetycase.library import InstantiationError, instantiate
+    from safetycase.core.library import InstantiationError, instantiate
 
     if template not in library.templates:
         raise ApplicationError(

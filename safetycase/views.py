@@ -28,11 +28,11 @@ from django.utils.safestring import mark_safe
 from evidence import selectors as evidence_selectors
 from evidence.choices import RunStatus
 from safetycase import selectors
+from safetycase.core.gsn import navigation
+from safetycase.core.gsn.model import Argument, RelationType
+from safetycase.core.gsn.rules import check_argument
 from safetycase.errors import NotFound
 from safetycase.forms import SampleFilterForm
-from safetycase.gsn import navigation
-from safetycase.gsn.model import Argument, RelationType
-from safetycase.gsn.rules import check_argument
 from safetycase.health import health_report
 from safetycase.models import Version
 from safetycase.rendering import DiagramError

@@ -21,7 +21,7 @@ from django.utils import timezone
 from evidence.models import EvaluationRun, LogFile
 from safetycase import review, services
 from safetycase.choices import Role
-from safetycase.library import default_library
+from safetycase.core.library import default_library
 from safetycase.models import PdfExport, SafetyCase
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from safetycase import review, selectors, services
 from safetycase.api import serializers as s
+from safetycase.core.library.describe import template_detail, template_summary
 from safetycase.errors import NotFound
-from safetycase.library.describe import template_detail, template_summary
 from safetycase.models import Assessment, Link
 
 

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE = Path(__file__).with_name("case.typ")
 PDF_STANDARD_ARCHIVAL = "a-2b"
-DIAGRAM_FONT = "DejaVu Sans"  # the font safetycase.diagrams lays out with
+DIAGRAM_FONT = "DejaVu Sans"  # the font safetycase.core.diagrams lays out with
 FALLBACK_DIAGRAM_FONT = "Libertinus Serif"  # bundled, and narrower: labels still fit
 _PAGE_COUNT = re.compile(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.svg$")

@@ -16,15 +16,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from evidence.models import EvaluationRun
-from safetycase import assessment as domain
 from safetycase import review, selectors
-from safetycase.export import document, evidence
-from safetycase.gsn.model import Relation
+from safetycase.core import assessment as domain
+from safetycase.core import document
+from safetycase.core.document import evidence
+from safetycase.core.gsn.model import Relation
 from safetycase.models import Assessment, Attestation, Node, SafetyCase, Version
 
 
 def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict[str, Any]:
-    """The exported data of a case (see safetycase.export.document for its shape), with the
+    """The exported data of a case (see safetycase.core.document.assembly for its shape), with the
     assessment given (normally the latest). Deterministic: everything is ordered, and the only
     timestamps are the data's own. Runs a fixed number of queries."""
     nodes = list(selectors.case_nodes(case=case))

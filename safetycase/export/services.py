@@ -20,10 +20,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from safetycase import selectors, services
+from safetycase.core import document
+from safetycase.core.document import parts
+from safetycase.core.gsn.model import Argument, Element, Relation
 from safetycase.errors import ApplicationError
-from safetycase.export import document, parts, pdf
+from safetycase.export import pdf
 from safetycase.export.selectors import case_export_data, version_export_data
-from safetycase.gsn.model import Argument, Element, Relation
 from safetycase.models import PdfExport, SafetyCase, Version
 from safetycase.rendering import DiagramError, render_svg
 

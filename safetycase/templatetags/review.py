@@ -12,7 +12,7 @@ from typing import Any
 from django import template
 from django.utils.html import format_html
 
-from safetycase.diagrams import STATUS_MARKS, STATUS_WORDS
+from safetycase.core.diagrams import STATUS_MARKS, STATUS_WORDS
 
 register = template.Library()
 

@@ -1,7 +1,7 @@
 """The pure assessment (DESIGN §3): statuses, reasons and flags, without a database.
 
 Each flag type has a test that raises it and one where it stays quiet. Expected statuses follow
-from the rules in DESIGN §3 and the module docstring of safetycase/assessment.py; expected
+from the rules in DESIGN §3 and the module docstring of safetycase/core/assessment/; expected
 numbers (needed sample sizes, bounds) are derived here from closed forms or from
 evidence.statistics, not copied from the assessment's output.
 """
@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from evidence import statistics
-from safetycase.assessment import (
+from safetycase.core.assessment import (
     AT_RISK,
     DEFEATED,
     FLAG_TYPES,
@@ -31,7 +31,7 @@ from safetycase.assessment import (
     binding_matches,
     run_variables,
 )
-from safetycase.gsn.model import Relation
+from safetycase.core.gsn.model import Relation
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 MODEL, VERSION = "example-model", "2026-11"
@@ -1033,7 +1033,7 @@ def test_a_rate_bounded_from_below_is_no_upper_bound_claim():
 
 
 def test_the_scheming_library_root_case_assesses():
-    from safetycase.library import default_library, instantiate
+    from safetycase.core.library import default_library, instantiate
 
     library = default_library()
     instance = instantiate(library, "ROOT", dict(library.templates["ROOT"].example))

@@ -21,7 +21,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 # checkout clean.
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "safetycase-hypothesis")
 
-from safetycase.assessment import (  # noqa: E402
+from safetycase.core.assessment import (  # noqa: E402
     AT_RISK,
     DEFEATED,
     SUPPORTED,
@@ -34,7 +34,7 @@ from safetycase.assessment import (  # noqa: E402
     RunFacts,
     assess,
 )
-from safetycase.gsn.model import Relation  # noqa: E402
+from safetycase.core.gsn.model import Relation  # noqa: E402
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 CASE = CaseFacts("m", "v1")

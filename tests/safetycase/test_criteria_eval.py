@@ -13,7 +13,7 @@ import math
 import pytest
 
 from evidence import statistics
-from safetycase.criteria import (
+from safetycase.core.criteria import (
     DOMAIN_FUNCTIONS,
     RUN_VARIABLES,
     EvaluationError,

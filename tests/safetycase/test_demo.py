@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from evidence import statistics
 from evidence.models import EvaluationRun, LogFile, RunStatistic
 from evidence.parsers import generic
-from safetycase.criteria import compile_expression, evaluate
+from safetycase.core.criteria import compile_expression, evaluate
 from safetycase.management.commands import load_demo
 from safetycase.models import EvidenceBinding, Link, Membership, Node, SafetyCase
 from safetycase.selectors import case_findings

@@ -14,8 +14,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from safetycase.diagrams import argument_dot
-from safetycase.gsn.model import Argument, Element, Relation
+from safetycase.core.diagrams import argument_dot
+from safetycase.core.gsn.model import Argument, Element, Relation
 from safetycase.rendering import graphviz_pure_executable
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -19,10 +19,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from evidence import services as evidence_services
-from safetycase import assessment, services
-from safetycase.export import document, evidence, parts, pdf
+from safetycase import services
+from safetycase.core import assessment, document
+from safetycase.core.document import evidence, parts
+from safetycase.core.gsn.model import Argument, Element, Relation
+from safetycase.export import pdf
 from safetycase.export.services import case_export_pdf
-from safetycase.gsn.model import Argument, Element, Relation
 from safetycase.models import Attestation, Node, PdfExport, SafetyCase
 from tests.safetycase.conftest import generic_run
 

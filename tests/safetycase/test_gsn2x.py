@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from safetycase.gsn.gsn2x import Gsn2xError, dump_files, load_files, type_from_identifier
-from safetycase.gsn.model import Argument, Element, Relation
-from safetycase.gsn.rules import check_argument
+from safetycase.core.gsn.gsn2x import Gsn2xError, dump_files, load_files, type_from_identifier
+from safetycase.core.gsn.model import Argument, Element, Relation
+from safetycase.core.gsn.rules import check_argument
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "gsn2x"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from safetycase.gsn.gsn2x import load_files
+from safetycase.core.gsn.gsn2x import load_files
 from safetycase.models import Link, Membership, Node, SafetyCase
 from tests.safetycase.test_gsn2x import FIXTURE_SETS, FIXTURES, fixture_paths
 

@@ -1,7 +1,7 @@
 """GSN well-formedness rules R1–R16 on plain Arguments (no database).
 
 Every expectation below is derived from the rule definitions (reference §2 and the semantics
-recorded in `safetycase/gsn/rules.py`), not copied from the checker's output.
+recorded in `safetycase/core/gsn/rules.py`), not copied from the checker's output.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from safetycase.gsn.model import Argument, Element, Finding, Relation
-from safetycase.gsn.rules import check_argument, type_from_identifier
+from safetycase.core.gsn.model import Argument, Element, Finding, Relation
+from safetycase.core.gsn.rules import check_argument, type_from_identifier
 
 # --------------------------------------------------------------------------------------------
 # Builders

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from safetycase.diagrams import argument_dot
-from safetycase.gsn import navigation
-from safetycase.gsn.model import Argument, Element, Relation
+from safetycase.core.diagrams import argument_dot
+from safetycase.core.gsn import navigation
+from safetycase.core.gsn.model import Argument, Element, Relation
 from safetycase.templatetags import review
 
 ELEMENTS = [

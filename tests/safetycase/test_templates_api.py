@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from safetycase.library import default_library
+from safetycase.core.library import default_library
 from safetycase.models import Node, SafetyCase
 
 pytestmark = pytest.mark.django_db

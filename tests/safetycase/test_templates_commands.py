@@ -9,8 +9,8 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from safetycase.library import default_library
-from safetycase.library.markdown import pages
+from safetycase.core.library import default_library
+from safetycase.core.library.markdown import pages
 from safetycase.models import Node, SafetyCase
 from safetycase.selectors import case_findings
 

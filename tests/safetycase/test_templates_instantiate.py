@@ -8,16 +8,16 @@ import shutil
 
 import pytest
 
-from safetycase.criteria import compile_expression, evaluate
-from safetycase.gsn.rules import check_argument
-from safetycase.library import (
+from safetycase.core.criteria import compile_expression, evaluate
+from safetycase.core.gsn.rules import check_argument
+from safetycase.core.library import (
     LIBRARY_DIR,
     InstantiationError,
     default_library,
     instantiate,
     load_library,
 )
-from safetycase.library.spec import ROOT_RULE_VARIABLES
+from safetycase.core.library.spec import ROOT_RULE_VARIABLES
 
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_.]*\}")
 
@@ -300,7 +300,7 @@ def test_template_node_ids_cannot_take_catalogue_ids(tmp_path):
         "id: XT\ntitle: T\nnodes:\n  G0: {type: goal, text: t, in_context_of: [A1]}\n"
         "  A1: {type: assumption, text: a, requires_attestation: true}\n"
     )
-    from safetycase.library import TemplateError
+    from safetycase.core.library import TemplateError
 
     with pytest.raises(TemplateError, match="node A1: ids of the form A<digits> are reserved"):
         load_library(tmp_path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from safetycase import services
+from safetycase.core.library import default_library
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
-from safetycase.library import default_library
 from safetycase.models import EvidenceBinding, Link, Node
 from safetycase.selectors import case_findings
 

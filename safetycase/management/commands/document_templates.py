@@ -3,8 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from safetycase.library import TemplateError, default_library
-from safetycase.library.markdown import pages
+from safetycase.core.library import TemplateError, default_library
+from safetycase.core.library.markdown import pages
 
 DEFAULT_DIR = Path(settings.BASE_DIR) / "docs" / "templates"
 

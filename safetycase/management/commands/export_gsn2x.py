@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from safetycase.core.gsn.gsn2x import Gsn2xError, dump_files
 from safetycase.errors import ApplicationError
-from safetycase.gsn.gsn2x import Gsn2xError, dump_files
 from safetycase.selectors import case_argument, case_by_id_or_name
 
 

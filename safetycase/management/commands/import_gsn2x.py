@@ -4,8 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from safetycase import services
+from safetycase.core.gsn.model import Severity
 from safetycase.errors import ApplicationError
-from safetycase.gsn.model import Severity
 
 
 class Command(BaseCommand):

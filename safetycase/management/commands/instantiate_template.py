@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from safetycase import selectors, services
 from safetycase.choices import Role
+from safetycase.core.library import TemplateError
 from safetycase.errors import ApplicationError
-from safetycase.library import TemplateError
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from safetycase import services
 from safetycase.choices import Role
-from safetycase.gsn.gsn2x import load_files
-from safetycase.gsn.rules import check_argument
+from safetycase.core.gsn.gsn2x import load_files
+from safetycase.core.gsn.rules import check_argument
 from safetycase.models import SafetyCase
 
 EXAMPLE_FILE = Path(__file__).resolve().parents[2] / "examples" / "example.gsn.yaml"

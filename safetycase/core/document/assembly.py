@@ -20,7 +20,7 @@ The exported data (input) is:
      "assessment": null | {id, created_at, trigger, trigger_label, trigger_detail, top_goal,
                            overall_status, statuses, reasons, flags, summary, changes,
                            previous_created_at},
-     "citations": [see safetycase.export.evidence],
+     "citations": [see safetycase.core.document.evidence],
      "runs": [{id, harness, harness_version, format, task, task_version, model, model_version,
                log_status, started_at, finished_at, ingested_at, sample_count, total_samples,
                error_count, uploaded_by, uploaded_at, log_name, log_sha256, samples_sha256,
@@ -330,7 +330,7 @@ def build_document(
 ) -> dict[str, Any]:
     """The JSON document `case.typ` prints. `diagrams` are the planned diagram pages:
     {number, title, subtitle, file, members, width, height, page: {paper, flipped, scale,
-    margin}} (see safetycase.export.parts)."""
+    margin}} (see safetycase.core.document.parts)."""
     return _Builder(data, diagrams).build(content_hash=content_hash, pdfa=pdfa)
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from safetycase.library.instantiate import (
+from safetycase.core.library.instantiate import (
     Instance,
     InstanceBinding,
     InstanceNode,
     InstantiationError,
     instantiate,
 )
-from safetycase.library.spec import (
+from safetycase.core.library.spec import (
     CATALOGUE_ID,
     LIBRARY_DIR,
     CatalogueAssumption,

@@ -18,8 +18,13 @@ from typing import Any
 
 import yaml
 
-from safetycase.criteria import DOMAIN_FUNCTIONS, ExpressionError, cel_literal, compile_expression
-from safetycase.gsn.model import ElementType
+from safetycase.core.criteria import (
+    DOMAIN_FUNCTIONS,
+    ExpressionError,
+    cel_literal,
+    compile_expression,
+)
+from safetycase.core.gsn.model import ElementType
 
 LIBRARY_DIR = Path(__file__).resolve().parent
 CATALOGUE_FILE = "assumptions.yaml"
@@ -1366,8 +1371,8 @@ def _check_used_by(library: Library, problems: list[str]) -> None:
 
 
 def _check_examples(library: Library, problems: list[str]) -> None:
-    from safetycase.gsn.rules import check_argument
-    from safetycase.library.instantiate import InstantiationError, instantiate
+    from safetycase.core.gsn.rules import check_argument
+    from safetycase.core.library.instantiate import InstantiationError, instantiate
 
     for template in library.templates.values():
         try:

@@ -1,7 +1,7 @@
 """Which evaluation runs a case cites, and what each binding's expression says about them.
 
-Pure (no Django): facts in (`safetycase.assessment` dataclasses), plain dicts out. The run
-selection mirrors the assessment (DESIGN §3, `safetycase.assessment`): a binding's evidence is
+Pure (no Django): facts in (`safetycase.core.assessment` dataclasses), plain dicts out. The run
+selection mirrors the assessment (DESIGN §3, `safetycase.core.assessment`): a binding's evidence is
 the latest run that its selector picks (`assessment.binding_matches`), whose harness reported
 success and that is inside the freshness window at `now` (the assessment's time, so the result
 is the one the assessment saw). A binding without such a run cites the latest run that explains
@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from safetycase import assessment, criteria
-from safetycase.export.document import natural_key as _natural
-from safetycase.gsn.model import Relation
+from safetycase.core import assessment, criteria
+from safetycase.core.document.assembly import natural_key as _natural
+from safetycase.core.gsn.model import Relation
 
 EVIDENCE = "evidence"
 STALE = "stale"

@@ -42,7 +42,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from typing import Any
 
-from safetycase.gsn.model import (
+from safetycase.core.gsn.model import (
     CONTEXTUAL_TYPES,
     COUNTER_TYPES,
     Argument,

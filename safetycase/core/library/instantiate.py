@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from safetycase.criteria import DOMAIN_FUNCTIONS, ExpressionError, compile_expression, evaluate
-from safetycase.gsn.model import Argument, Element, Relation
-from safetycase.library.spec import (
+from safetycase.core.criteria import DOMAIN_FUNCTIONS, ExpressionError, compile_expression, evaluate
+from safetycase.core.gsn.model import Argument, Element, Relation
+from safetycase.core.library.spec import (
     CATALOGUE_ID,
     PLACEHOLDER,
     ROOT_RULE_VARIABLES,

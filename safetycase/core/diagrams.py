@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 
 import graphviz
 
-from safetycase.gsn.model import (
+from safetycase.core.gsn.model import (
     CONTEXTUAL_TYPES,
     COUNTER_TYPES,
     Argument,

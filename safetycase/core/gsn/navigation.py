@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from safetycase.gsn.model import CONTEXTUAL_TYPES, Argument, Element, RelationType
+from safetycase.core.gsn.model import CONTEXTUAL_TYPES, Argument, Element, RelationType
 
 TOP = "top"
 TOP_LABEL = "Top level"

@@ -152,9 +152,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from evidence.statistics import DEFAULT_CONFIDENCE, min_trials_for_bound
-from safetycase import criteria
-from safetycase.gsn.model import Argument, Element, Relation
-from safetycase.gsn.rules import check_argument
+from safetycase.core import criteria
+from safetycase.core.gsn.model import Argument, Element, Relation
+from safetycase.core.gsn.rules import check_argument
 
 __all__ = [
     "AT_RISK",

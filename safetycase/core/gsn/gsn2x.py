@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from safetycase.gsn.model import Argument, Element, ElementType, Relation, RelationType
+from safetycase.core.gsn.model import Argument, Element, ElementType, Relation, RelationType
 
 MODULE_KEY = "module"
 FILE_SUFFIX = ".gsn.yaml"

@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from safetycase.diagrams import argument_dot
-from safetycase.gsn.model import CONTEXTUAL_TYPES, Argument, Element, RelationType
+from safetycase.core.diagrams import argument_dot
+from safetycase.core.gsn.model import CONTEXTUAL_TYPES, Argument, Element, RelationType
 
 MIN_SCALE = 0.6
 # Page sizes in pt (portrait) and the drawing area the Typst template leaves on a diagram page.
