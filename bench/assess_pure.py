@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from safetycase.core.assessment import (  # noqa: E402
-    AssessmentCache,
+    AssessmentEngine,
     AttestationFacts,
     BindingFacts,
     CaseFacts,
@@ -191,7 +191,7 @@ def main() -> None:
         )
 
     for r in range(args.repeat):
-        cache = AssessmentCache()
+        cache = AssessmentEngine()
         base = (case, nodes, relations, bindings, runs, attestations, NOW)
         first = timed("full", *base, cache=cache)
 

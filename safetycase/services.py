@@ -788,7 +788,7 @@ class _CaseMemo:
     facts: dict[str, Any]
     runs: dict[int, Any]
     runs_seen_until: Any
-    cache: assessment.AssessmentCache
+    cache: assessment.AssessmentEngine
 
 
 ASSESSMENT_CACHE_CASES = 16
@@ -796,7 +796,7 @@ _CASE_MEMOS: OrderedDict[int, _CaseMemo] = OrderedDict()
 _CASE_MEMOS_LOCK = threading.Lock()
 
 
-def _case_facts(case: SafetyCase) -> tuple[dict[str, Any], assessment.AssessmentCache]:
+def _case_facts(case: SafetyCase) -> tuple[dict[str, Any], assessment.AssessmentEngine]:
     fingerprint = selectors.argument_fingerprint(case=case)
     with _CASE_MEMOS_LOCK:
         memo = _CASE_MEMOS.pop(case.pk, None)
@@ -809,7 +809,7 @@ def _case_facts(case: SafetyCase) -> tuple[dict[str, Any], assessment.Assessment
             runs={run.id: run for run in facts["runs"]},
             # Runs ingested while we loaded are read again next time, never missed.
             runs_seen_until=started - timedelta(seconds=5),
-            cache=memo.cache if memo else assessment.AssessmentCache(),
+            cache=memo.cache if memo else assessment.AssessmentEngine(),
         )
     else:
         started = timezone.now()

@@ -21,7 +21,7 @@ from safetycase.core.assessment import (
     FLAG_TYPES,
     SUPPORTED,
     UNDEVELOPED,
-    AssessmentCache,
+    AssessmentEngine,
     AttestationFacts,
     BindingFacts,
     CaseFacts,
@@ -849,7 +849,7 @@ def test_an_empty_selector_check_that_cannot_be_read_on_a_run_concerns_the_goals
 
 def test_the_cache_follows_a_failing_run_from_one_goal_to_the_other():
     case = shared_sample_size_case(k1=3, k2=0)
-    cache = AssessmentCache()
+    cache = AssessmentEngine()
     first = case.assess(cache=cache)
     assert first == case.assess()
     assert (first.statuses["G1"], first.statuses["G2"]) == (DEFEATED, SUPPORTED)
@@ -992,7 +992,7 @@ def test_result_is_sorted_and_a_naive_now_is_utc():
 
 def test_cache_gives_the_same_results_as_fresh_assessments():
     case = awareness_case(auroc=0.5)
-    cache = AssessmentCache()
+    cache = AssessmentEngine()
     assert case.assess(cache=cache) == case.assess()
     case.run(11, k=7, days=0.5)
     assert case.assess(cache=cache) == case.assess()
@@ -1012,7 +1012,7 @@ def test_cache_forgets_scope_runs_that_left_and_came_back():
     case.solution("Sn1", task="t0", criterion="rate <= 0.2")
     case.assumption("A0", "G0").bind("A0", "check", {}, "rate <= 0.2")
     case.run(1, task="t0", k=0, n=20, days=0).run(2, task="t0", k=5, n=20, days=0)
-    cache = AssessmentCache()
+    cache = AssessmentEngine()
     assert case.assess(cache=cache).statuses["A0"] == DEFEATED  # run 2 is the latest
     for _ in range(2):
         case.runs.pop(0)

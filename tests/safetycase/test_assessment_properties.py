@@ -26,7 +26,7 @@ from safetycase.core.assessment import (  # noqa: E402
     DEFEATED,
     SUPPORTED,
     UNDEVELOPED,
-    AssessmentCache,
+    AssessmentEngine,
     AttestationFacts,
     BindingFacts,
     CaseFacts,
@@ -222,7 +222,7 @@ def test_result_is_deterministic_and_independent_of_input_order(case, data):
 def test_incremental_assessment_equals_a_fresh_one(case, steps, data):
     nodes, relations, bindings, runs, attestations = case
     runs, attestations = list(runs), list(attestations)
-    cache = AssessmentCache()
+    cache = AssessmentEngine()
     now = NOW
     assert assessed(nodes, relations, bindings, runs, attestations, now, cache) == assessed(
         nodes, relations, bindings, runs, attestations, now

@@ -1,0 +1,166 @@
+"""The assessment's inputs and output: plain frozen facts about a case (nodes, bindings, runs,
+attestations), the flags and the result, and the vocabulary (statuses, severities, node types)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from safetycase.core.keys import id_key
+
+SUPPORTED = "supported"
+AT_RISK = "at_risk"
+DEFEATED = "defeated"
+UNDEVELOPED = "undeveloped"
+STATUSES = (SUPPORTED, AT_RISK, DEFEATED, UNDEVELOPED)
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+
+FLAG_TYPES = (
+    "missing_evidence",
+    "criterion_failed",
+    "criterion_error",
+    "assumption_violated",
+    "assumption_unverified",
+    "attestation_expired",
+    "stale_evidence",
+    "model_mismatch",
+    "insufficient_samples",
+    "biased_estimator",
+    "run_errors",
+    "undeveloped",
+    "ill_formed",
+    "unresolved_parameter",
+    "alignment_only",
+)
+
+GOAL = "goal"
+STRATEGY = "strategy"
+SOLUTION = "solution"
+ASSUMPTION = "assumption"
+SUPPORTED_BY = "supported_by"
+IN_CONTEXT_OF = "in_context_of"
+INGESTED = "ingested"
+SUCCESS = "success"
+BIASED_ESTIMATORS = frozenset({"milestone", "expert_best_of_n"})
+ROOT_RULE_VARIABLES = ("factors", "threshold", "outcomes", "covered_outcomes")
+
+STATUS_TYPES = frozenset({GOAL, STRATEGY, SOLUTION, ASSUMPTION})
+ARGUED_TYPES = frozenset({GOAL, STRATEGY})
+SUPPORT_TYPES = frozenset({GOAL, STRATEGY, SOLUTION})
+STATUS_RANK = {DEFEATED: 0, AT_RISK: 1, UNDEVELOPED: 1, SUPPORTED: 2}
+SEVERITY_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
+DAY_SECONDS = 86400.0
+FOREVER = math.inf
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs and output
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    model_name: str = ""
+    model_version: str = ""
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    identifier: str
+    type: str
+    statement: str = ""
+    undeveloped: bool = False
+    combination: str = "all"
+    catalogue_id: str = ""
+    # requires_attestation (assumptions), root_rules (a top goal), interchange extras.
+    attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class BindingFacts:
+    id: int | str
+    node: str
+    kind: str  # "criterion" (solutions) | "check" (assumptions)
+    selector: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    freshness_days: int | None = None
+    expression: str = ""
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    id: int | str
+    task: str = ""
+    task_version: str = ""
+    model: str = ""
+    model_version: str = ""
+    status: str = INGESTED
+    log_status: str = SUCCESS
+    finished_at: datetime | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # score name -> (k, n)
+    statistics: Mapping[str, tuple[int, int]] = field(default_factory=dict, hash=False)
+    # score name -> {metric name: value}
+    metrics: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    error_count: int = 0
+    sample_count: int = 0
+    # Per-sample results ({id, epoch, scores, error}) when the caller loaded them.
+    samples: tuple[Mapping[str, Any], ...] | None = field(default=None, hash=False)
+
+
+@dataclass(frozen=True)
+class AttestationFacts:
+    id: int | str
+    node: str
+    by: str
+    statement: str = ""
+    scope: str = ""
+    expires_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Flag:
+    type: str
+    severity: str  # "error" | "warning" | "info"
+    node: str  # "" when the flag concerns the whole argument
+    run: int | str | None
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    statuses: Mapping[str, str]
+    reasons: Mapping[str, str]
+    flags: tuple[Flag, ...]
+
+    def flags_of(self, node: str) -> tuple[Flag, ...]:
+        return tuple(f for f in self.flags if f.node == node)
+
+
+# --------------------------------------------------------------------------------------------
+# Public helpers
+
+
+def flag_sort_key(flag: Flag) -> tuple[Any, ...]:
+    return (
+        SEVERITY_RANK.get(flag.severity, 3),
+        flag.type,
+        flag.rule,
+        flag.run is not None,
+        id_key(flag.run) if flag.run is not None else (),
+        flag.message,
+    )
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    return min(statuses, key=lambda s: STATUS_RANK[s], default=SUPPORTED)
+
+
+# --------------------------------------------------------------------------------------------
+# Runs: selection and variables
