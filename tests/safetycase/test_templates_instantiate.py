@@ -17,7 +17,7 @@ from safetycase.core.library import (
     instantiate,
     load_library,
 )
-from safetycase.core.library.spec import ROOT_RULE_VARIABLES
+from safetycase.core.library.types import ROOT_RULE_VARIABLES
 
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_.]*\}")
 

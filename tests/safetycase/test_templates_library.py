@@ -62,7 +62,7 @@ def test_every_catalogue_entry_a01_to_a32_exists_with_a_compiling_check_or_attes
     library = default_library()
     assert sorted(library.catalogue) == [f"A{i:02d}" for i in range(1, 33)]
     defaults = {p.name: p.default for p in library.catalogue_parameters}
-    from safetycase.core.library.spec import render_cel
+    from safetycase.core.library.values import render_cel
 
     for entry in library.catalogue.values():
         assert entry.statement and entry.sources, entry.id

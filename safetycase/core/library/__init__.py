@@ -1,5 +1,7 @@
 """The scheming argument library: templates as YAML data files in this directory, their loader
-and validator (`spec`), instantiation (`instantiate`) and Markdown documentation (`markdown`).
+and validator (`types` for the format's data types, `load` and `parse` for reading and validating
+the files, `values` for parameter values and their rendering, `selfcheck` for the check of each
+template's example), instantiation (`instantiate`) and Markdown documentation (`markdown`).
 
 All of it is pure (no Django); services.py turns an Instance into database rows.
 """
@@ -15,7 +17,9 @@ from safetycase.core.library.instantiate import (
     InstantiationError,
     instantiate,
 )
-from safetycase.core.library.spec import (
+from safetycase.core.library.load import load_library
+from safetycase.core.library.parse import check_selector
+from safetycase.core.library.types import (
     CATALOGUE_ID,
     LIBRARY_DIR,
     CatalogueAssumption,
@@ -23,8 +27,6 @@ from safetycase.core.library.spec import (
     Parameter,
     Template,
     TemplateError,
-    check_selector,
-    load_library,
 )
 
 __all__ = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from safetycase.core.library.spec import CatalogueAssumption, Library, SourceRef
+from safetycase.core.library.types import CatalogueAssumption, Library, SourceRef
 
 
 def template_summary(library: Library, template_id: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any
 
 from safetycase.core.criteria import DOMAIN_FUNCTIONS, ExpressionError, compile_expression, evaluate
 from safetycase.core.gsn.model import Argument, Element, Relation
-from safetycase.core.library.spec import (
+from safetycase.core.library.types import (
     CATALOGUE_ID,
     PLACEHOLDER,
     ROOT_RULE_VARIABLES,
@@ -38,11 +38,8 @@ from safetycase.core.library.spec import (
     MissingField,
     Parameter,
     Template,
-    coerce_value,
-    render_cel,
-    render_data,
-    render_text,
 )
+from safetycase.core.library.values import coerce_value, render_cel, render_data, render_text
 
 SUPPORTED_BY = "supported_by"
 IN_CONTEXT_OF = "in_context_of"

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from safetycase.core.library.describe import assumption_detail, template_detail
-from safetycase.core.library.spec import CATALOGUE_FILE, Library
+from safetycase.core.library.types import CATALOGUE_FILE, Library
 
 CATALOGUE_PAGE = "assumptions.md"
 

@@ -1,389 +1,46 @@
-"""The template file format: plain data types, the YAML loader and its validation.
-
-Pure and Django-free. `load_library(directory)` reads every `*.yaml` file of the directory:
-`sources.yaml` (the bibliography), `assumptions.yaml` (the assumption catalogue) and one file per
-template. Everything is validated on load; all problems are collected and raised together as one
-TemplateError whose lines name the file and the place ("harm_inability.yaml: node G3: ...").
-The format itself is described in docs/templates/README.md.
-"""
+"""Validation of the parsed YAML of the library's files: sources, the assumption catalogue and
+templates. Every problem is collected with its place ("harm_inability.yaml: node G3: ...")."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from safetycase.core.criteria import (
     DOMAIN_FUNCTIONS,
     ExpressionError,
-    cel_literal,
     compile_expression,
 )
-from safetycase.core.gsn.model import ElementType
-
-LIBRARY_DIR = Path(__file__).resolve().parent
-CATALOGUE_FILE = "assumptions.yaml"
-SOURCES_FILE = "sources.yaml"
-CATALOGUE_ID = "assumptions"
-
-PARAMETER_TYPES = ("string", "integer", "number", "probability", "boolean", "choice", "list")
-NODE_TYPES = tuple(
-    t.value
-    for t in ElementType
-    if t not in (ElementType.COUNTER_GOAL, ElementType.COUNTER_SOLUTION)
+from safetycase.core.library.types import (
+    CATALOGUE_FILE,
+    CATALOGUE_ID,
+    CATALOGUE_REF,
+    COMBINATION,
+    IDENTIFIER,
+    MISSING,
+    NAME,
+    NODE_TYPES,
+    PARAMETER_TYPES,
+    PLACEHOLDER,
+    ROOT_RULE_VARIABLES,
+    SELECTOR_KEYS,
+    SOURCES_FILE,
+    BindingSpec,
+    CatalogueAssumption,
+    Include,
+    Parameter,
+    Part,
+    Source,
+    SourceRef,
+    Template,
+    TemplateNode,
+    binding_placeholders,
+    kind_of,
+    placeholders,
+    strings_in,
 )
-SELECTOR_KEYS = ("task", "task_version", "model", "conditions", "scorer", "metric")
-# Variables of the ROOT rules (evaluated over the factors of the top goal, not over a run).
-ROOT_RULE_VARIABLES = {
-    "factors": "map of factor id to {goal, bound, supported, developed, supporting_only}",
-    "threshold": "the risk threshold of the top goal",
-    "outcomes": "the unacceptable outcomes the case covers",
-    "covered_outcomes": "the outcomes covered by a developed capability or harm branch",
-}
-
-IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
-NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-CATALOGUE_REF = re.compile(r"^A\d+$")
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
-COMBINATION = re.compile(r"^(all|any|at_least:([1-9]\d*))$")
-
-_MISSING = object()
-
-
-class TemplateError(ValueError):
-    """One or more problems in the template files, one sentence per line."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
-
-
-# --------------------------------------------------------------------------------------------
-# Data types
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    type: str
-    description: str = ""
-    default: Any = _MISSING
-    choices: tuple[str, ...] = ()
-    fields: tuple[Parameter, ...] = ()  # for lists of records; the first field is the label
-    min_items: int = 0
-    max_items: int | None = None
-    declared_by: str = ""
-
-    @property
-    def required(self) -> bool:
-        return self.default is _MISSING
-
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "name": self.name,
-            "type": self.type,
-            "description": self.description,
-            "required": self.required,
-            "default": None if self.required else copy.deepcopy(self.default),
-        }
-        if self.choices:
-            data["choices"] = list(self.choices)
-        if self.type == "list":
-            data["min_items"] = self.min_items
-            data["max_items"] = self.max_items
-            data["fields"] = [f.as_dict() for f in self.fields]
-        if self.declared_by:
-            data["declared_by"] = self.declared_by
-        return data
-
-
-@dataclass(frozen=True)
-class BindingSpec:
-    """Default evidence binding of a solution (kind "criterion") or check of an assumption
-    (kind "check"). Text fields may hold {placeholders}; the expression is CEL."""
-
-    kind: str
-    expression: str
-    selector: dict[str, Any] = field(default_factory=dict)
-    freshness_days: int | str | None = None
-    description: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "description": self.description,
-            "selector": copy.deepcopy(self.selector),
-            "freshness_days": self.freshness_days,
-            "expression": self.expression,
-        }
-
-
-@dataclass(frozen=True)
-class Part:
-    """Nodes instantiated zero or more times: once per item of `for_each` (multiplicity), and
-    only when the CEL condition `when` over the parameters is true (optionality)."""
-
-    id: str
-    for_each: str | None = None
-    alias: str | None = None
-    when: str | None = None
-    description: str = ""
-
-    @property
-    def repeats(self) -> bool:
-        return self.for_each is not None
-
-
-@dataclass(frozen=True)
-class TemplateNode:
-    id: str
-    type: str
-    text: str
-    part: str | None = None
-    supported_by: tuple[str, ...] = ()
-    in_context_of: tuple[str, ...] = ()
-    combination: str = "all"  # "all", "any", "at_least:<k>" or "at_least:{param}"
-    undeveloped: bool = False
-    bindings: tuple[BindingSpec, ...] = ()
-    requires_attestation: bool = False
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Include:
-    template: str
-    under: str
-    when: str | None = None
-    parameters: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SourceRef:
-    key: str
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class Source:
-    key: str
-    title: str
-    authors: str = ""
-    year: int | None = None
-    url: str = ""
-
-
-@dataclass(frozen=True)
-class CatalogueAssumption:
-    id: str
-    statement: str
-    used_by: tuple[str, ...] = ()
-    sources: tuple[SourceRef, ...] = ()
-    fails_when: str = ""
-    checks: tuple[BindingSpec, ...] = ()
-    attestation: str = ""
-
-    @property
-    def requires_attestation(self) -> bool:
-        return not self.checks
-
-
-@dataclass(frozen=True)
-class Template:
-    id: str
-    title: str
-    version: int
-    prefix: str
-    summary: str
-    guidance: str
-    sources: tuple[SourceRef, ...]
-    parameters: tuple[Parameter, ...]
-    parts: dict[str, Part]
-    nodes: dict[str, TemplateNode]
-    includes: tuple[Include, ...]
-    root_rules: dict[str, Any] | None
-    example: dict[str, Any]
-    filename: str
-
-    @property
-    def root(self) -> str:
-        supported = {t for n in self.nodes.values() for t in (*n.supported_by, *n.in_context_of)}
-        return next(i for i in self.nodes if i not in supported)
-
-    @property
-    def catalogue_refs(self) -> list[str]:
-        refs: list[str] = []
-        for node in self.nodes.values():
-            for target in (*node.supported_by, *node.in_context_of):
-                if target not in self.nodes and target not in refs:
-                    refs.append(target)
-        return refs
-
-    def identifier(self, node_id: str, prefix: str | None = None) -> str:
-        prefix = self.prefix if prefix is None else prefix
-        return f"{prefix}-{node_id}" if prefix else node_id
-
-
-@dataclass
-class Library:
-    templates: dict[str, Template]
-    catalogue: dict[str, CatalogueAssumption]
-    catalogue_parameters: tuple[Parameter, ...]
-    sources: dict[str, Source]
-    catalogue_title: str = "Assumption catalogue"
-    catalogue_summary: str = ""
-
-    def template(self, template_id: str) -> Template:
-        try:
-            return self.templates[template_id]
-        except KeyError:
-            raise KeyError(
-                f"There is no template {template_id!r}; the library has "
-                f"{', '.join(self.templates)}."
-            ) from None
-
-    def own_parameters(self, template: Template) -> list[Parameter]:
-        """The template's parameters and those the catalogue assumptions it uses need."""
-        params = {p.name: p for p in template.parameters}
-        needed = set()
-        for ref in template.catalogue_refs:
-            for check in self.catalogue[ref].checks:
-                needed |= _binding_placeholders(check)
-        for p in self.catalogue_parameters:
-            if p.name in needed and p.name not in params:
-                params[p.name] = p
-        return list(params.values())
-
-    def parameters(self, template_id: str) -> list[Parameter]:
-        """Every parameter an instantiation of the template may take, included templates'
-        and catalogue ones too, each name once (the including template's declaration wins)."""
-        seen: dict[str, Parameter] = {}
-        for template in self._closure(self.template(template_id)):
-            for p in self.own_parameters(template):
-                seen.setdefault(p.name, p)
-        return list(seen.values())
-
-    def assumptions_used(self, template_id: str) -> list[CatalogueAssumption]:
-        refs: list[str] = []
-        for template in self._closure(self.template(template_id)):
-            refs += [r for r in template.catalogue_refs if r not in refs]
-        return [self.catalogue[r] for r in sorted(refs, key=_natural)]
-
-    def _closure(self, template: Template) -> list[Template]:
-        out = [template]
-        for include in template.includes:
-            for t in self._closure(self.templates[include.template]):
-                if t not in out:
-                    out.append(t)
-        return out
-
-
-# --------------------------------------------------------------------------------------------
-# Loading
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """safe_load that refuses a key repeated in one mapping (a node defined twice)."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"the key {key!r} appears twice", mark
-            )
-        seen.add(key)
-    return loader.construct_mapping_plain(node, deep=deep)
-
-
-_UniqueKeyLoader.construct_mapping_plain = yaml.SafeLoader.construct_mapping
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> Any:
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TemplateError([f"{path.name}: not valid YAML{where}: {problem}."]) from exc
-
-
-def load_library(directory: Path | str = LIBRARY_DIR, *, check_examples: bool = True) -> Library:
-    """Read and validate the library in `directory`. With `check_examples`, every template is
-    also instantiated with its example parameters and the result checked with the GSN rules."""
-    directory = Path(directory)
-    problems: list[str] = []
-    sources: dict[str, Source] = {}
-    catalogue: dict[str, CatalogueAssumption] = {}
-    catalogue_params: tuple[Parameter, ...] = ()
-    catalogue_meta: dict[str, str] = {}
-    templates: dict[str, Template] = {}
-
-    sources_path = directory / SOURCES_FILE
-    if sources_path.exists():
-        sources = _parse_sources(_read(sources_path, problems), SOURCES_FILE, problems)
-    else:
-        problems.append(f"{SOURCES_FILE}: the library has no bibliography file.")
-    catalogue_path = directory / CATALOGUE_FILE
-    if catalogue_path.exists():
-        catalogue, catalogue_params, catalogue_meta = _parse_catalogue(
-            _read(catalogue_path, problems), sources, problems
-        )
-    else:
-        problems.append(f"{CATALOGUE_FILE}: the library has no assumption catalogue.")
-
-    for path in sorted(directory.glob("*.yaml")):
-        if path.name in (SOURCES_FILE, CATALOGUE_FILE):
-            continue
-        data = _read(path, problems)
-        if data is None and problems and problems[-1].startswith(path.name):
-            continue
-        template = _parse_template(data, path.name, sources, catalogue, catalogue_params, problems)
-        if template is None:
-            continue
-        if template.id in templates:
-            problems.append(
-                f"{path.name}: template id {template.id!r} is already used by "
-                f"{templates[template.id].filename}."
-            )
-            continue
-        templates[template.id] = template
-
-    library = Library(
-        templates=templates,
-        catalogue=catalogue,
-        catalogue_parameters=catalogue_params,
-        sources=sources,
-        catalogue_title=catalogue_meta.get("title", "Assumption catalogue"),
-        catalogue_summary=catalogue_meta.get("summary", ""),
-    )
-    _check_includes(library, problems)
-    _check_used_by(library, problems)
-    if problems:
-        raise TemplateError(problems)
-    if check_examples:
-        _check_examples(library, problems)
-        if problems:
-            raise TemplateError(problems)
-    return library
-
-
-def _read(path: Path, problems: list[str]) -> Any:
-    try:
-        return read_yaml(path)
-    except TemplateError as exc:
-        problems.extend(exc.problems)
-        return None
-
+from safetycase.core.library.values import coerce_value, render_cel, sample_value
 
 # --------------------------------------------------------------------------------------------
 # Small validation helpers
@@ -407,7 +64,7 @@ def _mapping(value: Any, where: _Where, what: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        where.add(f"{what} must be a mapping, not {_kind(value)}.")
+        where.add(f"{what} must be a mapping, not {kind_of(value)}.")
         return {}
     return value
 
@@ -418,7 +75,7 @@ def _list(value: Any, where: _Where, what: str) -> list:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list):
-        where.add(f"{what} must be a list, not {_kind(value)}.")
+        where.add(f"{what} must be a list, not {kind_of(value)}.")
         return []
     return value
 
@@ -438,53 +95,16 @@ def _text(value: Any, where: _Where, what: str, *, required: bool = True) -> str
             where.add(f"{what} is missing.")
         return ""
     if not isinstance(value, str | int | float) or isinstance(value, bool):
-        where.add(f"{what} must be text, not {_kind(value)}.")
+        where.add(f"{what} must be text, not {kind_of(value)}.")
         return ""
     return str(value).strip()
-
-
-def _kind(value: Any) -> str:
-    return {
-        dict: "a mapping",
-        list: "a list",
-        str: "text",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "empty",
-    }.get(type(value), type(value).__name__)
-
-
-def _natural(text: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
-
-
-def placeholders(text: str) -> list[tuple[str, str | None]]:
-    return [(m.group(1), m.group(2)) for m in PLACEHOLDER.finditer(text or "")]
-
-
-def _strings_in(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings_in(v)]
-    if isinstance(value, list | tuple):
-        return [s for v in value for s in _strings_in(v)]
-    return []
-
-
-def _binding_placeholders(binding: BindingSpec) -> set[str]:
-    texts = [binding.expression, binding.description, *_strings_in(binding.selector)]
-    if isinstance(binding.freshness_days, str):
-        texts.append(binding.freshness_days)
-    return {name for text in texts for name, _ in placeholders(text)}
 
 
 # --------------------------------------------------------------------------------------------
 # Sources and parameters
 
 
-def _parse_sources(data: Any, filename: str, problems: list[str]) -> dict[str, Source]:
+def parse_sources(data: Any, filename: str, problems: list[str]) -> dict[str, Source]:
     where = _Where(problems, filename)
     data = _mapping(data, where, "the file")
     _keys(data, ("sources",), where, "the file")
@@ -530,7 +150,7 @@ def _parse_parameters(
     names: set[str] = set()
     for raw in _list(value, where, "parameters"):
         if not isinstance(raw, dict):
-            where.add(f"a parameter must be a mapping, not {_kind(raw)}.")
+            where.add(f"a parameter must be a mapping, not {kind_of(raw)}.")
             continue
         name = str(raw.get("name", ""))
         w = where.at(f"parameter {name or '?'}")
@@ -595,110 +215,10 @@ def _parse_parameters(
                 default = coerce_value(param, raw["default"])
             except ValueError as exc:
                 w.add(f"default: {exc}")
-                default = _MISSING
+                default = MISSING
             param = Parameter(**{**param.__dict__, "default": default})
         out.append(param)
     return out
-
-
-def coerce_value(param: Parameter, value: Any, *, path: str | None = None) -> Any:
-    """The value converted to the parameter's type; ValueError with a sentence otherwise."""
-    what = path or param.name
-    t = param.type
-    if value is None:
-        raise ValueError(f"{what} has no value.")
-    if t == "string":
-        if isinstance(value, dict | list | bool):
-            raise ValueError(f"{what} must be text, not {_kind(value)}.")
-        return str(value)
-    if t == "choice":
-        value = str(value)
-        if value not in param.choices:
-            raise ValueError(f"{what} must be one of {', '.join(param.choices)}, not {value!r}.")
-        return value
-    if t == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1"):
-            return True
-        if isinstance(value, str) and value.lower() in ("false", "no", "off", "0"):
-            return False
-        raise ValueError(f"{what} must be true or false, not {value!r}.")
-    if t == "integer":
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError(f"{what} must be a whole number, not {value!r}.")
-        try:
-            return int(value)
-        except ValueError:
-            raise ValueError(f"{what} must be a whole number, not {value!r}.") from None
-    if t in ("number", "probability"):
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError(f"{what} must be a number, not {value!r}.")
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError(f"{what} must be a number, not {value!r}.") from None
-        if t == "probability" and not 0.0 <= number <= 1.0:
-            raise ValueError(f"{what} must be a probability between 0 and 1, not {value!r}.")
-        return number
-    if t == "list":
-        if not isinstance(value, list):
-            raise ValueError(f"{what} must be a list, not {_kind(value)}.")
-        if len(value) < param.min_items:
-            raise ValueError(
-                f"{what} needs at least {param.min_items} item"
-                f"{'s' if param.min_items != 1 else ''}, not {len(value)}."
-            )
-        if param.max_items is not None and len(value) > param.max_items:
-            raise ValueError(f"{what} takes at most {param.max_items} items, not {len(value)}.")
-        if not param.fields:
-            return [coerce_value(Parameter(name=what, type="string"), v) for v in value]
-        items = []
-        for index, item in enumerate(value, start=1):
-            if not isinstance(item, dict):
-                raise ValueError(f"{what}[{index}] must be a mapping, not {_kind(item)}.")
-            names = {f.name for f in param.fields}
-            unknown = [k for k in item if k not in names]
-            if unknown:
-                raise ValueError(
-                    f"{what}[{index}] has unknown field {unknown[0]!r}; fields are "
-                    f"{', '.join(names)}."
-                )
-            record = {}
-            for f in param.fields:
-                if f.name in item:
-                    record[f.name] = coerce_value(f, item[f.name], path=f"{what}[{index}].{f.name}")
-                elif not f.required:
-                    record[f.name] = copy.deepcopy(f.default)
-                else:
-                    raise MissingField(f"{what}[{index}].{f.name}")
-            items.append(record)
-        return items
-    raise ValueError(f"{what} has unknown type {t!r}.")  # pragma: no cover - parse refuses
-
-
-class MissingField(ValueError):
-    """A required field of a list item is absent (reported as a missing parameter)."""
-
-    def __init__(self, path: str):
-        super().__init__(f"{path} is missing.")
-        self.path = path
-
-
-def sample_value(param: Parameter) -> Any:
-    """A value of the parameter's type, for checking expressions before instantiation."""
-    if not param.required:
-        return copy.deepcopy(param.default)
-    return {
-        "string": "example",
-        "integer": 1,
-        "number": 0.5,
-        "probability": 0.5,
-        "boolean": True,
-        "choice": param.choices[0] if param.choices else "example",
-        "list": [{f.name: sample_value(f) for f in param.fields} if param.fields else "example"]
-        * max(param.min_items, 1),
-    }[param.type]
 
 
 # --------------------------------------------------------------------------------------------
@@ -708,7 +228,7 @@ def sample_value(param: Parameter) -> Any:
 def check_selector(selector: Any) -> str | None:
     """A sentence saying what is wrong with an evidence selector, or None when it is fine."""
     if not isinstance(selector, dict):
-        return f"The selector must be a mapping, not {_kind(selector)}."
+        return f"The selector must be a mapping, not {kind_of(selector)}."
     unknown = [k for k in selector if k not in SELECTOR_KEYS]
     if unknown:
         return (
@@ -733,7 +253,7 @@ def _parse_bindings(
     for index, raw in enumerate(_list(value, where, what), start=1):
         w = where.at(f"{what} {index}")
         if not isinstance(raw, dict):
-            w.add(f"must be a mapping, not {_kind(raw)}.")
+            w.add(f"must be a mapping, not {kind_of(raw)}.")
             continue
         _keys(raw, ("description", "selector", "freshness_days", expression_key), w, what)
         selector = raw.get("selector") or {}
@@ -775,7 +295,7 @@ def _check_binding_expressions(
     """Placeholders must be declared; the expression, with sample values, must compile."""
     for index, binding in enumerate(bindings, start=1):
         w = where.at(f"{'criterion' if binding.kind == 'criterion' else 'check'} {index}")
-        texts = [binding.description, *_strings_in(binding.selector)]
+        texts = [binding.description, *strings_in(binding.selector)]
         if isinstance(binding.freshness_days, str):
             texts.append(binding.freshness_days)
             name, _ = placeholders(binding.freshness_days)[0]
@@ -839,73 +359,10 @@ def _check_placeholders(
 
 
 # --------------------------------------------------------------------------------------------
-# Rendering (shared with instantiation)
-
-
-def text_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, dict):
-        return text_value(next(iter(value.values()), ""))
-    if isinstance(value, list):
-        return "; ".join(text_value(v) for v in value)
-    return str(value)
-
-
-def _lookup(name: str, attribute: str | None, values: Mapping, item: Mapping) -> Any:
-    if name in item:
-        value = item[name]
-        return value[attribute] if attribute else value
-    return values[name]
-
-
-def render_text(text: str, values: Mapping[str, Any], item: Mapping[str, Any] | None = None) -> str:
-    item = item or {}
-    return PLACEHOLDER.sub(
-        lambda m: (
-            text_value(_lookup(m.group(1), m.group(2), values, item))
-            if m.group(1) in item or m.group(1) in values
-            else m.group(0)
-        ),
-        text or "",
-    )
-
-
-def render_cel(text: str, values: Mapping[str, Any], item: Mapping[str, Any] | None = None) -> str:
-    item = item or {}
-    return PLACEHOLDER.sub(
-        lambda m: (
-            cel_literal(_lookup(m.group(1), m.group(2), values, item))
-            if m.group(1) in item or m.group(1) in values
-            else m.group(0)
-        ),
-        text or "",
-    )
-
-
-def render_data(value: Any, values: Mapping[str, Any], item: Mapping[str, Any] | None = None):
-    """Strings rendered as text, except a string that is one whole placeholder, which takes the
-    parameter's value with its type (a number stays a number)."""
-    item = item or {}
-    if isinstance(value, str):
-        whole = PLACEHOLDER.fullmatch(value.strip())
-        if whole and (whole.group(1) in item or whole.group(1) in values):
-            return copy.deepcopy(_lookup(whole.group(1), whole.group(2), values, item))
-        return render_text(value, values, item)
-    if isinstance(value, dict):
-        return {k: render_data(v, values, item) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render_data(v, values, item) for v in value]
-    return value
-
-
-# --------------------------------------------------------------------------------------------
 # The catalogue
 
 
-def _parse_catalogue(
+def parse_catalogue(
     data: Any, sources: dict[str, Source], problems: list[str]
 ) -> tuple[dict[str, CatalogueAssumption], tuple[Parameter, ...], dict[str, str]]:
     where = _Where(problems, CATALOGUE_FILE)
@@ -1004,7 +461,7 @@ _NODE_KEYS = (
 )
 
 
-def _parse_template(
+def parse_template(
     data: Any,
     filename: str,
     sources: dict[str, Source],
@@ -1014,7 +471,7 @@ def _parse_template(
 ) -> Template | None:
     where = _Where(problems, filename)
     if not isinstance(data, dict):
-        where.add(f"a template file must be a mapping, not {_kind(data)}.")
+        where.add(f"a template file must be a mapping, not {kind_of(data)}.")
         return None
     before = len(problems)
     _keys(data, _TEMPLATE_KEYS, where, "a template")
@@ -1150,7 +607,7 @@ def _parse_template(
     for ref in own_refs:
         if ref in catalogue:
             for check in catalogue[ref].checks:
-                needed |= _binding_placeholders(check)
+                needed |= binding_placeholders(check)
     for p in catalogue_params:
         if p.name in needed:
             other = visible.setdefault(p.name, p)
@@ -1165,7 +622,7 @@ def _parse_template(
         alias_param = visible.get(part.for_each) if part and part.repeats else None
         _check_placeholders(node.text, visible, w, alias=alias, alias_param=alias_param)
         _check_placeholders(
-            " ".join(_strings_in(node.attributes)), visible, w, alias=alias, alias_param=alias_param
+            " ".join(strings_in(node.attributes)), visible, w, alias=alias, alias_param=alias_param
         )
         _check_binding_expressions(node.bindings, visible, w, alias=alias, alias_param=alias_param)
 
@@ -1281,7 +738,7 @@ def _check_root_rules(
         w,
         "root_rules",
     )
-    for text in _strings_in({k: v for k, v in data.items() if k != "rules"}):
+    for text in strings_in({k: v for k, v in data.items() if k != "rules"}):
         _check_placeholders(text, params, w)
     for index, factor in enumerate(_list(data.get("factors"), w, "factors"), start=1):
         fw = w.at(f"factor {index}")
@@ -1311,78 +768,3 @@ def _check_root_rules(
         except ExpressionError as exc:
             rw.add(f"{check!r} does not compile: {exc}")
     return data
-
-
-def _check_includes(library: Library, problems: list[str]) -> None:
-    for template in library.templates.values():
-        for include in template.includes:
-            if include.template not in library.templates:
-                problems.append(
-                    f"{template.filename}: include {include.template!r}: there is no such template."
-                )
-                continue
-            child = library.templates[include.template]
-            known = (
-                {p.name for p in library.parameters(child.id)}
-                if _acyclic(library, template.id)
-                else set()
-            )
-            for name in include.parameters:
-                if known and name not in known:
-                    problems.append(
-                        f"{template.filename}: include {include.template}: {child.id} has no "
-                        f"parameter {name!r}."
-                    )
-        if not _acyclic(library, template.id):
-            problems.append(f"{template.filename}: includes form a cycle through {template.id}.")
-
-
-def _acyclic(library: Library, start: str) -> bool:
-    stack, seen = [(start, (start,))], set()
-    while stack:
-        current, path = stack.pop()
-        for include in library.templates[current].includes:
-            if include.template not in library.templates:
-                continue
-            if include.template in path:
-                return False
-            if (include.template, path) not in seen:
-                seen.add((include.template, path))
-                stack.append((include.template, (*path, include.template)))
-    return True
-
-
-def _check_used_by(library: Library, problems: list[str]) -> None:
-    for template in library.templates.values():
-        for ref in template.catalogue_refs:
-            entry = library.catalogue.get(ref)
-            if entry and "all" not in entry.used_by and template.id not in entry.used_by:
-                problems.append(
-                    f"{CATALOGUE_FILE}: assumption {ref}: used_by does not list {template.id}, "
-                    f"which uses it."
-                )
-    for assumption in library.catalogue.values():
-        for user in assumption.used_by:
-            if user != "all" and user not in library.templates:
-                problems.append(
-                    f"{CATALOGUE_FILE}: assumption {assumption.id}: used_by names {user!r}, "
-                    "which is not a template."
-                )
-
-
-def _check_examples(library: Library, problems: list[str]) -> None:
-    from safetycase.core.gsn.rules import check_argument
-    from safetycase.core.library.instantiate import InstantiationError, instantiate
-
-    for template in library.templates.values():
-        try:
-            instance = instantiate(library, template.id, template.example)
-        except InstantiationError as exc:
-            problems.append(f"{template.filename}: the example does not instantiate: {exc}")
-            continue
-        for finding in check_argument(instance.argument()):
-            if finding.severity == "error":
-                problems.append(
-                    f"{template.filename}: the example instance breaks GSN rule {finding.rule}"
-                    f" at {finding.node or 'the argument'}: {finding.message}"
-                )
