@@ -39,12 +39,13 @@ only dates printed are the data's own.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+
+from safetycase.core.keys import canonical_json, id_key, natural_key
 
 SCHEMA = 1
 STATUS_ORDER = ("supported", "at_risk", "defeated", "undeveloped")
@@ -101,7 +102,6 @@ LONG_TOKEN = 24
 BREAK_EVERY = 12
 ZWSP = "\u200b"
 _TOKEN = re.compile(rf"\S{{{LONG_TOKEN + 1},}}")
-_DIGITS = re.compile(r"(\d+)")
 _PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]*)-.")
 _NO_BREAK_BEFORE = {"Mn", "Mc", "Me", "Sk", "Lm"}
 _JOINERS = {"\u200d", "\ufe0e", "\ufe0f", "\u034f"}
@@ -109,15 +109,6 @@ _JOINERS = {"\u200d", "\ufe0e", "\ufe0f", "\u034f"}
 
 # --------------------------------------------------------------------------------------------
 # Small helpers (also used by the other export modules)
-
-
-def natural_key(text: str) -> tuple[Any, ...]:
-    """Sort key putting G2 before G10."""
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(_DIGITS.split(str(text))))
-
-
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def content_hash(data: Mapping[str, Any]) -> str:
@@ -832,7 +823,7 @@ class _Builder:
                 flagged.setdefault(flag["run"], []).append(flag)
         binding_by_id = {b["id"]: b for b in self.bindings}
         out = []
-        for run_id in sorted(self.runs, key=_id_key):
+        for run_id in sorted(self.runs, key=id_key):
             run = self.runs[run_id]
             uses = []
             for c in cited.get(run_id, []):
@@ -927,13 +918,7 @@ def _outcome(citation: Mapping[str, Any], is_check: bool) -> str:
     return "cannot be evaluated"
 
 
-def _id_key(value: Any) -> tuple[Any, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (0, value, ())
-    return (1, 0, natural_key(str(value)))
-
-
 def cited_run_ids(citations: Iterable[Mapping[str, Any]], flags: Iterable[Mapping[str, Any]]):
     """The ids of every run a citation or a flag names, in id order."""
     ids = {c["run"] for c in citations} | {f["run"] for f in flags if f.get("run") is not None}
-    return sorted(ids, key=_id_key)
+    return sorted(ids, key=id_key)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from safetycase.core import assessment, criteria
-from safetycase.core.document.assembly import natural_key as _natural
 from safetycase.core.gsn.model import Relation
+from safetycase.core.keys import id_key, natural_key, timestamp
 
 EVIDENCE = "evidence"
 STALE = "stale"
@@ -56,12 +56,12 @@ def citations(
     for binding in bindings:
         by_node.setdefault(binding.node, []).append(binding)
     type_of = {node.identifier: node.type for node in nodes}
-    now_ts = _ts(now)
+    now_ts = timestamp(now)
 
     out: list[dict[str, Any]] = []
     evidence_of: dict[Any, assessment.RunFacts | None] = {}
     scope_checks = []
-    for binding in sorted(bindings, key=lambda b: (_natural(b.node), _id_key(b.id))):
+    for binding in sorted(bindings, key=lambda b: (natural_key(b.node), id_key(b.id))):
         selector = binding.selector if isinstance(binding.selector, Mapping) else {}
         if not selector and type_of.get(binding.node) == "assumption":
             scope_checks.append(binding)
@@ -94,11 +94,11 @@ def citations(
 
     out.sort(
         key=lambda r: (
-            _natural(r["node"]),
-            _id_key(r["binding"]),
+            natural_key(r["node"]),
+            id_key(r["binding"]),
             list(ROLES).index(r["role"]),
-            _natural(r["via"]),
-            _id_key(r["run"]),
+            natural_key(r["via"]),
+            id_key(r["run"]),
         )
     )
     # One row per (binding, run, role, via): two solution bindings may share a run.
@@ -134,7 +134,7 @@ def _select(
             found.setdefault(UNSUCCESSFUL, run)
             continue
         if freshness is not None and (
-            run.finished_at is None or now_ts > _ts(run.finished_at) + freshness * _DAY
+            run.finished_at is None or now_ts > timestamp(run.finished_at) + freshness * _DAY
         ):
             found.setdefault(STALE, run)
             continue
@@ -208,23 +208,11 @@ def _scope_solutions(
                 continue
             seen.add(current)
             stack.extend(children.get(current, ()))
-        out[assumption_id] = sorted((i for i in seen if type_of.get(i) == "solution"), key=_natural)
+        out[assumption_id] = sorted(
+            (i for i in seen if type_of.get(i) == "solution"), key=natural_key
+        )
     return out
 
 
-def _ts(moment: datetime | None) -> float:
-    if moment is None:
-        return -math.inf
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
 def _run_key(run: assessment.RunFacts) -> tuple[Any, ...]:
-    return (_ts(run.finished_at), _id_key(run.id))
-
-
-def _id_key(value: Any) -> tuple[Any, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (0, value, ())
-    return (1, 0, _natural(str(value)))
+    return (timestamp(run.finished_at), id_key(run.id))

@@ -37,7 +37,6 @@ supported_by edges G1→G2 for roots, reachability and R15 only.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from typing import Any
@@ -53,6 +52,7 @@ from safetycase.core.gsn.model import (
     RelationType,
     Severity,
 )
+from safetycase.core.keys import natural_key
 
 __all__ = ["check_argument", "type_from_identifier"]
 
@@ -100,7 +100,6 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
 _PREFIX_SEPARATORS = frozenset("0123456789-_.")
 
 _SEVERITY_ORDER = {ERROR: 0, WARNING: 1}
-_DIGITS = re.compile(r"(\d+)")
 _MAX_LISTED = 10
 _MAX_CYCLE_SHOWN = 12
 
@@ -125,14 +124,13 @@ def type_from_identifier(identifier: str) -> tuple[str, str] | None:
     return None
 
 
-def _natural_key(text: str) -> tuple[Any, ...]:
-    """Sort key putting G2 before G10."""
-    parts = _DIGITS.split(text)
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), text
+def _identifier_key(text: str) -> tuple[Any, ...]:
+    """Sort key putting G2 before G10; the text breaks ties (G02 and G2)."""
+    return natural_key(text), text
 
 
 def _sorted_ids(ids: Iterable[str]) -> list[str]:
-    return sorted(ids, key=_natural_key)
+    return sorted(ids, key=_identifier_key)
 
 
 def _type_name(type_: str) -> str:
@@ -265,7 +263,7 @@ def _check_identity(index: _Index, out: _Findings) -> None:
     for identifier, occurrences in index.occurrences.items():
         if len(occurrences) < 2:
             continue
-        modules = sorted({e.module for e in occurrences}, key=_natural_key)
+        modules = sorted({e.module for e in occurrences}, key=_identifier_key)
         if modules == [""]:
             where = ""
         elif len(modules) == 1:
@@ -542,7 +540,7 @@ def _check_cycles(index: _Index, out: _Findings) -> None:
                 stack.append((child, 0))
             elif child_state == 1:
                 cycle = path[position[child] :]
-                first = min(range(len(cycle)), key=lambda k: _natural_key(cycle[k]))
+                first = min(range(len(cycle)), key=lambda k: _identifier_key(cycle[k]))
                 cycle = cycle[first:] + cycle[:first]
                 if tuple(cycle) in reported:
                     continue
@@ -732,7 +730,7 @@ def _finding_order(finding: Finding) -> tuple[Any, ...]:
         _SEVERITY_ORDER.get(finding.severity, 2),
         int(finding.rule[1:]),
         node is not None,
-        _natural_key(node or ""),
+        _identifier_key(node or ""),
         finding.message,
     )
 
