@@ -59,6 +59,14 @@ RUN_VARIABLES: dict[str, str] = {
     "samples": "per-sample results (list of maps with `id`, `epoch`, `scores`, `error`)",
 }
 
+# The variables of a top goal's root rules (library/root.yaml), with what each holds.
+ROOT_RULE_VARIABLES = {
+    "factors": "map of factor id to {goal, bound, supported, developed, supporting_only}",
+    "threshold": "the risk threshold of the top goal",
+    "outcomes": "the unacceptable outcomes the case covers",
+    "covered_outcomes": "the outcomes covered by a developed capability or harm branch",
+}
+
 # Functions a later issue implements (statistics §6 of the science reference).
 DOMAIN_FUNCTIONS: dict[str, str] = {
     "cp_upper": "cp_upper(k, n, conf) — one-sided Clopper–Pearson upper bound of k/n",

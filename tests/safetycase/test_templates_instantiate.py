@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from safetycase.core.criteria import compile_expression, evaluate
+from safetycase.core.criteria import ROOT_RULE_VARIABLES, compile_expression, evaluate
 from safetycase.core.gsn.rules import check_argument
 from safetycase.core.library import (
     LIBRARY_DIR,
@@ -17,7 +17,6 @@ from safetycase.core.library import (
     instantiate,
     load_library,
 )
-from safetycase.core.library.types import ROOT_RULE_VARIABLES
 
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_.]*\}")
 

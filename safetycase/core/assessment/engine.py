@@ -17,7 +17,6 @@ from safetycase.core.assessment.facts import (
     DAY_SECONDS,
     FOREVER,
     INGESTED,
-    ROOT_RULE_VARIABLES,
     SOLUTION,
     SUCCESS,
     Assessment,
@@ -48,6 +47,7 @@ from safetycase.core.assessment.state import (
     ScopeTargets,
 )
 from safetycase.core.assessment.structure import CaseStructure
+from safetycase.core.criteria import ROOT_RULE_VARIABLES
 from safetycase.core.gsn.model import Relation
 from safetycase.core.keys import id_key, natural_key, timestamp
 

@@ -48,7 +48,6 @@ IN_CONTEXT_OF = "in_context_of"
 INGESTED = "ingested"
 SUCCESS = "success"
 BIASED_ESTIMATORS = frozenset({"milestone", "expert_best_of_n"})
-ROOT_RULE_VARIABLES = ("factors", "threshold", "outcomes", "covered_outcomes")
 
 STATUS_TYPES = frozenset({GOAL, STRATEGY, SOLUTION, ASSUMPTION})
 ARGUED_TYPES = frozenset({GOAL, STRATEGY})

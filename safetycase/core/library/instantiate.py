@@ -28,12 +28,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from safetycase.core.criteria import DOMAIN_FUNCTIONS, ExpressionError, compile_expression, evaluate
+from safetycase.core.criteria import (
+    DOMAIN_FUNCTIONS,
+    ROOT_RULE_VARIABLES,
+    ExpressionError,
+    compile_expression,
+    evaluate,
+)
 from safetycase.core.gsn.model import Argument, Element, Relation
 from safetycase.core.library.types import (
     CATALOGUE_ID,
     PLACEHOLDER,
-    ROOT_RULE_VARIABLES,
     Library,
     MissingField,
     Parameter,

@@ -9,6 +9,7 @@ from typing import Any
 
 from safetycase.core.criteria import (
     DOMAIN_FUNCTIONS,
+    ROOT_RULE_VARIABLES,
     ExpressionError,
     compile_expression,
 )
@@ -23,7 +24,6 @@ from safetycase.core.library.types import (
     NODE_TYPES,
     PARAMETER_TYPES,
     PLACEHOLDER,
-    ROOT_RULE_VARIABLES,
     SELECTOR_KEYS,
     SOURCES_FILE,
     BindingSpec,

@@ -25,13 +25,6 @@ NODE_TYPES = tuple(
 )
 SELECTOR_KEYS = ("task", "task_version", "model", "conditions", "scorer", "metric")
 # Variables of the ROOT rules (evaluated over the factors of the top goal, not over a run).
-ROOT_RULE_VARIABLES = {
-    "factors": "map of factor id to {goal, bound, supported, developed, supporting_only}",
-    "threshold": "the risk threshold of the top goal",
-    "outcomes": "the unacceptable outcomes the case covers",
-    "covered_outcomes": "the outcomes covered by a developed capability or harm branch",
-}
-
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 CATALOGUE_REF = re.compile(r"^A\d+$")

@@ -4,7 +4,7 @@ rendering values into statements (text), expressions (CEL literals) and data."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from safetycase.core.criteria import (
@@ -129,22 +129,21 @@ def _lookup(name: str, attribute: str | None, values: Mapping, item: Mapping) ->
 
 
 def render_text(text: str, values: Mapping[str, Any], item: Mapping[str, Any] | None = None) -> str:
-    item = item or {}
-    return PLACEHOLDER.sub(
-        lambda m: (
-            text_value(_lookup(m.group(1), m.group(2), values, item))
-            if m.group(1) in item or m.group(1) in values
-            else m.group(0)
-        ),
-        text or "",
-    )
+    """`text` with each placeholder that has a value replaced by the value as text."""
+    return _render(text, values, item or {}, text_value)
 
 
 def render_cel(text: str, values: Mapping[str, Any], item: Mapping[str, Any] | None = None) -> str:
-    item = item or {}
+    """A CEL expression with each placeholder that has a value replaced by a CEL literal."""
+    return _render(text, values, item or {}, cel_literal)
+
+
+def _render(
+    text: str, values: Mapping[str, Any], item: Mapping[str, Any], written: Callable[[Any], str]
+) -> str:
     return PLACEHOLDER.sub(
         lambda m: (
-            cel_literal(_lookup(m.group(1), m.group(2), values, item))
+            written(_lookup(m.group(1), m.group(2), values, item))
             if m.group(1) in item or m.group(1) in values
             else m.group(0)
         ),
