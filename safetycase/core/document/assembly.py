@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from safetycase.core.gsn import navigation
 from safetycase.core.keys import canonical_json, id_key, natural_key
 
 SCHEMA = 1
@@ -297,15 +298,10 @@ def argument_order(
 
 
 def top_goal(nodes: Sequence[Mapping[str, Any]], links: Sequence[Mapping[str, Any]]) -> str | None:
-    """The root goal (the first, when several): the same rule as selectors.top_goal_identifier."""
-    targets = {
-        link["target"] for link in links if link["type"] in ("supported_by", "in_context_of")
-    }
-    roots = sorted(
-        (n["identifier"] for n in nodes if n["type"] == "goal" and n["identifier"] not in targets),
-        key=str,
+    """The root goal (the first, when several): the rule of `navigation.top_goal`."""
+    return navigation.top_goal(
+        ((n["identifier"], n["type"]) for n in nodes), ((k["target"], k["type"]) for k in links)
     )
-    return roots[0] if roots else None
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ arguments it points to are drawn as away elements naming their argument. Any goa
 can also be *folded*: the diagram then stops at it and says how many elements below it are
 hidden.
 
-Also here: the scope of a node, i.e. the elements whose context it inherits (GSN R12): its
-`supported_by` ancestors and the contextual elements attached to it or to any of them.
+Also here: the top goal of an argument (the case's overall verdict), and the scope of a node,
+i.e. the elements whose context it inherits (GSN R12): its `supported_by` ancestors and the
+contextual elements attached to it or to any of them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ class ArgumentView:
     key: str  # the prefix, or TOP
     label: str
     size: int  # elements of its own (context not counted)
+
+
+def top_goal(nodes: Iterable[tuple[str, str]], links: Iterable[tuple[str, str]]) -> str | None:
+    """The root goal of an argument, the first by identifier when there are several: a goal
+    that is no `supported_by` or `in_context_of` target. `nodes` are (identifier, type) pairs,
+    `links` (target, type) pairs."""
+    targets = {target for target, type_ in links if type_ in ("supported_by", "in_context_of")}
+    roots = sorted(i for i, type_ in nodes if type_ == "goal" and i not in targets)
+    return roots[0] if roots else None
 
 
 def argument_prefix(identifier: str) -> str:
