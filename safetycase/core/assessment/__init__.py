@@ -1,7 +1,8 @@
 """Assessment of a safety case: a status per node and the flags that explain it.
 
 A pure function of plain data (no Django, no I/O): `assess(case, nodes, relations, bindings,
-runs, attestations, now)` returns an `Assessment`. The semantics are those of DESIGN §3; where
+runs, attestations, now)` returns an `AssessmentResult` (the stored row is the model
+`safetycase.models.Assessment`). The semantics are those of DESIGN §3; where
 the design leaves room, the choices are listed here and the tests pin them down.
 
 Statuses: `supported`, `at_risk`, `defeated`, `undeveloped`. Goals, strategies, solutions and
@@ -145,7 +146,7 @@ from safetycase.core.assessment.facts import (
     STATUSES,
     SUPPORTED,
     UNDEVELOPED,
-    Assessment,
+    AssessmentResult,
     AttestationFacts,
     BindingFacts,
     CaseFacts,
@@ -162,7 +163,7 @@ __all__ = [
     "STATUSES",
     "SUPPORTED",
     "UNDEVELOPED",
-    "Assessment",
+    "AssessmentResult",
     "AssessmentEngine",
     "AttestationFacts",
     "BindingFacts",

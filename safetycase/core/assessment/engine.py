@@ -19,7 +19,7 @@ from safetycase.core.assessment.facts import (
     INGESTED,
     SOLUTION,
     SUCCESS,
-    Assessment,
+    AssessmentResult,
     AttestationFacts,
     BindingFacts,
     CaseFacts,
@@ -62,7 +62,7 @@ def assess(
     now: datetime,
     *,
     cache: AssessmentEngine | None = None,
-) -> Assessment:
+) -> AssessmentResult:
     """Assess a case: a status and reason per node and the flags, deterministic and
     independent of input order. Pass the same `cache` on later calls for the same case to
     re-assess incrementally; the result equals a fresh assessment."""
@@ -187,7 +187,7 @@ class AssessmentEngine(SolutionChecks, AssumptionChecks, Propagation):
         runs: tuple[RunFacts, ...],
         attestations: tuple[AttestationFacts, ...],
         now: datetime,
-    ) -> Assessment:
+    ) -> AssessmentResult:
         now_ts = timestamp(now)
         full = False
         key = (nodes, relations, bindings)
@@ -414,7 +414,7 @@ class AssessmentEngine(SolutionChecks, AssumptionChecks, Propagation):
 
     # -- output ---------------------------------------------------------------------------
 
-    def _result(self) -> Assessment:
+    def _result(self) -> AssessmentResult:
         s = self._structure
         states = self._states
         statuses: dict[str, str] = {}
@@ -435,7 +435,7 @@ class AssessmentEngine(SolutionChecks, AssumptionChecks, Propagation):
                 flags.extend(sorted((*own, *extra), key=flag_sort_key))
             else:
                 flags.extend(own or extra)
-        return Assessment(statuses=statuses, reasons=reasons, flags=tuple(flags))
+        return AssessmentResult(statuses=statuses, reasons=reasons, flags=tuple(flags))
 
 
 # --------------------------------------------------------------------------------------------

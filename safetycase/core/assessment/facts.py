@@ -133,7 +133,10 @@ class Flag:
 
 
 @dataclass(frozen=True)
-class Assessment:
+class AssessmentResult:
+    """What `assess` returns: a status and reason per node (goals, strategies, solutions and
+    assumptions) and the flags, in a fixed order."""
+
     statuses: Mapping[str, str]
     reasons: Mapping[str, str]
     flags: tuple[Flag, ...]
