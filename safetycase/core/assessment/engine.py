@@ -90,10 +90,11 @@ def assess(
 
 
 class AssessmentEngine(SolutionChecks, AssumptionChecks, Propagation):
-    """The assessment of one case, kept between calls so `assess` re-derives only what changed.
-    What it may reuse between calls for one case. Keep one per case (not shared
-    between threads); any input change is detected, so a stale cache cannot give a wrong
-    result, only a slower one."""
+    """The assessment of one case, kept between calls so that `assess` re-derives only what
+    changed: compiled expressions, evaluations, outcomes, node states and the case structure.
+    Keep one per case (not shared between threads); any input change is detected, so a stale
+    engine cannot give a wrong result, only a slower one. The checks of solutions, assumptions
+    and the derivation of node states are mixed in from their own modules."""
 
     _MAX_EVALUATIONS = 500_000
     _MAX_EXPRESSIONS = 20_000
