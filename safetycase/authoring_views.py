@@ -17,7 +17,6 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as Forbidden
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -216,26 +215,17 @@ def node_create(request: HttpRequest, case_id: int) -> HttpResponse:
     return render(request, T + "node_create.html", {"case": case, "form": form})
 
 
-@transaction.atomic
 def _create_node(actor, case, data: dict) -> Node:
-    """The node and, when a parent was chosen, its link under it: both or neither."""
-    node = services.node_create(
+    return services.node_create(
         actor=actor,
         case=case,
         identifier=data["identifier"],
         type=data["type"],
         statement=data["statement"],
         undeveloped=data["undeveloped"],
+        parent=data["parent"],
+        relation=data["relation"] or "supported_by",
     )
-    if data["parent"]:
-        services.link_create(
-            actor=actor,
-            case=case,
-            source=data["parent"],
-            target=node.identifier,
-            type=data["relation"] or "supported_by",
-        )
-    return node
 
 
 @login_required
@@ -258,19 +248,16 @@ def node_edit(request: HttpRequest, case_id: int, identifier: str) -> HttpRespon
     return render(request, T + "node_edit.html", _node_edit_context(case, node, form))
 
 
-@transaction.atomic
 def _save_node(actor, node: Node, data: dict) -> None:
-    combination = data["combination"].strip() or "all"
-    services.node_update(
+    services.node_edit(
         actor=actor,
         node=node,
         expected_updated_at=data["updated_at"],
         statement=data["statement"],
         type=data["type"],
         undeveloped=data["undeveloped"],
+        combination=data["combination"].strip() or "all",
     )
-    if combination != node.combination:
-        services.node_set_combination(actor=actor, node=node, combination=combination)
 
 
 def _node_edit_context(case, node, form, link_form=None, binding_form=None) -> dict:

@@ -133,17 +133,24 @@ def node_create(
     undeveloped: bool = False,
     module: str = "",
     attributes: dict[str, Any] | None = None,
+    parent: str = "",
+    relation: str = LinkType.SUPPORTED_BY,
 ) -> Node:
+    """Add a node; with `parent`, also the link from the parent to it (both or neither)."""
     _require(actor, "safetycase.edit_argument", case, "add nodes")
-    return node_create_do(
-        case=case,
-        identifier=identifier,
-        type=type,
-        statement=statement,
-        undeveloped=undeveloped,
-        module=module,
-        attributes=attributes,
-    )
+    with transaction.atomic():
+        node = node_create_do(
+            case=case,
+            identifier=identifier,
+            type=type,
+            statement=statement,
+            undeveloped=undeveloped,
+            module=module,
+            attributes=attributes,
+        )
+        if parent:
+            link_create_do(case=case, source=parent, target=node.identifier, type=relation)
+    return node
 
 
 def node_create_do(
@@ -209,6 +216,10 @@ def node_update(*, actor, node: Node, expected_updated_at=None, **changes: Any) 
     """Change fields of a node. With `expected_updated_at` (when the editor loaded the node),
     the change is refused with Conflict if the node was saved since: no silent overwrite."""
     _require(actor, "safetycase.edit_argument", node.case, "edit nodes")
+    return _node_update_do(node=node, expected_updated_at=expected_updated_at, **changes)
+
+
+def _node_update_do(*, node: Node, expected_updated_at=None, **changes: Any) -> Node:
     _check_unchanged(node, node.identifier, expected_updated_at)
     unknown = set(changes) - set(NODE_EDITABLE_FIELDS)
     if unknown:
@@ -224,6 +235,20 @@ def node_update(*, actor, node: Node, expected_updated_at=None, **changes: Any) 
     for field, value in changes.items():
         setattr(node, field, value)
     node.save()
+    return node
+
+
+@_reassesses_case("node edited")
+@transaction.atomic
+def node_edit(
+    *, actor, node: Node, combination: str, expected_updated_at=None, **changes: Any
+) -> Node:
+    """The node edit form's save: fields and combination in one transaction, so the case is
+    re-assessed once and a refused combination leaves the fields unchanged too."""
+    _require(actor, "safetycase.edit_argument", node.case, "edit nodes")
+    _node_update_do(node=node, expected_updated_at=expected_updated_at, **changes)
+    if combination != node.combination:
+        _node_set_combination_do(node=node, combination=combination)
     return node
 
 
@@ -402,6 +427,10 @@ def _validate_combination(value: str) -> None:
 def node_set_combination(*, actor, node: Node, combination: str) -> Node:
     """How a goal or strategy combines its children: all, any or at_least:<k>."""
     _require(actor, "safetycase.edit_argument", node.case, "edit nodes")
+    return _node_set_combination_do(node=node, combination=combination)
+
+
+def _node_set_combination_do(*, node: Node, combination: str) -> Node:
     _validate_combination(combination)
     if combination != "all" and node.type not in (NodeType.GOAL, NodeType.STRATEGY):
         raise ApplicationError(
