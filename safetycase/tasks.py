@@ -1,11 +1,13 @@
-"""Celery tasks of the argument app: thin adapters around services."""
+"""Celery tasks of the argument app: thin adapters around services.
+
+Services queue these tasks (safetycase.services.queue), so the tasks import the services when
+they run, not when this module is loaded: no import circle between the two."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from safetycase import services
 from safetycase.models import SafetyCase
 
 
@@ -21,7 +23,9 @@ def assess_case(case_id: int, trigger: str, detail: str = "") -> str:
     case = SafetyCase.objects.filter(pk=case_id).first()
     if case is None:
         return "gone"
-    return services.case_assess(case=case, trigger=trigger, detail=detail).overall_status
+    from safetycase.services.assessments import case_assess
+
+    return case_assess(case=case, trigger=trigger, detail=detail).overall_status
 
 
 @shared_task(acks_late=True)
@@ -42,7 +46,7 @@ def assess_all_cases() -> int:
 )
 def export_case_pdf(export_id: int) -> str:
     """Render a queued PDF export (large cases); safe to run twice."""
-    from safetycase.export.services import pdf_export_run
+    from safetycase.services.exports import pdf_export_run
 
     export = pdf_export_run(export_id=export_id)
     return export.status if export else "gone"

@@ -11,8 +11,9 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from safetycase import review, selectors, services
+from safetycase import selectors, services
 from safetycase.api import serializers as s
+from safetycase.core.diff import diff_snapshots
 from safetycase.errors import NotFound
 from safetycase.library.describe import template_detail, template_summary
 from safetycase.models import Assessment, Link
@@ -407,7 +408,7 @@ class VersionListApi(APIView):
     )
     def get(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        return Response(s.VersionSerializer(review.case_versions(case=case), many=True).data)
+        return Response(s.VersionSerializer(selectors.case_versions(case=case), many=True).data)
 
     @extend_schema(
         request=s.VersionSignOffSerializer,
@@ -423,8 +424,8 @@ class VersionListApi(APIView):
     def post(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         data = _valid(s.VersionSignOffSerializer, request.data)
-        version = review.version_sign_off(actor=request.user, case=case, note=data["note"])
-        version = review.version_for_case(case=case, number=version.number)
+        version = services.version_sign_off(actor=request.user, case=case, note=data["note"])
+        version = selectors.version_for_case(case=case, number=version.number)
         return Response(s.VersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -435,7 +436,7 @@ class VersionDetailApi(APIView):
     )
     def get(self, request, case_id: int, number: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        version = review.version_for_case(case=case, number=number)
+        version = selectors.version_for_case(case=case, number=number)
         return Response(s.VersionDetailSerializer(version).data)
 
 
@@ -460,9 +461,9 @@ class VersionDiffApi(APIView):
                 {"detail": "Give two version numbers as ?a=…&b=…."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        diff = review.diff_snapshots(
-            review.version_for_case(case=case, number=a).snapshot,
-            review.version_for_case(case=case, number=b).snapshot,
+        diff = diff_snapshots(
+            selectors.version_for_case(case=case, number=a).snapshot,
+            selectors.version_for_case(case=case, number=b).snapshot,
         )
         return Response(s.VersionDiffSerializer({"a": a, "b": b, **diff}).data)
 
@@ -476,7 +477,7 @@ class NodeCommentsApi(APIView):
     def get(self, request, case_id: int, identifier: str):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         node = selectors.node_for_case(case=case, identifier=identifier)
-        return Response(s.CommentSerializer(review.node_comments(node=node), many=True).data)
+        return Response(s.CommentSerializer(selectors.node_comments(node=node), many=True).data)
 
     @extend_schema(
         request=s.CommentCreateSerializer,
@@ -488,7 +489,7 @@ class NodeCommentsApi(APIView):
         node = selectors.node_for_case(case=case, identifier=identifier)
         node.case = case  # with the membership cache
         data = _valid(s.CommentCreateSerializer, request.data)
-        comment = review.comment_create(actor=request.user, node=node, text=data["text"])
+        comment = services.comment_create(actor=request.user, node=node, text=data["text"])
         return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
@@ -500,7 +501,7 @@ class NodeChallengesApi(APIView):
     def get(self, request, case_id: int, identifier: str):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         node = selectors.node_for_case(case=case, identifier=identifier)
-        return Response(s.ChallengeSerializer(review.node_challenges(node=node), many=True).data)
+        return Response(s.ChallengeSerializer(selectors.node_challenges(node=node), many=True).data)
 
     @extend_schema(
         request=s.ChallengeCreateSerializer,
@@ -512,7 +513,7 @@ class NodeChallengesApi(APIView):
         node = selectors.node_for_case(case=case, identifier=identifier)
         node.case = case  # with the membership cache
         data = _valid(s.ChallengeCreateSerializer, request.data)
-        challenge = review.challenge_create(actor=request.user, node=node, claim=data["claim"])
+        challenge = services.challenge_create(actor=request.user, node=node, claim=data["claim"])
         return Response(s.ChallengeSerializer(challenge).data, status=status.HTTP_201_CREATED)
 
 
@@ -524,9 +525,9 @@ class ChallengeResolveApi(APIView):
     )
     def post(self, request, case_id: int, challenge_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        challenge = review.challenge_for_case(case=case, challenge_id=challenge_id)
+        challenge = selectors.challenge_for_case(case=case, challenge_id=challenge_id)
         data = _valid(s.ChallengeResolveSerializer, request.data)
-        challenge = review.challenge_resolve(
+        challenge = services.challenge_resolve(
             actor=request.user, challenge=challenge, resolution=data["resolution"]
         )
         return Response(s.ChallengeSerializer(challenge).data)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from safetycase.export import views
+from safetycase.views import exports as views
 
 urlpatterns = [
     path("cases/<int:case_id>/export/", views.case_export, name="case_export"),

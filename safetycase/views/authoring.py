@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as Forbidden
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
@@ -35,30 +35,15 @@ from safetycase.forms import (
     TemplateCaseForm,
 )
 from safetycase.gsn.gsn2x import Gsn2xError, dump_files
-from safetycase.library import default_library
-from safetycase.models import EvidenceBinding, Link, Node
-from safetycase.views import _get_case_for_user
+from safetycase.models import Node
+from safetycase.views.access import (
+    case_for_author_or_403,
+    case_for_user_or_404,
+    found_or_404,
+    node_or_404,
+)
 
 T = "safetycase/authoring/"
-
-
-def _get_case_for_author(request: HttpRequest, case_id: int):
-    """The case, if the user may edit it: 404 for outsiders, 403 for reviewers and viewers."""
-    case = _get_case_for_user(request, case_id)
-    if not request.user.has_perm("safetycase.edit_argument", case):
-        raise Forbidden(f"Only authors of case {case.pk} may edit it.")
-    return case
-
-
-def _get_node(case, identifier: str) -> Node:
-    node = Node.objects.filter(case=case, identifier=identifier).first()
-    if node is None:
-        raise Http404(f"Case {case.pk} has no node {identifier!r}.")
-    return node
-
-
-def _identifiers(case) -> list[str]:
-    return list(Node.objects.filter(case=case).values_list("identifier", flat=True))
 
 
 # Which form field a service's sentence is about, by words it contains (else the whole form).
@@ -90,13 +75,13 @@ def _edit_url(node: Node) -> str:
 @login_required
 def case_new(request: HttpRequest) -> HttpResponse:
     """The library's templates to start a case from, and the gsn2x import."""
-    library = default_library()
+    library = selectors.template_library()
     return render(request, T + "case_new.html", {"templates": library.templates.values()})
 
 
 @login_required
 def case_new_from_template(request: HttpRequest, template: str) -> HttpResponse:
-    library = default_library()
+    library = selectors.template_library()
     if template not in library.templates:
         raise Http404(f"There is no template {template!r}.")
     form = TemplateCaseForm(request.POST or None, parameters=library.parameters(template))
@@ -176,7 +161,7 @@ def _import_uploads(data: dict, owner):
 @login_required
 def case_export_gsn2x(request: HttpRequest, case_id: int) -> HttpResponse:
     """A zip of the case's gsn2x files (one a module), for any member."""
-    case = _get_case_for_user(request, case_id)
+    case = case_for_user_or_404(request, case_id)
     try:
         files = dump_files(selectors.case_argument(case=case))
     except Gsn2xError as exc:
@@ -198,9 +183,11 @@ def case_export_gsn2x(request: HttpRequest, case_id: int) -> HttpResponse:
 
 @login_required
 def node_create(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
+    case = case_for_author_or_403(request, case_id)
     initial = {"parent": request.GET.get("parent", "")}
-    form = NodeCreateForm(request.POST or None, initial=initial, identifiers=_identifiers(case))
+    form = NodeCreateForm(
+        request.POST or None, initial=initial, identifiers=selectors.node_identifiers(case=case)
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -232,8 +219,8 @@ def _create_node(actor, case, data: dict) -> Node:
 def node_edit(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
     """Statement, type, undeveloped and combination; the page also lists the node's links and
     bindings with their forms."""
-    case = _get_case_for_author(request, case_id)
-    node = _get_node(case, identifier)
+    case = case_for_author_or_403(request, case_id)
+    node = node_or_404(case, identifier)
     form = NodeEditForm.for_node(node, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -261,17 +248,14 @@ def _save_node(actor, node: Node, data: dict) -> None:
 
 
 def _node_edit_context(case, node, form, link_form=None, binding_form=None) -> dict:
-    identifiers = [i for i in _identifiers(case) if i != node.identifier]
-    links = Link.objects.filter(case=case, source=node) | Link.objects.filter(
-        case=case, target=node
-    )
+    identifiers = [i for i in selectors.node_identifiers(case=case) if i != node.identifier]
     return {
         "case": case,
         "node": node,
         "form": form,
-        "links": links.select_related("source", "target"),
+        "links": selectors.node_links(case=case, node=node),
         "link_form": link_form or LinkCreateForm(identifiers=identifiers),
-        "bindings": node.bindings.all(),
+        "bindings": selectors.node_bindings(node=node),
         "binding_form": binding_form or BindingForm(),
         "takes_binding": node.type in ("solution", "assumption"),
     }
@@ -280,8 +264,8 @@ def _node_edit_context(case, node, form, link_form=None, binding_form=None) -> d
 @login_required
 def node_delete(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
     """A confirm page; the POST deletes the node and its links."""
-    case = _get_case_for_author(request, case_id)
-    node = _get_node(case, identifier)
+    case = case_for_author_or_403(request, case_id)
+    node = node_or_404(case, identifier)
     if request.method == "POST":
         try:
             services.node_delete(actor=request.user, node=node)
@@ -289,7 +273,7 @@ def node_delete(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
             raise Forbidden(exc.message) from exc
         messages.success(request, f"{identifier} and its links were deleted.")
         return redirect(case)
-    links = Link.objects.filter(source=node).count() + Link.objects.filter(target=node).count()
+    links = len(selectors.node_links(case=case, node=node))
     return render(request, T + "node_delete.html", {"case": case, "node": node, "links": links})
 
 
@@ -297,9 +281,9 @@ def node_delete(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
 @require_POST
 def link_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
     """A link from this node to another (its form is on the node's edit page)."""
-    case = _get_case_for_author(request, case_id)
-    node = _get_node(case, identifier)
-    identifiers = [i for i in _identifiers(case) if i != node.identifier]
+    case = case_for_author_or_403(request, case_id)
+    node = node_or_404(case, identifier)
+    identifiers = [i for i in selectors.node_identifiers(case=case) if i != node.identifier]
     form = LinkCreateForm(request.POST, identifiers=identifiers)
     if form.is_valid():
         try:
@@ -326,8 +310,8 @@ def link_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
 @login_required
 @require_POST
 def link_delete(request: HttpRequest, case_id: int, link_id: int) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
-    link = get_object_or_404(Link.objects.select_related("source", "target"), case=case, pk=link_id)
+    case = case_for_author_or_403(request, case_id)
+    link = found_or_404(selectors.link_for_case, case=case, link_id=link_id)
     try:
         services.link_delete(actor=request.user, link=link)
     except PermissionDenied as exc:
@@ -344,8 +328,8 @@ def link_delete(request: HttpRequest, case_id: int, link_id: int) -> HttpRespons
 @login_required
 @require_POST
 def binding_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
-    node = _get_node(case, identifier)
+    case = case_for_author_or_403(request, case_id)
+    node = node_or_404(case, identifier)
     form = BindingForm(request.POST)
     if form.is_valid():
         try:
@@ -361,16 +345,10 @@ def binding_create(request: HttpRequest, case_id: int, identifier: str) -> HttpR
     return render(request, T + "node_edit.html", context, status=400)
 
 
-def _get_binding(case, binding_id: int) -> EvidenceBinding:
-    return get_object_or_404(
-        EvidenceBinding.objects.select_related("node"), case=case, pk=binding_id
-    )
-
-
 @login_required
 def binding_edit(request: HttpRequest, case_id: int, binding_id: int) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
-    binding = _get_binding(case, binding_id)
+    case = case_for_author_or_403(request, case_id)
+    binding = found_or_404(selectors.binding_for_case, case=case, binding_id=binding_id)
     form = BindingEditForm.for_binding(binding, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -394,8 +372,8 @@ def binding_edit(request: HttpRequest, case_id: int, binding_id: int) -> HttpRes
 @login_required
 @require_POST
 def binding_delete(request: HttpRequest, case_id: int, binding_id: int) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
-    binding = _get_binding(case, binding_id)
+    case = case_for_author_or_403(request, case_id)
+    binding = found_or_404(selectors.binding_for_case, case=case, binding_id=binding_id)
     try:
         services.binding_delete(actor=request.user, binding=binding)
     except PermissionDenied as exc:

@@ -12,18 +12,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from safetycase import review, selectors
+from safetycase import selectors, services
+from safetycase.core.diff import diff_snapshots
 from safetycase.errors import ApplicationError, NotFound, PermissionDenied
-from safetycase.views import _get_case_for_user
-
-
-def _node(case, identifier: str):
-    try:
-        node = selectors.node_for_case(case=case, identifier=identifier)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    node.case = case  # with the membership cache of case_for_user
-    return node
+from safetycase.views.access import case_for_user_or_404, found_or_404, node_or_404
 
 
 def _perform(request: HttpRequest, action, success: str) -> HttpResponse | None:
@@ -44,11 +36,11 @@ def _perform(request: HttpRequest, action, success: str) -> HttpResponse | None:
 @login_required
 @require_POST
 def comment_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    node = _node(case, identifier)
+    case = case_for_user_or_404(request, case_id)
+    node = node_or_404(case, identifier)
     refused = _perform(
         request,
-        lambda: review.comment_create(
+        lambda: services.comment_create(
             actor=request.user, node=node, text=request.POST.get("text", "")
         ),
         "Comment added.",
@@ -59,11 +51,11 @@ def comment_create(request: HttpRequest, case_id: int, identifier: str) -> HttpR
 @login_required
 @require_POST
 def challenge_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    node = _node(case, identifier)
+    case = case_for_user_or_404(request, case_id)
+    node = node_or_404(case, identifier)
     refused = _perform(
         request,
-        lambda: review.challenge_create(
+        lambda: services.challenge_create(
             actor=request.user, node=node, claim=request.POST.get("claim", "")
         ),
         "Challenge raised.",
@@ -74,14 +66,14 @@ def challenge_create(request: HttpRequest, case_id: int, identifier: str) -> Htt
 @login_required
 @require_POST
 def challenge_resolve(request: HttpRequest, case_id: int, challenge_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
+    case = case_for_user_or_404(request, case_id)
     try:
-        challenge = review.challenge_for_case(case=case, challenge_id=challenge_id)
+        challenge = selectors.challenge_for_case(case=case, challenge_id=challenge_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     refused = _perform(
         request,
-        lambda: review.challenge_resolve(
+        lambda: services.challenge_resolve(
             actor=request.user, challenge=challenge, resolution=request.POST.get("resolution", "")
         ),
         "Challenge resolved.",
@@ -92,11 +84,11 @@ def challenge_resolve(request: HttpRequest, case_id: int, challenge_id: int) -> 
 @login_required
 @require_POST
 def version_sign_off(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
+    case = case_for_user_or_404(request, case_id)
     created = {}
 
     def sign_off():
-        created["version"] = review.version_sign_off(
+        created["version"] = services.version_sign_off(
             actor=request.user, case=case, note=request.POST.get("note", "")
         )
 
@@ -111,21 +103,14 @@ def version_sign_off(request: HttpRequest, case_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def version_cosign(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    version = _version(case, number)
+    case = case_for_user_or_404(request, case_id)
+    version = found_or_404(selectors.version_for_case, case=case, number=number)
     refused = _perform(
         request,
-        lambda: review.version_cosign(actor=request.user, version=version),
+        lambda: services.version_cosign(actor=request.user, version=version),
         f"You signed version {number}.",
     )
     return refused or redirect("version_detail", case_id=case.pk, number=number)
-
-
-def _version(case, number: int):
-    try:
-        return review.version_for_case(case=case, number=number)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 def _can_sign(request, case) -> bool:
@@ -134,8 +119,8 @@ def _can_sign(request, case) -> bool:
 
 @login_required
 def version_list(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    versions = list(review.case_versions(case=case))
+    case = case_for_user_or_404(request, case_id)
+    versions = list(selectors.case_versions(case=case))
     context = {
         "case": case,
         "versions": versions,
@@ -148,8 +133,8 @@ def version_list(request: HttpRequest, case_id: int) -> HttpResponse:
 
 @login_required
 def version_detail(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    version = _version(case, number)
+    case = case_for_user_or_404(request, case_id)
+    version = found_or_404(selectors.version_for_case, case=case, number=number)
     signed = any(s.user_id == request.user.pk for s in version.signatures.all())
     context = {
         "case": case,
@@ -162,15 +147,16 @@ def version_detail(request: HttpRequest, case_id: int, number: int) -> HttpRespo
 
 @login_required
 def version_diff(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    versions = list(review.case_versions(case=case))
+    case = case_for_user_or_404(request, case_id)
+    versions = list(selectors.case_versions(case=case))
     try:
         a, b = int(request.GET.get("a", "")), int(request.GET.get("b", ""))
     except ValueError:
         a = b = None
     diff = None
     if a is not None:
-        va, vb = _version(case, a), _version(case, b)
-        diff = review.diff_snapshots(va.snapshot, vb.snapshot)
+        va = found_or_404(selectors.version_for_case, case=case, number=a)
+        vb = found_or_404(selectors.version_for_case, case=case, number=b)
+        diff = diff_snapshots(va.snapshot, vb.snapshot)
     context = {"case": case, "versions": versions, "a": a, "b": b, "diff": diff}
     return render(request, "safetycase/review/version_diff.html", context)

@@ -13,40 +13,73 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from evidence.models import EvaluationRun
-from safetycase import assessment as domain
-from safetycase import review, selectors
+from safetycase import facts
+from safetycase.core.argument_walks import top_goal_identifier
+from safetycase.core.diff import diff_snapshots
 from safetycase.export import document, evidence
-from safetycase.gsn.model import Relation
-from safetycase.models import Assessment, Attestation, Node, SafetyCase, Version
+from safetycase.models import Assessment, Attestation, Node, PdfExport, SafetyCase, Version
+from safetycase.selectors.assessments import bound_tasks, candidate_runs
+from safetycase.selectors.cases import case_bindings, case_links, case_nodes, template_library
+
+DEFAULT_SYNC_MAX_NODES = 300
+
+
+def export_setting(name: str, default):
+    return getattr(settings, "SAFETYCASE", {}).get(name, default)
+
+
+def case_node_count(*, case: SafetyCase) -> int:
+    return case.nodes.count()
+
+
+def case_is_large(*, case: SafetyCase) -> bool:
+    """Whether the case is exported in a Celery task rather than within the request."""
+    return case_node_count(case=case) > export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
+
+
+def version_is_large(*, version: Version) -> bool:
+    """Whether the version (by the elements of its snapshot) is exported in a Celery task."""
+    nodes = version.snapshot.get("nodes") or []
+    return len(nodes) > export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
+
+
+def export_for_case(*, case: SafetyCase, export_id: int) -> PdfExport | None:
+    return case.pdf_exports.select_related("version").filter(pk=export_id).first()
+
+
+def recent_exports(*, case: SafetyCase, user, version: Version | None, limit: int = 5):
+    """The user's latest exports of the case (or of one of its versions)."""
+    return case.pdf_exports.filter(created_by=user, version=version)[:limit]
 
 
 def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict[str, Any]:
     """The exported data of a case (see safetycase.export.document for its shape), with the
     assessment given (normally the latest). Deterministic: everything is ordered, and the only
     timestamps are the data's own. Runs a fixed number of queries."""
-    nodes = list(selectors.case_nodes(case=case))
-    links = list(selectors.case_links(case=case))
-    bindings = list(selectors.case_bindings(case=case))
+    nodes = list(case_nodes(case=case))
+    links = list(case_links(case=case))
+    bindings = list(case_bindings(case=case))
     attestations = list(
         Attestation.objects.filter(case=case)
         .select_related("node", "attested_by")
         .order_by("node__identifier", "created_at", "id")
     )
 
-    node_facts = selectors.node_facts(nodes)
-    relations = selectors.link_relations(links)
-    binding_facts = selectors.binding_facts(bindings)
-    candidate_runs = selectors.candidate_runs(tasks=selectors.bound_tasks(bindings))
+    node_facts = facts.node_facts(nodes)
+    relations = facts.relations(links)
+    binding_facts = facts.binding_facts(bindings)
+    runs_of_tasks = candidate_runs(tasks=bound_tasks(bindings))
     now = assessment.created_at if assessment else _latest(case, nodes, bindings, attestations)
     citations = evidence.citations(
-        case=selectors.case_facts(case),
+        case=facts.case_facts(case),
         nodes=node_facts,
         relations=relations,
         bindings=binding_facts,
-        runs=selectors.run_facts(runs=candidate_runs),
+        runs=facts.run_facts(runs=runs_of_tasks),
         now=now,
     )
     flags = assessment.flags if assessment else []
@@ -59,7 +92,7 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
     )
 
     previous = _previous_assessment_time(case, assessment)
-    exported_nodes = [_node(n) for n in nodes]
+    exported_nodes = [facts.export_node(n) for n in nodes]
     latest_version = (
         Version.objects.filter(case=case).select_related("created_by").order_by("-number").first()
     )
@@ -76,43 +109,17 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
             if assessment
             else None,
         }
-        changes = review.diff_snapshots(latest_version.snapshot, now_snapshot)
+        changes = diff_snapshots(latest_version.snapshot, now_snapshot)
 
     return {
         "schema": document.SCHEMA,
-        "case": {
-            "id": case.pk,
-            "name": case.name,
-            "model_name": case.model_name,
-            "model_version": case.model_version,
-            "deployment": case.deployment,
-            "description": case.description,
-        },
+        "case": facts.case_record(case),
         "version": dict(document.VERSION_WORKING_COPY),
         "as_of": _iso(_latest(case, nodes, bindings, attestations, assessment)),
         "group_titles": _group_titles(case.modules or {}),
         "nodes": sorted(exported_nodes, key=lambda n: document.natural_key(n["identifier"])),
-        "links": [
-            {
-                "source": link.source.identifier,
-                "target": link.target.identifier,
-                "type": link.type,
-                "target_relation": link.target_relation,
-            }
-            for link in links
-        ],
-        "bindings": [
-            {
-                "id": b.pk,
-                "node": b.node.identifier,
-                "kind": b.kind,
-                "selector": b.selector,
-                "freshness_days": b.freshness_days,
-                "expression": b.expression,
-                "description": b.description,
-            }
-            for b in bindings
-        ],
+        "links": [facts.link_record(link) for link in links],
+        "bindings": [{"id": b.pk, **facts.binding_record(b)} for b in bindings],
         "attestations": [
             {
                 "id": a.pk,
@@ -142,61 +149,24 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
     # What the snapshot's statuses were computed from: the runs and attestations of that time.
     cutoff = datetime.fromisoformat(frozen["created_at"]) if frozen else version.created_at
 
-    nodes = [_snapshot_node(n) for n in snapshot.get("nodes", [])]
-    links = [
-        {k: link[k] for k in ("source", "target", "type", "target_relation")}
-        for link in snapshot.get("links", [])
-    ]
+    nodes = [facts.export_node(n) for n in snapshot.get("nodes", [])]
+    links = [facts.link_record(link) for link in snapshot.get("links", [])]
     # Snapshot bindings have no ids; their place in the (canonically sorted) snapshot is stable.
     bindings = [
-        {"id": number, **{k: b.get(k) for k in _BINDING_KEYS}}
+        {"id": number, **facts.binding_record(b)}
         for number, b in enumerate(snapshot.get("bindings", []), start=1)
     ]
     snapshot_case = snapshot.get("case") or {}
-    node_facts = [
-        domain.NodeFacts(
-            identifier=n["identifier"],
-            type=n["type"],
-            statement=n["statement"],
-            undeveloped=n["undeveloped"],
-            combination=n.get("combination") or "all",
-            catalogue_id=n.get("catalogue_id") or "",
-            attributes=n.get("attributes") or {},
-        )
-        for n in snapshot.get("nodes", [])
-    ]
-    relations = [
-        Relation(
-            source=link["source"],
-            target=link["target"],
-            type=link["type"],
-            target_relation=link["target_relation"],
-        )
-        for link in links
-    ]
-    binding_facts = [
-        domain.BindingFacts(
-            id=b["id"],
-            node=b["node"],
-            kind=b["kind"],
-            selector=b["selector"],
-            freshness_days=b["freshness_days"],
-            expression=b["expression"],
-        )
-        for b in bindings
-    ]
-    candidate_runs = selectors.candidate_runs(tasks=selectors.bound_tasks(binding_facts)).filter(
-        ingested_at__lte=cutoff
-    )
+    node_facts = facts.node_facts(snapshot.get("nodes", []))
+    relations = facts.relations(links)
+    binding_facts = facts.binding_facts(bindings)
+    runs_of_tasks = candidate_runs(tasks=bound_tasks(binding_facts)).filter(ingested_at__lte=cutoff)
     citations = evidence.citations(
-        case=domain.CaseFacts(
-            model_name=snapshot_case.get("model_name", ""),
-            model_version=snapshot_case.get("model_version", ""),
-        ),
+        case=facts.case_facts(snapshot_case),
         nodes=node_facts,
         relations=relations,
         bindings=binding_facts,
-        runs=selectors.run_facts(runs=candidate_runs),
+        runs=facts.run_facts(runs=runs_of_tasks),
         now=cutoff,
     )
     flags = (frozen or {}).get("flags") or []
@@ -219,7 +189,7 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
             "trigger": row.trigger if row else "",
             "trigger_label": row.get_trigger_display() if row else "",
             "trigger_detail": row.trigger_detail if row else "",
-            "top_goal": selectors.top_goal_identifier(nodes=node_facts, relations=relations),
+            "top_goal": top_goal_identifier(nodes=node_facts, relations=relations),
             "overall_status": frozen.get("overall_status") or "",
             "statuses": frozen.get("statuses") or {},
             "reasons": frozen.get("reasons") or {},
@@ -268,43 +238,12 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
         "citations": citations,
         "runs": [_run(run) for run in runs],
         "previous_version": _version_ref(previous),
-        "version_changes": review.diff_snapshots(previous.snapshot, snapshot) if previous else None,
-    }
-
-
-_BINDING_KEYS = ("node", "kind", "selector", "freshness_days", "expression", "description")
-
-
-def _node(n: Node) -> dict[str, Any]:
-    return {
-        "identifier": n.identifier,
-        "type": n.type,
-        "statement": n.statement,
-        "undeveloped": n.undeveloped,
-        "module": n.module,
-        "template_ref": n.template_ref,
-        "combination": n.combination,
-        "catalogue_id": n.catalogue_id,
-        "requires_attestation": bool((n.attributes or {}).get("requires_attestation")),
-    }
-
-
-def _snapshot_node(n: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "identifier": n["identifier"],
-        "type": n["type"],
-        "statement": n["statement"],
-        "undeveloped": n["undeveloped"],
-        "module": n.get("module") or "",
-        "template_ref": n.get("template_ref") or "",
-        "combination": n.get("combination") or "all",
-        "catalogue_id": n.get("catalogue_id") or "",
-        "requires_attestation": bool((n.get("attributes") or {}).get("requires_attestation")),
+        "version_changes": diff_snapshots(previous.snapshot, snapshot) if previous else None,
     }
 
 
 def _group_titles(modules) -> dict[str, str]:
-    library = selectors.template_library()
+    library = template_library()
     titles = {tid: template.title for tid, template in library.templates.items()}
     for name in sorted(modules):
         titles[name] = f"Module {name}"
@@ -382,7 +321,7 @@ def _assessment(assessment: Assessment | None, previous, node_facts, relations) 
         "trigger": assessment.trigger,
         "trigger_label": assessment.get_trigger_display(),
         "trigger_detail": assessment.trigger_detail,
-        "top_goal": selectors.top_goal_identifier(nodes=node_facts, relations=relations),
+        "top_goal": top_goal_identifier(nodes=node_facts, relations=relations),
         "overall_status": assessment.overall_status,
         "statuses": assessment.statuses,
         "reasons": assessment.reasons,
@@ -407,8 +346,7 @@ def _run(run: EvaluationRun) -> dict[str, Any]:
         "status": run.status,
         "log_status": run.log_status,
         "started_at": _iso(run.started_at),
-        # The time the assessment ages the run from (selectors.run_facts).
-        "finished_at": _iso(run.completed_at or run.ingested_at or run.created_at),
+        "finished_at": _iso(facts.run_finished_at(run)),
         "ingested_at": _iso(run.ingested_at),
         "sample_count": run.sample_count,
         "total_samples": run.total_samples,

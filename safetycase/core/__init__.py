@@ -1,0 +1,1 @@
+"""The pure domain core: importable without Django, Celery or DRF."""
