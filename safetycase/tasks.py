@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from safetycase.models import SafetyCase
+from safetycase import selectors
 
 
 @shared_task(
@@ -20,7 +20,7 @@ from safetycase.models import SafetyCase
 )
 def assess_case(case_id: int, trigger: str, detail: str = "") -> str:
     """Re-assess one case; safe to run twice (a second assessment records no changes)."""
-    case = SafetyCase.objects.filter(pk=case_id).first()
+    case = selectors.case_or_none(case_id=case_id)
     if case is None:
         return "gone"
     from safetycase.services.assessments import case_assess
@@ -31,7 +31,7 @@ def assess_case(case_id: int, trigger: str, detail: str = "") -> str:
 @shared_task(acks_late=True)
 def assess_all_cases() -> int:
     """The daily check: staleness and expired attestations show up without new evidence."""
-    case_ids = list(SafetyCase.objects.values_list("pk", flat=True))
+    case_ids = selectors.all_case_ids()
     for case_id in case_ids:
         assess_case.delay(case_id, "scheduled", "daily re-assessment")
     return len(case_ids)

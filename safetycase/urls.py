@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from safetycase.views import audit as audit_views
-from safetycase.views import authoring, cases, health, nodes, runs
+from safetycase.views import authoring, cases, exports, health, nodes, runs
 from safetycase.views import members as members_views
 from safetycase.views import review as review_views
 
@@ -39,7 +39,17 @@ urlpatterns += [
 
 # PDF export: the case page's button, the export pages and the export API.
 urlpatterns += [
-    path("", include("safetycase.export.urls")),
+    path("cases/<int:case_id>/export/", exports.case_export, name="case_export"),
+    path(
+        "cases/<int:case_id>/versions/<int:number>/export.pdf",
+        exports.version_export,
+        name="version_export",
+    ),
+    path(
+        "cases/<int:case_id>/export/<int:export_id>/",
+        exports.case_export_status,
+        name="case_export_status",
+    ),
     path("api/v1/", include("safetycase.api.export_urls")),
 ]
 

@@ -23,7 +23,6 @@ from rest_framework.views import APIView
 
 from safetycase import selectors, services
 from safetycase.adapters.typst import PdfError
-from safetycase.errors import NotFound
 from safetycase.models import PdfExport
 
 
@@ -259,11 +258,7 @@ class CaseExportListApi(APIView):
 
 def _export(request, case_id: int, export_id: int) -> PdfExport:
     case = selectors.case_for_user(user=request.user, case_id=case_id)
-    export = case.pdf_exports.select_related("created_by", "version").filter(pk=export_id).first()
-    if export is None:
-        raise NotFound(f"Case {case.pk} has no export {export_id}.")
-    export.case = case
-    return export
+    return selectors.export_for_case(case=case, export_id=export_id)
 
 
 class CaseExportDetailApi(APIView):

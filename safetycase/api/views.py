@@ -14,9 +14,8 @@ from rest_framework.views import APIView
 from safetycase import selectors, services
 from safetycase.api import serializers as s
 from safetycase.core.diff import diff_snapshots
-from safetycase.errors import NotFound
 from safetycase.library.describe import template_detail, template_summary
-from safetycase.models import Assessment, Link
+from safetycase.models import Assessment
 
 
 class CaseListApi(generics.ListAPIView):
@@ -178,9 +177,7 @@ class LinkDeleteApi(APIView):
     )
     def delete(self, request, case_id: int, link_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        link = Link.objects.filter(case=case, pk=link_id).first()
-        if link is None:
-            return Response({"detail": f"Case {case.pk} has no link {link_id}."}, status=404)
+        link = selectors.link_for_case(case=case, link_id=link_id)
         services.link_delete(actor=request.user, link=link)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -374,10 +371,7 @@ class BindingListApi(APIView):
 class BindingDetailApi(APIView):
     def _binding(self, request, case_id: int, binding_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        binding = case.bindings.select_related("node", "case").filter(pk=binding_id).first()
-        if binding is None:
-            raise NotFound(f"Case {case.pk} has no binding {binding_id}.")
-        return binding
+        return selectors.binding_for_case(case=case, binding_id=binding_id)
 
     @extend_schema(
         request=s.BindingUpdateSerializer,

@@ -19,6 +19,7 @@ from safetycase.selectors.audit import (  # noqa: F401
     case_audit_refs,
 )
 from safetycase.selectors.cases import (  # noqa: F401
+    all_case_ids,
     assessment_history,
     binding_for_case,
     case_argument,
@@ -29,6 +30,7 @@ from safetycase.selectors.cases import (  # noqa: F401
     case_for_user,
     case_links,
     case_nodes,
+    case_or_none,
     case_overviews_for_user,
     cases_for_user,
     latest_assessment,

@@ -201,6 +201,7 @@ def link_for_case(*, case: SafetyCase, link_id: int) -> Link:
     link = Link.objects.filter(case=case, pk=link_id).select_related("source", "target").first()
     if link is None:
         raise NotFound(f"Case {case.pk} has no link {link_id}.")
+    link.case = case  # keeps the membership cache of the selector that loaded the case
     return link
 
 
@@ -209,7 +210,8 @@ def binding_for_case(*, case: SafetyCase, binding_id: int) -> EvidenceBinding:
         EvidenceBinding.objects.filter(case=case, pk=binding_id).select_related("node").first()
     )
     if binding is None:
-        raise NotFound(f"Case {case.pk} has no evidence binding {binding_id}.")
+        raise NotFound(f"Case {case.pk} has no binding {binding_id}.")
+    binding.case = case  # keeps the membership cache of the selector that loaded the case
     return binding
 
 
@@ -220,3 +222,12 @@ def node_bindings(*, node: Node) -> QuerySet[EvidenceBinding]:
 def case_argument_of(*, case: SafetyCase, nodes: list[Node]) -> Argument:
     """The case's argument from nodes the caller already loaded (one query for the links)."""
     return facts.argument(nodes=nodes, links=case_links(case=case), modules=case.modules)
+
+
+def case_or_none(*, case_id: int) -> SafetyCase | None:
+    """The case with this id, or None when it was deleted (workers get ids, not rows)."""
+    return SafetyCase.objects.filter(pk=case_id).first()
+
+
+def all_case_ids() -> list[int]:
+    return list(SafetyCase.objects.values_list("pk", flat=True))

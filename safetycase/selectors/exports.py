@@ -20,6 +20,7 @@ from evidence.models import EvaluationRun
 from safetycase import facts
 from safetycase.core.argument_walks import top_goal_identifier
 from safetycase.core.diff import diff_snapshots
+from safetycase.errors import NotFound
 from safetycase.export import document, evidence
 from safetycase.models import Assessment, Attestation, Node, PdfExport, SafetyCase, Version
 from safetycase.selectors.assessments import bound_tasks, candidate_runs
@@ -47,8 +48,12 @@ def version_is_large(*, version: Version) -> bool:
     return len(nodes) > export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
 
 
-def export_for_case(*, case: SafetyCase, export_id: int) -> PdfExport | None:
-    return case.pdf_exports.select_related("version").filter(pk=export_id).first()
+def export_for_case(*, case: SafetyCase, export_id: int) -> PdfExport:
+    export = case.pdf_exports.select_related("created_by", "version").filter(pk=export_id).first()
+    if export is None:
+        raise NotFound(f"Case {case.pk} has no export {export_id}.")
+    export.case = case  # keeps the membership cache of the selector that loaded the case
+    return export
 
 
 def recent_exports(*, case: SafetyCase, user, version: Version | None, limit: int = 5):

@@ -9,7 +9,7 @@ its own PDF (`version_export`), built from the version's frozen snapshot.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -77,9 +77,7 @@ def _export_page(request: HttpRequest, case, version=None) -> HttpResponse:
 @login_required
 def case_export_status(request: HttpRequest, case_id: int, export_id: int) -> HttpResponse:
     case = case_for_user_or_404(request, case_id)
-    export = selectors.export_for_case(case=case, export_id=export_id)
-    if export is None:
-        raise Http404(f"Case {case.pk} has no export {export_id}.")
+    export = found_or_404(selectors.export_for_case, case=case, export_id=export_id)
     finished = export.status in (PdfExport.Status.DONE, PdfExport.Status.FAILED)
     return render(
         request,
