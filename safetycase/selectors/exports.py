@@ -79,21 +79,14 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
     binding_facts = facts.binding_facts(bindings)
     runs_of_tasks = candidate_runs(tasks=bound_tasks(bindings))
     now = assessment.created_at if assessment else _latest(case, nodes, bindings, attestations)
-    citations = evidence.citations(
-        case=facts.case_facts(case),
-        nodes=node_facts,
-        relations=relations,
-        bindings=binding_facts,
-        runs=facts.run_facts(runs=runs_of_tasks),
+    citations, runs = _citations_and_runs(
+        facts.case_facts(case),
+        node_facts,
+        relations,
+        binding_facts,
+        runs_of_tasks,
         now=now,
-    )
-    flags = assessment.flags if assessment else []
-    run_ids = document.cited_run_ids(citations, flags)
-    runs = (
-        EvaluationRun.objects.filter(pk__in=[r for r in run_ids if isinstance(r, int)])
-        .select_related("log_file__uploaded_by", "samples_file")
-        .prefetch_related("statistics", "metrics")
-        .order_by("id")
+        flags=assessment.flags if assessment else [],
     )
 
     previous = _previous_assessment_time(case, assessment)
@@ -166,21 +159,15 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
     relations = facts.relations(links)
     binding_facts = facts.binding_facts(bindings)
     runs_of_tasks = candidate_runs(tasks=bound_tasks(binding_facts)).filter(ingested_at__lte=cutoff)
-    citations = evidence.citations(
-        case=facts.case_facts(snapshot_case),
-        nodes=node_facts,
-        relations=relations,
-        bindings=binding_facts,
-        runs=facts.run_facts(runs=runs_of_tasks),
-        now=cutoff,
-    )
     flags = (frozen or {}).get("flags") or []
-    run_ids = document.cited_run_ids(citations, flags)
-    runs = (
-        EvaluationRun.objects.filter(pk__in=[r for r in run_ids if isinstance(r, int)])
-        .select_related("log_file__uploaded_by", "samples_file")
-        .prefetch_related("statistics", "metrics")
-        .order_by("id")
+    citations, runs = _citations_and_runs(
+        facts.case_facts(snapshot_case),
+        node_facts,
+        relations,
+        binding_facts,
+        runs_of_tasks,
+        now=cutoff,
+        flags=flags,
     )
 
     exported_assessment = None
@@ -245,6 +232,29 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
         "previous_version": _version_ref(previous),
         "version_changes": diff_snapshots(previous.snapshot, snapshot) if previous else None,
     }
+
+
+def _citations_and_runs(
+    case_facts, node_facts, relations, binding_facts, runs_of_tasks, *, now, flags
+):
+    """The evidence each node cites (as of `now`) and the cited runs with their files and
+    results, for the evidence appendix."""
+    citations = evidence.citations(
+        case=case_facts,
+        nodes=node_facts,
+        relations=relations,
+        bindings=binding_facts,
+        runs=facts.run_facts(runs=runs_of_tasks),
+        now=now,
+    )
+    run_ids = document.cited_run_ids(citations, flags)
+    runs = (
+        EvaluationRun.objects.filter(pk__in=[r for r in run_ids if isinstance(r, int)])
+        .select_related("log_file__uploaded_by", "samples_file")
+        .prefetch_related("statistics", "metrics")
+        .order_by("id")
+    )
+    return citations, runs
 
 
 def _group_titles(modules) -> dict[str, str]:

@@ -3,11 +3,12 @@ see the case but not do this)."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied as Forbidden
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 
 from safetycase import selectors
-from safetycase.errors import NotFound
+from safetycase.errors import ApplicationError, NotFound, PermissionDenied
 
 
 def case_for_user_or_404(request: HttpRequest, case_id: int):
@@ -47,3 +48,20 @@ def node_or_404(case, identifier: str):
     node = found_or_404(selectors.node_for_case, case=case, identifier=identifier)
     node.case = case
     return node
+
+
+def perform_service(request: HttpRequest, action, success: str) -> HttpResponse | None:
+    """Run a service for a form that posts and redirects: None when it succeeded (with
+    `success` as the page's message) or when it refused with a sentence (shown as an error);
+    a 403 response for a permission refusal; 404 when what it acts on is gone."""
+    try:
+        action()
+    except PermissionDenied as exc:
+        return HttpResponseForbidden(exc.message)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return None
+    messages.success(request, success)
+    return None

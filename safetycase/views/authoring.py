@@ -64,6 +64,27 @@ def _error_field(message: str, hints: dict[str, tuple[str, ...]]) -> str | None:
     return next((f for f, words in hints.items() if any(w in message for w in words)), None)
 
 
+REFUSED = object()
+
+
+def _submit(form, save, hints: dict[str, tuple[str, ...]] | None = None):
+    """Call the service (`save`) for a valid form: its result, or REFUSED with the service's
+    sentence on the form (on the field it is about). A permission refusal is a 403."""
+    try:
+        return _authorised(save)
+    except ApplicationError as exc:
+        form.add_service_error(exc.message, _error_field(exc.message, hints) if hints else None)
+        return REFUSED
+
+
+def _authorised(call):
+    """Call the service; its permission refusal is a 403."""
+    try:
+        return call()
+    except PermissionDenied as exc:
+        raise Forbidden(exc.message) from exc
+
+
 def _edit_url(node: Node) -> str:
     return reverse("authoring_node_edit", args=[node.case_id, node.identifier])
 
@@ -189,14 +210,10 @@ def node_create(request: HttpRequest, case_id: int) -> HttpResponse:
         request.POST or None, initial=initial, identifiers=selectors.node_identifiers(case=case)
     )
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            node = _create_node(request.user, case, data)
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message, _error_field(exc.message, NODE_HINTS))
-        else:
+        node = _submit(
+            form, lambda: _create_node(request.user, case, form.cleaned_data), NODE_HINTS
+        )
+        if node is not REFUSED:
             messages.success(request, f"{node.identifier} was added.")
             return redirect(node)
     return render(request, T + "node_create.html", {"case": case, "form": form})
@@ -223,20 +240,15 @@ def node_edit(request: HttpRequest, case_id: int, identifier: str) -> HttpRespon
     node = node_or_404(case, identifier)
     form = NodeEditForm.for_node(node, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            _save_node(request.user, node, form.cleaned_data)
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message, _error_field(exc.message, NODE_HINTS))
-        else:
+        saved = _submit(form, lambda: _save_node(request.user, node, form.cleaned_data), NODE_HINTS)
+        if saved is not REFUSED:
             messages.success(request, f"{node.identifier} was saved.")
             return redirect(_edit_url(node))
     return render(request, T + "node_edit.html", _node_edit_context(case, node, form))
 
 
-def _save_node(actor, node: Node, data: dict) -> None:
-    services.node_edit(
+def _save_node(actor, node: Node, data: dict) -> Node:
+    return services.node_edit(
         actor=actor,
         node=node,
         expected_updated_at=data["updated_at"],
@@ -267,10 +279,7 @@ def node_delete(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
     case = case_for_author_or_403(request, case_id)
     node = node_or_404(case, identifier)
     if request.method == "POST":
-        try:
-            services.node_delete(actor=request.user, node=node)
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
+        _authorised(lambda: services.node_delete(actor=request.user, node=node))
         messages.success(request, f"{identifier} and its links were deleted.")
         return redirect(case)
     links = len(selectors.node_links(case=case, node=node))
@@ -286,19 +295,17 @@ def link_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
     identifiers = [i for i in selectors.node_identifiers(case=case) if i != node.identifier]
     form = LinkCreateForm(request.POST, identifiers=identifiers)
     if form.is_valid():
-        try:
-            services.link_create(
+        link = _submit(
+            form,
+            lambda: services.link_create(
                 actor=request.user,
                 case=case,
                 source=node.identifier,
                 target=form.cleaned_data["target"],
                 type=form.cleaned_data["type"],
-            )
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message)
-        else:
+            ),
+        )
+        if link is not REFUSED:
             messages.success(
                 request, f"{node.identifier} now links to {form.cleaned_data['target']}."
             )
@@ -312,10 +319,7 @@ def link_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
 def link_delete(request: HttpRequest, case_id: int, link_id: int) -> HttpResponse:
     case = case_for_author_or_403(request, case_id)
     link = found_or_404(selectors.link_for_case, case=case, link_id=link_id)
-    try:
-        services.link_delete(actor=request.user, link=link)
-    except PermissionDenied as exc:
-        raise Forbidden(exc.message) from exc
+    _authorised(lambda: services.link_delete(actor=request.user, link=link))
     messages.success(request, f"The link {link.source} {link.type} {link.target} was removed.")
     back = request.POST.get("node") or link.source.identifier
     return redirect(reverse("authoring_node_edit", args=[case.pk, back]))
@@ -332,13 +336,12 @@ def binding_create(request: HttpRequest, case_id: int, identifier: str) -> HttpR
     node = node_or_404(case, identifier)
     form = BindingForm(request.POST)
     if form.is_valid():
-        try:
-            services.binding_create(actor=request.user, node=node, **form.values())
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message, _error_field(exc.message, BINDING_HINTS))
-        else:
+        binding = _submit(
+            form,
+            lambda: services.binding_create(actor=request.user, node=node, **form.values()),
+            BINDING_HINTS,
+        )
+        if binding is not REFUSED:
             messages.success(request, f"Evidence binding added to {node.identifier}.")
             return redirect(_edit_url(node))
     context = _node_edit_context(case, node, NodeEditForm.for_node(node), binding_form=form)
@@ -351,18 +354,17 @@ def binding_edit(request: HttpRequest, case_id: int, binding_id: int) -> HttpRes
     binding = found_or_404(selectors.binding_for_case, case=case, binding_id=binding_id)
     form = BindingEditForm.for_binding(binding, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.binding_update(
+        saved = _submit(
+            form,
+            lambda: services.binding_update(
                 actor=request.user,
                 binding=binding,
                 expected_updated_at=form.cleaned_data["updated_at"],
                 **form.values(),
-            )
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message, _error_field(exc.message, BINDING_HINTS))
-        else:
+            ),
+            BINDING_HINTS,
+        )
+        if saved is not REFUSED:
             messages.success(request, f"The {binding.kind} of {binding.node} was saved.")
             return redirect(_edit_url(binding.node))
     context = {"case": case, "binding": binding, "node": binding.node, "form": form}
@@ -374,9 +376,6 @@ def binding_edit(request: HttpRequest, case_id: int, binding_id: int) -> HttpRes
 def binding_delete(request: HttpRequest, case_id: int, binding_id: int) -> HttpResponse:
     case = case_for_author_or_403(request, case_id)
     binding = found_or_404(selectors.binding_for_case, case=case, binding_id=binding_id)
-    try:
-        services.binding_delete(actor=request.user, binding=binding)
-    except PermissionDenied as exc:
-        raise Forbidden(exc.message) from exc
+    _authorised(lambda: services.binding_delete(actor=request.user, binding=binding))
     messages.success(request, f"The {binding.kind} of {binding.node} was deleted.")
     return redirect(_edit_url(binding.node))

@@ -9,14 +9,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from safetycase import selectors, services
 from safetycase.choices import Role
-from safetycase.errors import ApplicationError, NotFound, PermissionDenied
-from safetycase.views.access import case_for_user_or_404
+from safetycase.errors import ApplicationError
+from safetycase.views.access import case_for_user_or_404, perform_service
 
 
 class MemberAddForm(forms.Form):
@@ -65,17 +65,12 @@ def _change(request: HttpRequest, case_id: int, username: str, action, success: 
     case = case_for_user_or_404(request, case_id)
     if not _can_manage(request, case):
         return HttpResponseForbidden(f"Only owners of case {case.pk} may manage its members.")
-    try:
-        action(selectors.membership_for_case(case=case, username=username))
-    except PermissionDenied as exc:
-        return HttpResponseForbidden(exc.message)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
-    return redirect("case_members", case_id=case.pk)
+    refused = perform_service(
+        request,
+        lambda: action(selectors.membership_for_case(case=case, username=username)),
+        success,
+    )
+    return refused or redirect("case_members", case_id=case.pk)
 
 
 @login_required

@@ -6,31 +6,19 @@ back to the node or case page. Viewers read only (403 on a POST); outsiders get 
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from safetycase import selectors, services
 from safetycase.core.diff import diff_snapshots
-from safetycase.errors import ApplicationError, NotFound, PermissionDenied
-from safetycase.views.access import case_for_user_or_404, found_or_404, node_or_404
-
-
-def _perform(request: HttpRequest, action, success: str) -> HttpResponse | None:
-    """Run a service; None when it succeeded, else the response for a refusal."""
-    try:
-        action()
-    except PermissionDenied as exc:
-        return HttpResponseForbidden(exc.message)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return None
-    messages.success(request, success)
-    return None
+from safetycase.views.access import (
+    case_for_user_or_404,
+    found_or_404,
+    node_or_404,
+    perform_service,
+)
 
 
 @login_required
@@ -38,7 +26,7 @@ def _perform(request: HttpRequest, action, success: str) -> HttpResponse | None:
 def comment_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
     case = case_for_user_or_404(request, case_id)
     node = node_or_404(case, identifier)
-    refused = _perform(
+    refused = perform_service(
         request,
         lambda: services.comment_create(
             actor=request.user, node=node, text=request.POST.get("text", "")
@@ -53,7 +41,7 @@ def comment_create(request: HttpRequest, case_id: int, identifier: str) -> HttpR
 def challenge_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
     case = case_for_user_or_404(request, case_id)
     node = node_or_404(case, identifier)
-    refused = _perform(
+    refused = perform_service(
         request,
         lambda: services.challenge_create(
             actor=request.user, node=node, claim=request.POST.get("claim", "")
@@ -67,11 +55,8 @@ def challenge_create(request: HttpRequest, case_id: int, identifier: str) -> Htt
 @require_POST
 def challenge_resolve(request: HttpRequest, case_id: int, challenge_id: int) -> HttpResponse:
     case = case_for_user_or_404(request, case_id)
-    try:
-        challenge = selectors.challenge_for_case(case=case, challenge_id=challenge_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    refused = _perform(
+    challenge = found_or_404(selectors.challenge_for_case, case=case, challenge_id=challenge_id)
+    refused = perform_service(
         request,
         lambda: services.challenge_resolve(
             actor=request.user, challenge=challenge, resolution=request.POST.get("resolution", "")
@@ -92,7 +77,7 @@ def version_sign_off(request: HttpRequest, case_id: int) -> HttpResponse:
             actor=request.user, case=case, note=request.POST.get("note", "")
         )
 
-    refused = _perform(request, sign_off, "Signed off.")
+    refused = perform_service(request, sign_off, "Signed off.")
     if refused:
         return refused
     if "version" in created:
@@ -105,7 +90,7 @@ def version_sign_off(request: HttpRequest, case_id: int) -> HttpResponse:
 def version_cosign(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
     case = case_for_user_or_404(request, case_id)
     version = found_or_404(selectors.version_for_case, case=case, number=number)
-    refused = _perform(
+    refused = perform_service(
         request,
         lambda: services.version_cosign(actor=request.user, version=version),
         f"You signed version {number}.",
