@@ -1,7 +1,7 @@
 """Celery tasks of the argument app: thin adapters around services.
 
-Services queue these tasks (safetycase.services.queue), so the tasks import the services when
-they run, not when this module is loaded: no import circle between the two."""
+Services queue these tasks by name (safetycase.services.queue), so only this module imports
+the other: no import circle."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from safetycase import selectors
+from safetycase.services.assessments import case_assess
+from safetycase.services.exports import pdf_export_run
 
 
 @shared_task(
@@ -23,8 +25,6 @@ def assess_case(case_id: int, trigger: str, detail: str = "") -> str:
     case = selectors.case_or_none(case_id=case_id)
     if case is None:
         return "gone"
-    from safetycase.services.assessments import case_assess
-
     return case_assess(case=case, trigger=trigger, detail=detail).overall_status
 
 
@@ -46,7 +46,5 @@ def assess_all_cases() -> int:
 )
 def export_case_pdf(export_id: int) -> str:
     """Render a queued PDF export (large cases); safe to run twice."""
-    from safetycase.services.exports import pdf_export_run
-
     export = pdf_export_run(export_id=export_id)
     return export.status if export else "gone"

@@ -1,22 +1,35 @@
 """Work services hand to Celery workers, always when the writing transaction commits (a worker
-never sees a row the request has not committed, and a rolled-back write queues nothing)."""
+never sees a row the request has not committed, and a rolled-back write queues nothing).
+
+The tasks are thin adapters that call services, so services name them instead of importing
+them: no import circle. They are looked up in the Celery app's registry, which holds them once
+safetycase.tasks is imported — at start-up, by safetycase.receivers (from the app config).
+"""
 
 from __future__ import annotations
 
 import functools
 
+from celery import current_app
 from django.db import transaction
 
-from safetycase import tasks
 from safetycase.models import SafetyCase
+
+ASSESS_CASE = "safetycase.tasks.assess_case"
+EXPORT_CASE_PDF = "safetycase.tasks.export_case_pdf"
+
+
+def enqueue(task_name: str, *args) -> None:
+    """Queue the task named `task_name` with `args` when the current transaction commits."""
+    transaction.on_commit(lambda: current_app.tasks[task_name].delay(*args))
 
 
 def enqueue_assessment(case_id: int, trigger: str, detail: str) -> None:
-    transaction.on_commit(lambda: tasks.assess_case.delay(case_id, trigger, detail))
+    enqueue(ASSESS_CASE, case_id, trigger, detail)
 
 
 def enqueue_pdf_export(export_id: int) -> None:
-    transaction.on_commit(lambda: tasks.export_case_pdf.delay(export_id))
+    enqueue(EXPORT_CASE_PDF, export_id)
 
 
 def reassesses_case(edit: str):
