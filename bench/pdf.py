@@ -6,7 +6,7 @@
 Uses DATABASE_URL (a scratch SQLite file when unset). Builds a case shaped like the scheming
 template (a root goal over four arguments SI, HI, HC, AL, each a tree of goals, strategies,
 solutions, context and assumptions), binds its solutions to 100 tasks with two runs each, assesses
-it once, then times `export.services.case_export_pdf` (data, diagrams, Typst) `--repeat` times
+it once, then times `services.case_export_pdf` (data, diagrams, Typst) `--repeat` times
 with a statement changed in between (Typst memoises identical input). Goal: < 10 s. `--scripts`
 adds Japanese, Chinese, Korean, Arabic and emoji text to every tenth goal, to time the fonts
 those need (SAFETYCASE_PDF_FONT_PATHS; the fonts in use are printed).
@@ -220,8 +220,8 @@ def main() -> None:
     from django.conf import settings
 
     from safetycase import services
-    from safetycase.export.services import case_export_pdf
     from safetycase.models import Node
+    from safetycase.services import case_export_pdf
 
     case = store(args.nodes, args.runs, scripts=args.scripts)
     assessment = services.case_assess(case=case, trigger="manual", detail="bench")

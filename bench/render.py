@@ -22,9 +22,9 @@ django.setup()
 
 from django.core.cache import cache  # noqa: E402
 
+from safetycase.adapters.graphviz import graphviz_pure_executable, render_svg, renderer  # noqa: E402
 from safetycase.core.diagrams import argument_dot  # noqa: E402
 from safetycase.core.gsn.model import Argument, Element, Relation  # noqa: E402
-from safetycase.rendering import graphviz_pure_executable, render_svg, renderer  # noqa: E402
 
 NODES = 1000
 RUNS = 3

@@ -1,12 +1,16 @@
-"""Celery tasks of the argument app: thin adapters around services."""
+"""Celery tasks of the argument app: thin adapters around services.
+
+Services queue these tasks by name (safetycase.services.queue), so only this module imports
+the other: no import circle."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from safetycase import services
-from safetycase.models import SafetyCase
+from safetycase import selectors
+from safetycase.services.assessments import case_assess
+from safetycase.services.exports import pdf_export_run
 
 
 @shared_task(
@@ -18,16 +22,16 @@ from safetycase.models import SafetyCase
 )
 def assess_case(case_id: int, trigger: str, detail: str = "") -> str:
     """Re-assess one case; safe to run twice (a second assessment records no changes)."""
-    case = SafetyCase.objects.filter(pk=case_id).first()
+    case = selectors.case_or_none(case_id=case_id)
     if case is None:
         return "gone"
-    return services.case_assess(case=case, trigger=trigger, detail=detail).overall_status
+    return case_assess(case=case, trigger=trigger, detail=detail).overall_status
 
 
 @shared_task(acks_late=True)
 def assess_all_cases() -> int:
     """The daily check: staleness and expired attestations show up without new evidence."""
-    case_ids = list(SafetyCase.objects.values_list("pk", flat=True))
+    case_ids = selectors.all_case_ids()
     for case_id in case_ids:
         assess_case.delay(case_id, "scheduled", "daily re-assessment")
     return len(case_ids)
@@ -42,7 +46,5 @@ def assess_all_cases() -> int:
 )
 def export_case_pdf(export_id: int) -> str:
     """Render a queued PDF export (large cases); safe to run twice."""
-    from safetycase.export.services import pdf_export_run
-
     export = pdf_export_run(export_id=export_id)
     return export.status if export else "gone"

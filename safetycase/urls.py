@@ -3,15 +3,18 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from safetycase import views
+from safetycase.views import audit as audit_views
+from safetycase.views import authoring, cases, exports, health, nodes, runs
+from safetycase.views import members as members_views
+from safetycase.views import review as review_views
 
 urlpatterns = [
-    path("", views.case_list, name="case_list"),
-    path("cases/<int:case_id>/", views.case_detail, name="case_detail"),
-    path("cases/<int:case_id>/nodes/<str:identifier>/", views.node_detail, name="node_detail"),
+    path("", cases.case_list, name="case_list"),
+    path("cases/<int:case_id>/", cases.case_detail, name="case_detail"),
+    path("cases/<int:case_id>/nodes/<str:identifier>/", nodes.node_detail, name="node_detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("safetycase.api.urls")),
     path("api/v1/", include("evidence.api.urls")),
@@ -29,19 +32,28 @@ urlpatterns = [
 
 # Reviewer UI: evaluation runs (provenance, statistics, samples, live ingestion, original log).
 urlpatterns += [
-    path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
-    path("runs/<int:run_id>/progress/", views.run_progress, name="run_progress"),
-    path("runs/<int:run_id>/log", views.run_log, name="run_log"),
+    path("runs/<int:run_id>/", runs.run_detail, name="run_detail"),
+    path("runs/<int:run_id>/progress/", runs.run_progress, name="run_progress"),
+    path("runs/<int:run_id>/log", runs.run_log, name="run_log"),
 ]
 
 # PDF export: the case page's button, the export pages and the export API.
 urlpatterns += [
-    path("", include("safetycase.export.urls")),
+    path("cases/<int:case_id>/export/", exports.case_export, name="case_export"),
+    path(
+        "cases/<int:case_id>/versions/<int:number>/export.pdf",
+        exports.version_export,
+        name="version_export",
+    ),
+    path(
+        "cases/<int:case_id>/export/<int:export_id>/",
+        exports.case_export_status,
+        name="case_export_status",
+    ),
     path("api/v1/", include("safetycase.api.export_urls")),
 ]
 
 # Authoring (authors only): new cases from templates or gsn2x, editing nodes, links, bindings.
-from safetycase import authoring_views as authoring  # noqa: E402
 
 urlpatterns += [
     path("cases/new/", authoring.case_new, name="authoring_case_new"),
@@ -91,7 +103,6 @@ urlpatterns += [
 ]
 
 # Review: comments and challenges on nodes, sign-off, versions and their diffs.
-from safetycase import review_views  # noqa: E402
 
 urlpatterns += [
     path(
@@ -129,7 +140,6 @@ urlpatterns += [
 ]
 
 # Access: the members of a case (owners manage them) and its audit trail.
-from safetycase import audit_views, members_views  # noqa: E402
 
 urlpatterns += [
     path("cases/<int:case_id>/members/", members_views.case_members, name="case_members"),

@@ -36,7 +36,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from safetycase import review, services
+from safetycase import services
 from safetycase.choices import Role
 from safetycase.models import Challenge, EvidenceBinding, Link, Node, PdfExport
 
@@ -286,8 +286,8 @@ def world(case, author, reviewer, viewer, outsider, make_user):
     sn1 = Node.objects.get(case=case, identifier="Sn1")
     binding = services.binding_create_do(node=sn1, expression=CRITERION)
     g2 = Node.objects.get(case=case, identifier="G2")
-    challenge = review.challenge_create(actor=rita, node=g2, claim="Sabotage was not elicited")
-    review.version_sign_off(actor=rita, case=case)
+    challenge = services.challenge_create(actor=rita, node=g2, claim="Sabotage was not elicited")
+    services.version_sign_off(actor=rita, case=case)
     export = PdfExport.objects.create(case=case, created_by=author, status="done", progress=100)
     export.file.save("case.pdf", ContentFile(b"%PDF-1.4\n% a stored export\n"))
     run = evidence_services.log_submit(

@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from evidence.models import EvaluationRun, LogFile
-from safetycase import review, services
+from safetycase import services
 from safetycase.choices import Role
 from safetycase.core.library import default_library
 from safetycase.models import PdfExport, SafetyCase
@@ -135,10 +135,10 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
     case = SafetyCase.objects.get(memberships__user=author)
     services.membership_set(case=case, user=reviewer, role=Role.REVIEWER)
     node = case.nodes.get(identifier="G0")
-    review.comment_create(actor=reviewer, node=node, text="<script>alert(1)</script> noted")
-    challenge = review.challenge_create(actor=reviewer, node=node, claim="Is this enough?")
-    review.version_sign_off(actor=reviewer, case=case, note="first")
-    review.version_sign_off(actor=reviewer, case=case, note="second")
+    services.comment_create(actor=reviewer, node=node, text="<script>alert(1)</script> noted")
+    challenge = services.challenge_create(actor=reviewer, node=node, claim="Is this enough?")
+    services.version_sign_off(actor=reviewer, case=case, note="first")
+    services.version_sign_off(actor=reviewer, case=case, note="second")
     export = PdfExport.objects.create(
         case=case, created_by=author, status=PdfExport.Status.QUEUED, progress=10
     )

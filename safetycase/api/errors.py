@@ -7,8 +7,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from safetycase.adapters.graphviz import DiagramError
 from safetycase.errors import ApplicationError
-from safetycase.rendering import DiagramError
 
 
 def exception_handler(exc, context):

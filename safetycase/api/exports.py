@@ -21,10 +21,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from safetycase import review, selectors
-from safetycase.errors import NotFound
-from safetycase.export import services as export_services
-from safetycase.export.pdf import PdfError
+from safetycase import selectors, services
+from safetycase.adapters.typst import PdfError
 from safetycase.models import PdfExport
 
 
@@ -160,11 +158,11 @@ class CaseExportPdfApi(APIView):
     def get(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         pdfa = _truthy(request.query_params.get("pdfa"))
-        if export_services.case_is_large(case=case):
-            export = export_services.pdf_export_request(actor=request.user, case=case, pdfa=pdfa)
+        if selectors.case_is_large(case=case):
+            export = services.pdf_export_request(actor=request.user, case=case, pdfa=pdfa)
             return _queued(request, export)
         try:
-            result = export_services.case_export_pdf(case=case, pdfa=pdfa)
+            result = services.case_export_pdf(case=case, pdfa=pdfa)
         except PdfError as exc:
             return _failure(exc)
         return pdf_response(
@@ -206,16 +204,16 @@ class VersionExportPdfApi(APIView):
     )
     def get(self, request, case_id: int, number: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        version = review.version_for_case(case=case, number=number)
+        version = selectors.version_for_case(case=case, number=number)
         version.case = case  # keeps the membership cache of the selector that loaded the case
         pdfa = _truthy(request.query_params.get("pdfa"))
-        if export_services.version_is_large(version=version):
-            export = export_services.pdf_export_request(
+        if selectors.version_is_large(version=version):
+            export = services.pdf_export_request(
                 actor=request.user, case=case, pdfa=pdfa, version=version
             )
             return _queued(request, export)
         try:
-            result = export_services.version_export_pdf(version=version, pdfa=pdfa)
+            result = services.version_export_pdf(version=version, pdfa=pdfa)
         except PdfError as exc:
             return _failure(exc)
         response = pdf_response(
@@ -250,8 +248,8 @@ class CaseExportListApi(APIView):
         serializer = PdfExportCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         number = serializer.validated_data.get("version")
-        version = review.version_for_case(case=case, number=number) if number else None
-        export = export_services.pdf_export_request(
+        version = selectors.version_for_case(case=case, number=number) if number else None
+        export = services.pdf_export_request(
             actor=request.user, case=case, pdfa=serializer.validated_data["pdfa"], version=version
         )
         export.refresh_from_db()  # an eager worker may have finished it already
@@ -260,11 +258,7 @@ class CaseExportListApi(APIView):
 
 def _export(request, case_id: int, export_id: int) -> PdfExport:
     case = selectors.case_for_user(user=request.user, case_id=case_id)
-    export = case.pdf_exports.select_related("created_by", "version").filter(pk=export_id).first()
-    if export is None:
-        raise NotFound(f"Case {case.pk} has no export {export_id}.")
-    export.case = case
-    return export
+    return selectors.export_for_case(case=case, export_id=export_id)
 
 
 class CaseExportDetailApi(APIView):
@@ -306,7 +300,7 @@ class CaseExportDownloadApi(APIView):
             export.file.open("rb"),
             content_type="application/pdf",
             as_attachment=True,
-            filename=export_services.export_filename(export.case, version=export.version),
+            filename=services.export_filename(export.case, version=export.version),
         )
         response["X-Content-Hash"] = export.content_hash
         return response

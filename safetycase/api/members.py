@@ -1,7 +1,7 @@
 """API of a case's members (owners manage them) and of its audit trail (every member reads).
 
-Thin: safetycase.memberships and safetycase.audit do the work; domain errors become 4xx
-responses in safetycase.api.errors.
+Thin: safetycase.services.memberships and safetycase.selectors.audit do the work; domain errors
+become 4xx responses in safetycase.api.errors.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from safetycase import audit, memberships, selectors
+from safetycase import selectors, services
 from safetycase.choices import Role
 from safetycase.models import SafetyCase
 
@@ -42,7 +42,7 @@ class AuditEntrySerializer(serializers.Serializer):
     action = serializers.ChoiceField(
         choices=["created", "changed", "deleted", "signed off", "co-signed"]
     )
-    object_type = serializers.ChoiceField(choices=[*audit.AUDITED, "version", "signature"])
+    object_type = serializers.ChoiceField(choices=[*selectors.AUDITED, "version", "signature"])
     object = serializers.CharField()
     changes = FieldChangeSerializer(many=True)
     reason = serializers.CharField(allow_blank=True)
@@ -61,7 +61,7 @@ class CaseMembersApi(APIView):
     )
     def get(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        return Response(MemberSerializer(memberships.case_members(case=case), many=True).data)
+        return Response(MemberSerializer(selectors.case_members(case=case), many=True).data)
 
     @extend_schema(
         request=MemberAddSerializer,
@@ -76,14 +76,14 @@ class CaseMembersApi(APIView):
     def post(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         data = _valid(MemberAddSerializer, request.data)
-        membership = memberships.membership_add(actor=request.user, case=case, **data)
+        membership = services.membership_add(actor=request.user, case=case, **data)
         return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
 class CaseMemberDetailApi(APIView):
     def _membership(self, request, case_id: int, username: str):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        return memberships.membership_for_case(case=case, username=username)
+        return selectors.membership_for_case(case=case, username=username)
 
     @extend_schema(responses=MemberSerializer, description="One member of the case.")
     def get(self, request, case_id: int, username: str):
@@ -101,7 +101,7 @@ class CaseMemberDetailApi(APIView):
     def patch(self, request, case_id: int, username: str):
         membership = self._membership(request, case_id, username)
         data = _valid(MemberRoleSerializer, request.data)
-        membership = memberships.membership_change_role(
+        membership = services.membership_change_role(
             actor=request.user, membership=membership, role=data["role"]
         )
         return Response(MemberSerializer(membership).data)
@@ -116,7 +116,7 @@ class CaseMemberDetailApi(APIView):
     )
     def delete(self, request, case_id: int, username: str):
         membership = self._membership(request, case_id, username)
-        memberships.membership_remove(actor=request.user, membership=membership)
+        services.membership_remove(actor=request.user, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -130,7 +130,7 @@ class CaseAuditApi(generics.ListAPIView):
 
     def list(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        page = self.paginate_queryset(audit.case_audit_refs(case=case))
+        page = self.paginate_queryset(selectors.case_audit_refs(case=case))
         return self.get_paginated_response(
-            AuditEntrySerializer(audit.audit_entries(page), many=True).data
+            AuditEntrySerializer(selectors.audit_entries(page), many=True).data
         )

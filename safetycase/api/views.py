@@ -11,11 +11,11 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from safetycase import review, selectors, services
+from safetycase import selectors, services
 from safetycase.api import serializers as s
+from safetycase.core.diff import diff_snapshots
 from safetycase.core.library.describe import template_detail, template_summary
-from safetycase.errors import NotFound
-from safetycase.models import Assessment, Link
+from safetycase.models import Assessment
 
 
 class CaseListApi(generics.ListAPIView):
@@ -177,9 +177,7 @@ class LinkDeleteApi(APIView):
     )
     def delete(self, request, case_id: int, link_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        link = Link.objects.filter(case=case, pk=link_id).first()
-        if link is None:
-            return Response({"detail": f"Case {case.pk} has no link {link_id}."}, status=404)
+        link = selectors.link_for_case(case=case, link_id=link_id)
         services.link_delete(actor=request.user, link=link)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -373,10 +371,7 @@ class BindingListApi(APIView):
 class BindingDetailApi(APIView):
     def _binding(self, request, case_id: int, binding_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        binding = case.bindings.select_related("node", "case").filter(pk=binding_id).first()
-        if binding is None:
-            raise NotFound(f"Case {case.pk} has no binding {binding_id}.")
-        return binding
+        return selectors.binding_for_case(case=case, binding_id=binding_id)
 
     @extend_schema(
         request=s.BindingUpdateSerializer,
@@ -407,7 +402,7 @@ class VersionListApi(APIView):
     )
     def get(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        return Response(s.VersionSerializer(review.case_versions(case=case), many=True).data)
+        return Response(s.VersionSerializer(selectors.case_versions(case=case), many=True).data)
 
     @extend_schema(
         request=s.VersionSignOffSerializer,
@@ -423,8 +418,8 @@ class VersionListApi(APIView):
     def post(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         data = _valid(s.VersionSignOffSerializer, request.data)
-        version = review.version_sign_off(actor=request.user, case=case, note=data["note"])
-        version = review.version_for_case(case=case, number=version.number)
+        version = services.version_sign_off(actor=request.user, case=case, note=data["note"])
+        version = selectors.version_for_case(case=case, number=version.number)
         return Response(s.VersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -435,7 +430,7 @@ class VersionDetailApi(APIView):
     )
     def get(self, request, case_id: int, number: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        version = review.version_for_case(case=case, number=number)
+        version = selectors.version_for_case(case=case, number=number)
         return Response(s.VersionDetailSerializer(version).data)
 
 
@@ -460,9 +455,9 @@ class VersionDiffApi(APIView):
                 {"detail": "Give two version numbers as ?a=…&b=…."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        diff = review.diff_snapshots(
-            review.version_for_case(case=case, number=a).snapshot,
-            review.version_for_case(case=case, number=b).snapshot,
+        diff = diff_snapshots(
+            selectors.version_for_case(case=case, number=a).snapshot,
+            selectors.version_for_case(case=case, number=b).snapshot,
         )
         return Response(s.VersionDiffSerializer({"a": a, "b": b, **diff}).data)
 
@@ -476,7 +471,7 @@ class NodeCommentsApi(APIView):
     def get(self, request, case_id: int, identifier: str):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         node = selectors.node_for_case(case=case, identifier=identifier)
-        return Response(s.CommentSerializer(review.node_comments(node=node), many=True).data)
+        return Response(s.CommentSerializer(selectors.node_comments(node=node), many=True).data)
 
     @extend_schema(
         request=s.CommentCreateSerializer,
@@ -488,7 +483,7 @@ class NodeCommentsApi(APIView):
         node = selectors.node_for_case(case=case, identifier=identifier)
         node.case = case  # with the membership cache
         data = _valid(s.CommentCreateSerializer, request.data)
-        comment = review.comment_create(actor=request.user, node=node, text=data["text"])
+        comment = services.comment_create(actor=request.user, node=node, text=data["text"])
         return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
@@ -500,7 +495,7 @@ class NodeChallengesApi(APIView):
     def get(self, request, case_id: int, identifier: str):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         node = selectors.node_for_case(case=case, identifier=identifier)
-        return Response(s.ChallengeSerializer(review.node_challenges(node=node), many=True).data)
+        return Response(s.ChallengeSerializer(selectors.node_challenges(node=node), many=True).data)
 
     @extend_schema(
         request=s.ChallengeCreateSerializer,
@@ -512,7 +507,7 @@ class NodeChallengesApi(APIView):
         node = selectors.node_for_case(case=case, identifier=identifier)
         node.case = case  # with the membership cache
         data = _valid(s.ChallengeCreateSerializer, request.data)
-        challenge = review.challenge_create(actor=request.user, node=node, claim=data["claim"])
+        challenge = services.challenge_create(actor=request.user, node=node, claim=data["claim"])
         return Response(s.ChallengeSerializer(challenge).data, status=status.HTTP_201_CREATED)
 
 
@@ -524,9 +519,9 @@ class ChallengeResolveApi(APIView):
     )
     def post(self, request, case_id: int, challenge_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        challenge = review.challenge_for_case(case=case, challenge_id=challenge_id)
+        challenge = selectors.challenge_for_case(case=case, challenge_id=challenge_id)
         data = _valid(s.ChallengeResolveSerializer, request.data)
-        challenge = review.challenge_resolve(
+        challenge = services.challenge_resolve(
             actor=request.user, challenge=challenge, resolution=data["resolution"]
         )
         return Response(s.ChallengeSerializer(challenge).data)

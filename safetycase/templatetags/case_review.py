@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import template
 
-from safetycase import review
+from safetycase import selectors
 
 register = template.Library()
 
@@ -25,14 +25,14 @@ def case_review(context, case):
         "csrf_token": context.get("csrf_token"),
         "can_sign": user is not None and user.has_perm("safetycase.review_case", case),
         "is_author": user is not None and user.has_perm("safetycase.edit_argument", case),
-        "latest_version": review.case_versions(case=case).first(),
+        "latest_version": selectors.case_versions(case=case).first(),
     }
 
 
 @register.inclusion_tag("safetycase/review/_challenge_flags.html")
 def case_challenge_flags(case):
     """Open challenges as flags of type `challenge`, for the case page's flags panel."""
-    return {"case": case, "challenge_flags": review.open_challenge_flags(case=case)}
+    return {"case": case, "challenge_flags": selectors.open_challenge_flags(case=case)}
 
 
 @register.inclusion_tag("safetycase/review/_node_review.html", takes_context=True)
@@ -40,7 +40,7 @@ def node_review(context, case, node):
     user = _user(context)
     is_author = user is not None and user.has_perm("safetycase.edit_argument", case)
     is_reviewer = user is not None and user.has_perm("safetycase.review_case", case)
-    challenges = list(review.node_challenges(node=node))
+    challenges = list(selectors.node_challenges(node=node))
     for challenge in challenges:
         challenge.can_resolve = challenge.state == "open" and (
             is_author or (user is not None and challenge.raised_by_id == user.pk)
@@ -49,9 +49,9 @@ def node_review(context, case, node):
         "case": case,
         "node": node,
         "csrf_token": context.get("csrf_token"),
-        "comments": list(review.node_comments(node=node)),
+        "comments": list(selectors.node_comments(node=node)),
         "challenges": challenges,
-        "challenge_flags": [review.challenge_flag(c) for c in challenges if c.state == "open"],
+        "challenge_flags": [selectors.challenge_flag(c) for c in challenges if c.state == "open"],
         "can_comment": is_author or is_reviewer,
         "can_challenge": is_reviewer,
     }

@@ -230,4 +230,4 @@ def test_a_selector_may_name_several_tasks(bound_case, author):
     run = EvaluationRun.objects.create(
         log_file=log_file, task="self_exfiltration", model="example-model", model_version="2026-11"
     )
-    assert services.cases_bound_to_run(run=run) == [bound_case.pk]
+    assert selectors.cases_bound_to_run(run=run) == [bound_case.pk]

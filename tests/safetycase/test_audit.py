@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from safetycase import audit, review, services
+from safetycase import selectors, services
 from safetycase.models import EvidenceBinding, Node
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ CRITERION = "cp_upper(k, n, 0.95) < 0.01"
 
 
 def entries(case, limit=500):
-    return audit.audit_entries(list(audit.case_audit_refs(case=case)[:limit]))
+    return selectors.audit_entries(list(selectors.case_audit_refs(case=case)[:limit]))
 
 
 def test_a_node_edit_shows_who_changed_which_field_from_what_to_what(case, author, api_client_for):
@@ -112,7 +112,7 @@ def test_every_kind_of_change_in_the_case_is_listed_newest_first(
 def test_a_co_signature_is_listed_beside_the_sign_off(case, reviewer, make_user, client):
     rita = make_user("rita")
     services.membership_set(case=case, user=rita, role="reviewer")
-    review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
     client.force_login(rita)
     assert client.post(reverse("version_cosign", args=[case.pk, 1])).status_code == 302
     found = [(e.who, e.object_type, e.action, e.object) for e in entries(case)]
@@ -126,8 +126,8 @@ def test_a_co_signature_is_listed_beside_the_sign_off(case, reviewer, make_user,
 
 def test_changes_name_nodes_and_people_not_ids(case, author, reviewer):
     g3 = Node.objects.get(case=case, identifier="G3")
-    challenge = review.challenge_create(actor=reviewer, node=g3, claim="Untested")
-    review.challenge_resolve(actor=author, challenge=challenge, resolution="Tested now")
+    challenge = services.challenge_create(actor=reviewer, node=g3, claim="Untested")
+    services.challenge_resolve(actor=author, challenge=challenge, resolution="Tested now")
     resolved = entries(case)[0]
     changes = {c.field: (c.old, c.new) for c in resolved.changes}
     assert changes["resolved_by"] == (None, "alice")
@@ -157,7 +157,7 @@ def _grow(case, author, count: int, start: int = 0) -> None:
             actor=author, case=case, source="S1", target=f"X{i}", type="supported_by"
         )
         services.binding_create(actor=author, node=sn1, expression=CRITERION)
-        review.comment_create(actor=author, node=sn1, text=f"note {i}")
+        services.comment_create(actor=author, node=sn1, text=f"note {i}")
 
 
 def test_a_page_costs_no_more_queries_when_the_trail_grows(
@@ -166,7 +166,7 @@ def test_a_page_costs_no_more_queries_when_the_trail_grows(
     """Measured with a short trail, then the trail grows twelvefold (to more than a page):
     neither the page nor the API may need more queries."""
     _grow(case, author, 2)
-    review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
     client.force_login(reviewer)
     page_url = reverse("case_audit", args=[case.pk])
     api = api_client_for(reviewer)
@@ -177,7 +177,7 @@ def test_a_page_costs_no_more_queries_when_the_trail_grows(
         assert api.get(api_url).status_code == 200
 
     _grow(case, author, 25, start=2)
-    review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
     with django_assert_max_num_queries(len(short_page.captured_queries)):
         response = client.get(page_url)
     assert "X24" in response.content.decode()

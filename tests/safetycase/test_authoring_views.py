@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from safetycase.models import EvidenceBinding, Link, Node, SafetyCase
+from safetycase.models import Assessment, EvidenceBinding, Link, Node, SafetyCase
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +105,50 @@ def test_author_edits_a_node(client, case, author):
     assert response.status_code == 302
     g2.refresh_from_db()
     assert (g2.statement, g2.undeveloped, g2.combination) == ("New claim", True, "any")
+
+
+def test_one_node_form_save_is_one_transaction_and_one_assessment(
+    client, case, author, django_capture_on_commit_callbacks
+):
+    """Fields and combination saved by one form are one edit: one re-assessment queued and
+    one assessment stored, not one per changed aspect."""
+    client.force_login(author)
+    before = Assessment.objects.filter(case=case).count()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(
+            f"/cases/{case.pk}/nodes/G2/edit/",
+            edit_data(node(case, "G2"), statement="Changed claim", combination="any"),
+        )
+    assert response.status_code == 302
+    assert len(callbacks) == 1
+    assert Assessment.objects.filter(case=case).count() == before + 1
+    latest = Assessment.objects.filter(case=case).latest("created_at", "id")
+    assert latest.trigger_detail == f"node edited by {author}"
+
+
+def test_a_refused_combination_leaves_the_node_fields_unchanged(client, case, author):
+    client.force_login(author)
+    response = client.post(
+        f"/cases/{case.pk}/nodes/Sn1/edit/",
+        edit_data(node(case, "Sn1"), statement="Changed", combination="any"),
+    )
+    assert response.status_code == 200
+    assert node(case, "Sn1").statement != "Changed"
+
+
+def test_adding_a_node_under_a_parent_is_one_assessment(
+    client, case, author, django_capture_on_commit_callbacks
+):
+    client.force_login(author)
+    before = Assessment.objects.filter(case=case).count()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(
+            f"/cases/{case.pk}/add-node/",
+            {"identifier": "G5", "type": "goal", "parent": "S1", "relation": "supported_by"},
+        )
+    assert response.status_code == 302
+    assert len(callbacks) == 1
+    assert Assessment.objects.filter(case=case).count() == before + 1
 
 
 def test_node_edit_shows_the_services_message(client, case, author):

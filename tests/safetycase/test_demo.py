@@ -88,7 +88,7 @@ def test_load_demo_twice_changes_nothing(author, reviewer, eager_celery, monkeyp
 
 @transactional
 def test_load_demo_makes_the_reviewer_a_reviewer_who_can_sign_off(author, reviewer, eager_celery):
-    from safetycase import review
+    from safetycase import services
 
     out = run("load_demo", "--owner", "alice", "--reviewer", "bob")
     assert "bob is a reviewer and can sign off versions." in out
@@ -97,7 +97,7 @@ def test_load_demo_makes_the_reviewer_a_reviewer_who_can_sign_off(author, review
         ("alice", "owner"),
         ("bob", "reviewer"),
     }
-    version = review.version_sign_off(actor=reviewer, case=case)
+    version = services.version_sign_off(actor=reviewer, case=case)
     assert version.number == 1
     with pytest.raises(CommandError, match="The owner cannot also be the reviewer"):
         call_command("load_demo", "--owner", "alice", "--reviewer", "alice")

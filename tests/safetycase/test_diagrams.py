@@ -14,9 +14,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from safetycase.adapters.graphviz import graphviz_pure_executable
 from safetycase.core.diagrams import argument_dot
 from safetycase.core.gsn.model import Argument, Element, Relation
-from safetycase.rendering import graphviz_pure_executable
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 
 from safetycase import services
-from safetycase.export.services import case_export_pdf
+from safetycase.services import case_export_pdf
 from tests.safetycase.test_export_pdf import pdf_text, reader, squeeze
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +106,7 @@ def test_no_glyph_is_missing_anywhere_not_even_in_the_diagrams(hostile_case):
 def test_without_the_fonts_the_archival_export_refuses_rather_than_printing_boxes(
     hostile_case, settings
 ):
-    from safetycase.export.pdf import PdfError
+    from safetycase.adapters.typst import PdfError
 
     settings.SAFETYCASE = {**settings.SAFETYCASE, "PDF_FONT_PATHS": []}
     with pytest.raises(PdfError, match="could not be displayed"):

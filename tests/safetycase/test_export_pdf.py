@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from evidence import services as evidence_services
 from safetycase import services
+from safetycase.adapters import typst as pdf
 from safetycase.core import assessment, document
 from safetycase.core.document import evidence, parts
 from safetycase.core.gsn.model import Argument, Element, Relation
-from safetycase.export import pdf
-from safetycase.export.services import case_export_pdf
 from safetycase.models import Attestation, Node, PdfExport, SafetyCase
+from safetycase.services import case_export_pdf
 from tests.safetycase.conftest import generic_run
 
 ZWSP = "\u200b"
@@ -686,7 +686,7 @@ def test_a_failed_export_says_why(case, author, monkeypatch):
 
     monkeypatch.setattr(pdf, "render_pdf", broken)
     export = PdfExport.objects.create(case=case, created_by=author)
-    from safetycase.export.services import pdf_export_run
+    from safetycase.services import pdf_export_run
 
     pdf_export_run(export_id=export.pk)
     export.refresh_from_db()

@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from evidence import services as evidence_services
-from safetycase import review, services
-from safetycase.export.services import case_export_pdf, version_export_pdf
+from safetycase import services
 from safetycase.models import Attestation, Node
+from safetycase.services import case_export_pdf, version_export_pdf
 from tests.safetycase.conftest import generic_run
 from tests.safetycase.test_export_pdf import pdf_text, reader, squeeze
 
@@ -68,8 +68,8 @@ def _edit(case, identifier: str, statement: str) -> None:
 
 def test_the_cover_names_the_version_its_hash_signers_and_date(case, reviewer, second_reviewer):
     services.case_assess(case=case, trigger="manual")
-    version = review.version_sign_off(actor=reviewer, case=case, note="Ready for the board.")
-    review.version_cosign(actor=second_reviewer, version=version)
+    version = services.version_sign_off(actor=reviewer, case=case, note="Ready for the board.")
+    services.version_cosign(actor=second_reviewer, version=version)
 
     result = version_export_pdf(version=version)
     text = pdf_text(result.content)
@@ -95,7 +95,7 @@ def test_the_working_copy_says_so_and_names_the_latest_signed_version(case, revi
     assert "no earlier signed version" in before
 
     services.case_assess(case=case, trigger="manual")
-    review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
     after = pdf_text(case_export_pdf(case=case).content)
     assert "Working copy" in after
     assert "The latest signed version is version 1" in after
@@ -115,7 +115,7 @@ def test_a_version_always_gives_the_same_document_whatever_happens_to_the_case(
         expires_at=timezone.now() + timedelta(days=60),
     )
     services.case_assess(case=bound_case, trigger="manual")
-    version = review.version_sign_off(actor=reviewer, case=bound_case)
+    version = services.version_sign_off(actor=reviewer, case=bound_case)
 
     first = version_export_pdf(version=version)
     second = version_export_pdf(version=version)
@@ -156,7 +156,7 @@ def test_a_version_always_gives_the_same_document_whatever_happens_to_the_case(
 
 def test_a_version_lists_what_changed_since_the_version_before(case, reviewer):
     services.case_assess(case=case, trigger="manual")
-    review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
     _edit(case, "G2", "The model lacks the capability for covert sabotage")
     services.node_create_do(
         case=case, identifier="C2", type="context", statement="Access to the training cluster"
@@ -164,7 +164,7 @@ def test_a_version_lists_what_changed_since_the_version_before(case, reviewer):
     services.link_create_do(case=case, source="G2", target="C2", type="in_context_of")
     Node.objects.get(case=case, identifier="G3").delete()
     services.case_assess(case=case, trigger="manual")
-    second = review.version_sign_off(actor=reviewer, case=case)
+    second = services.version_sign_off(actor=reviewer, case=case)
 
     text = pdf_text(version_export_pdf(version=second).content)
     flat = squeeze(text)
@@ -192,8 +192,8 @@ def test_a_version_lists_what_changed_since_the_version_before(case, reviewer):
 
 def test_a_version_without_changes_says_so(case, reviewer):
     services.case_assess(case=case, trigger="manual")
-    review.version_sign_off(actor=reviewer, case=case)
-    again = review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
+    again = services.version_sign_off(actor=reviewer, case=case)
     text = pdf_text(version_export_pdf(version=again).content)
     assert squeeze(
         "no element was added, removed or edited, no status changed and no flag appeared"
@@ -208,7 +208,7 @@ def test_members_get_a_version_pdf_and_others_a_404(
     case, author, reviewer, viewer, outsider, api_client_for
 ):
     services.case_assess(case=case, trigger="manual")
-    version = review.version_sign_off(actor=reviewer, case=case)
+    version = services.version_sign_off(actor=reviewer, case=case)
     url = f"/api/v1/cases/{case.pk}/versions/1/export.pdf"
     for member in (author, reviewer, viewer):
         response = api_client_for(member).get(url)
@@ -228,7 +228,7 @@ def test_members_get_a_version_pdf_and_others_a_404(
 
 def test_the_version_pages_offer_the_pdf(client, case, reviewer, outsider):
     services.case_assess(case=case, trigger="manual")
-    review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
     export_url = reverse("version_export", args=[case.pk, 1])
     client.force_login(reviewer)
     for page in ("version_list", "version_detail"):
@@ -245,7 +245,7 @@ def test_the_version_pages_offer_the_pdf(client, case, reviewer, outsider):
 
 def test_the_command_writes_a_version(case, reviewer, tmp_path):
     services.case_assess(case=case, trigger="manual")
-    version = review.version_sign_off(actor=reviewer, case=case)
+    version = services.version_sign_off(actor=reviewer, case=case)
     out = tmp_path / "v1.pdf"
     message = StringIO()
     call_command("export_pdf", str(case.pk), str(out), "--version", "1", stdout=message)
@@ -259,7 +259,7 @@ def test_a_version_signed_before_any_assessment_exports(case, reviewer):
     """Sign-off does not wait for an assessment: a version whose snapshot holds none still
     exports, its elements printed without a status instead of failing the build."""
     assert case.assessments.count() == 0
-    version = review.version_sign_off(actor=reviewer, case=case)
+    version = services.version_sign_off(actor=reviewer, case=case)
     assert version.snapshot["assessment"] is None
 
     text = pdf_text(version_export_pdf(version=version).content)
@@ -278,7 +278,7 @@ def test_a_large_version_is_exported_by_a_worker(
     eager_celery,
     django_capture_on_commit_callbacks,
 ):
-    version = review.version_sign_off(actor=reviewer, case=case)
+    version = services.version_sign_off(actor=reviewer, case=case)
     _edit(case, "G2", "Edited after the sign-off")
     settings.SAFETYCASE = {**settings.SAFETYCASE, "PDF_SYNC_MAX_NODES": 3}
     client = api_client_for(viewer)
@@ -311,7 +311,7 @@ def test_a_large_version_is_exported_by_a_worker(
 def test_the_version_page_prepares_a_large_version_in_the_background(
     client, case, reviewer, settings, eager_celery, django_capture_on_commit_callbacks
 ):
-    review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
     settings.SAFETYCASE = {**settings.SAFETYCASE, "PDF_SYNC_MAX_NODES": 3}
     client.force_login(reviewer)
     url = reverse("version_export", args=[case.pk, 1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from safetycase import memberships, services
+from safetycase import selectors, services
 from safetycase.choices import Role
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from safetycase.models import Membership
@@ -29,22 +29,18 @@ def test_an_owner_can_do_everything_an_author_can(case, author):
 
 
 def test_owner_adds_changes_and_removes_a_member(case, author, outsider):
-    added = memberships.membership_add(
-        actor=author, case=case, username="charlie", role=Role.VIEWER
-    )
+    added = services.membership_add(actor=author, case=case, username="charlie", role=Role.VIEWER)
     assert role_of(case, outsider) == "viewer"
-    memberships.membership_change_role(actor=author, membership=added, role=Role.AUTHOR)
+    services.membership_change_role(actor=author, membership=added, role=Role.AUTHOR)
     assert role_of(case, outsider) == "author"
-    memberships.membership_remove(actor=author, membership=added)
+    services.membership_remove(actor=author, membership=added)
     assert role_of(case, outsider) is None
 
 
 def test_every_membership_change_is_in_history_with_who_and_what(case, author, outsider):
-    added = memberships.membership_add(
-        actor=author, case=case, username="charlie", role=Role.VIEWER
-    )
-    memberships.membership_change_role(actor=author, membership=added, role=Role.REVIEWER)
-    memberships.membership_remove(actor=author, membership=added)
+    added = services.membership_add(actor=author, case=case, username="charlie", role=Role.VIEWER)
+    services.membership_change_role(actor=author, membership=added, role=Role.REVIEWER)
+    services.membership_remove(actor=author, membership=added)
     records = list(Membership.history.filter(user=outsider).order_by("history_date", "history_id"))
     assert [(r.history_type, r.role, r.history_user) for r in records] == [
         ("+", "viewer", author),
@@ -59,12 +55,12 @@ def test_every_membership_change_is_in_history_with_who_and_what(case, author, o
 def test_members_who_are_not_owners_cannot_manage_members(case, persona, request, outsider):
     actor = request.getfixturevalue(persona)
     with pytest.raises(PermissionDenied):
-        memberships.membership_add(actor=actor, case=case, username="charlie", role="viewer")
-    membership = memberships.membership_for_case(case=case, username="vera")
+        services.membership_add(actor=actor, case=case, username="charlie", role="viewer")
+    membership = selectors.membership_for_case(case=case, username="vera")
     with pytest.raises(PermissionDenied):
-        memberships.membership_change_role(actor=actor, membership=membership, role="author")
+        services.membership_change_role(actor=actor, membership=membership, role="author")
     with pytest.raises(PermissionDenied):
-        memberships.membership_remove(actor=actor, membership=membership)
+        services.membership_remove(actor=actor, membership=membership)
     assert role_of(case, outsider) is None
     assert role_of(case, request.getfixturevalue("viewer")) == Role.VIEWER
 
@@ -73,36 +69,36 @@ def test_an_author_cannot_manage_members(case, make_user, outsider):
     plain_author = make_user("ada")
     services.membership_set(case=case, user=plain_author, role=Role.AUTHOR)
     with pytest.raises(PermissionDenied, match="Only owners"):
-        memberships.membership_add(actor=plain_author, case=case, username="charlie", role="viewer")
+        services.membership_add(actor=plain_author, case=case, username="charlie", role="viewer")
 
 
 def test_the_last_owner_can_be_neither_demoted_nor_removed(case, author):
-    own = memberships.membership_for_case(case=case, username="alice")
+    own = selectors.membership_for_case(case=case, username="alice")
     with pytest.raises(Conflict, match="last owner"):
-        memberships.membership_change_role(actor=author, membership=own, role=Role.AUTHOR)
+        services.membership_change_role(actor=author, membership=own, role=Role.AUTHOR)
     with pytest.raises(Conflict, match="last owner"):
-        memberships.membership_remove(actor=author, membership=own)
+        services.membership_remove(actor=author, membership=own)
     assert role_of(case, author) == Role.OWNER
 
 
 def test_with_a_second_owner_the_first_may_step_down(case, author, reviewer):
-    bob = memberships.membership_for_case(case=case, username="bob")
-    memberships.membership_change_role(actor=author, membership=bob, role=Role.OWNER)
-    own = memberships.membership_for_case(case=case, username="alice")
-    memberships.membership_change_role(actor=author, membership=own, role=Role.VIEWER)
+    bob = selectors.membership_for_case(case=case, username="bob")
+    services.membership_change_role(actor=author, membership=bob, role=Role.OWNER)
+    own = selectors.membership_for_case(case=case, username="alice")
+    services.membership_change_role(actor=author, membership=own, role=Role.VIEWER)
     assert role_of(case, author) == Role.VIEWER
     assert not author.has_perm("safetycase.manage_members", case.__class__.objects.get(pk=case.pk))
 
 
 def test_bad_input_is_refused_with_a_sentence(case, author):
     with pytest.raises(ApplicationError, match="no user named 'nobody'"):
-        memberships.membership_add(actor=author, case=case, username="nobody", role="viewer")
+        services.membership_add(actor=author, case=case, username="nobody", role="viewer")
     with pytest.raises(ApplicationError, match="'boss' is not a role"):
-        memberships.membership_add(actor=author, case=case, username="charlie", role="boss")
+        services.membership_add(actor=author, case=case, username="charlie", role="boss")
     with pytest.raises(Conflict, match="already a member"):
-        memberships.membership_add(actor=author, case=case, username="bob", role="viewer")
+        services.membership_add(actor=author, case=case, username="bob", role="viewer")
     with pytest.raises(NotFound):
-        memberships.membership_for_case(case=case, username="charlie")
+        selectors.membership_for_case(case=case, username="charlie")
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import pytest
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
-from safetycase import rendering
-from safetycase.rendering import DiagramRenderError, DiagramRendererUnavailable, render_svg
+from safetycase.adapters import graphviz as rendering
+from safetycase.adapters.graphviz import DiagramRenderError, DiagramRendererUnavailable, render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 DOT = 'digraph g { G1 [shape=box label="Top goal"]; S1 [shape=parallelogram]; G1 -> S1 }'

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from safetycase import review, services
+from safetycase import selectors, services
+from safetycase.core.versions import chain_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -12,10 +13,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def versions(case, reviewer):
     services.case_assess(case=case, trigger="manual")
-    v1 = review.version_sign_off(actor=reviewer, case=case, note="first")
+    v1 = services.version_sign_off(actor=reviewer, case=case, note="first")
     services.node_create_do(case=case, identifier="G4", type="goal", statement="New goal")
     services.case_assess(case=case, trigger="manual")
-    v2 = review.version_sign_off(actor=reviewer, case=case)
+    v2 = services.version_sign_off(actor=reviewer, case=case)
     return v1, v2
 
 
@@ -30,7 +31,7 @@ def test_members_list_and_read_versions(case, versions, api_client_for, persona,
     assert one.status_code == 200
     body = one.json()
     assert body["content_hash"] == versions[0].content_hash and body["note"] == "first"
-    assert review.content_hash(body["snapshot"], "") == body["content_hash"]
+    assert chain_hash(body["snapshot"], "") == body["content_hash"]
 
 
 def test_outsiders_get_404(case, versions, api_client_for, outsider):
@@ -70,14 +71,14 @@ def test_authors_and_viewers_cannot_sign_off(case, api_client_for, persona, requ
 
 
 def test_no_api_path_changes_a_version(case, versions, api_client_for, reviewer, author):
-    before = review.version_for_case(case=case, number=1).content_hash
+    before = selectors.version_for_case(case=case, number=1).content_hash
     for user in (reviewer, author):
         client = api_client_for(user)
         url = f"/api/v1/cases/{case.pk}/versions/1/"
         for method in (client.put, client.patch):
             assert method(url, {"note": "x"}, format="json").status_code == 405
         assert client.delete(url).status_code == 405
-    assert review.version_for_case(case=case, number=1).content_hash == before
+    assert selectors.version_for_case(case=case, number=1).content_hash == before
 
 
 # --- comments and challenges

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from safetycase.review import canonical_json, content_hash, diff_snapshots, verify_chain
+from safetycase.core.diff import diff_snapshots
+from safetycase.core.versions import canonical_json, verify_chain
+from safetycase.core.versions import chain_hash as content_hash
 
 
 def snap(nodes, statuses=None, flags=None, overall=""):

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from safetycase import review, services
+from safetycase import services
 from safetycase.models import Challenge, Comment, Node, Version
 
 pytestmark = pytest.mark.django_db
@@ -71,8 +71,8 @@ def test_challenge_and_resolve_forms(case, reviewer, author):
 
 
 def test_viewers_see_no_forms_and_cannot_post(case, g2, viewer, reviewer):
-    review.comment_create(actor=reviewer, node=g2, text="Visible to viewers")
-    challenge = review.challenge_create(actor=reviewer, node=g2, claim="Open claim")
+    services.comment_create(actor=reviewer, node=g2, text="Visible to viewers")
+    challenge = services.challenge_create(actor=reviewer, node=g2, claim="Open claim")
     client = Client()
     client.force_login(viewer)
     html = client.get(f"/cases/{case.pk}/nodes/G2/").content.decode()
@@ -91,8 +91,8 @@ def test_viewers_see_no_forms_and_cannot_post(case, g2, viewer, reviewer):
 
 
 def test_outsiders_get_404_everywhere(case, g2, reviewer, outsider):
-    challenge = review.challenge_create(actor=reviewer, node=g2, claim="x")
-    review.version_sign_off(actor=reviewer, case=case)
+    challenge = services.challenge_create(actor=reviewer, node=g2, claim="x")
+    services.version_sign_off(actor=reviewer, case=case)
     client = Client()
     client.force_login(outsider)
     for url in ("versions/", "versions/1/", "versions/diff/?a=1&b=1"):

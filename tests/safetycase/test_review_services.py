@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import RequestFactory
 
-from safetycase import review, services
+from safetycase import selectors, services
+from safetycase.core.versions import chain_hash, verify_chain
 from safetycase.errors import ApplicationError, Conflict, PermissionDenied
 from safetycase.models import (
     Challenge,
@@ -35,27 +36,29 @@ def second_reviewer(case, make_user):
 
 
 def test_authors_and_reviewers_comment(g2, author, reviewer):
-    review.comment_create(actor=author, node=g2, text="Why this claim?")
-    review.comment_create(actor=reviewer, node=g2, text="  Because.  ")
-    assert [c.text for c in review.node_comments(node=g2)] == ["Why this claim?", "Because."]
+    services.comment_create(actor=author, node=g2, text="Why this claim?")
+    services.comment_create(actor=reviewer, node=g2, text="  Because.  ")
+    assert [c.text for c in selectors.node_comments(node=g2)] == ["Why this claim?", "Because."]
 
 
 @pytest.mark.parametrize("persona", ["viewer", "outsider"])
 def test_viewers_and_outsiders_cannot_comment(g2, persona, request):
     with pytest.raises(PermissionDenied):
-        review.comment_create(actor=request.getfixturevalue(persona), node=g2, text="hi")
+        services.comment_create(actor=request.getfixturevalue(persona), node=g2, text="hi")
     assert not Comment.objects.exists()
 
 
 def test_an_empty_comment_is_refused(g2, author):
     with pytest.raises(ApplicationError):
-        review.comment_create(actor=author, node=g2, text="   ")
+        services.comment_create(actor=author, node=g2, text="   ")
 
 
 def test_reviewers_challenge_and_an_open_challenge_is_a_flag(case, g2, reviewer):
-    challenge = review.challenge_create(actor=reviewer, node=g2, claim="Sabotage was not elicited")
+    challenge = services.challenge_create(
+        actor=reviewer, node=g2, claim="Sabotage was not elicited"
+    )
     assert challenge.state == "open"
-    flags = review.open_challenge_flags(case=case)
+    flags = selectors.open_challenge_flags(case=case)
     assert [(f["type"], f["node"]) for f in flags] == [("challenge", "G2")]
     assert "Sabotage was not elicited" in flags[0]["message"]
 
@@ -63,39 +66,39 @@ def test_reviewers_challenge_and_an_open_challenge_is_a_flag(case, g2, reviewer)
 @pytest.mark.parametrize("persona", ["author", "viewer", "outsider"])
 def test_only_reviewers_challenge(g2, persona, request):
     with pytest.raises(PermissionDenied):
-        review.challenge_create(actor=request.getfixturevalue(persona), node=g2, claim="no")
+        services.challenge_create(actor=request.getfixturevalue(persona), node=g2, claim="no")
 
 
 @pytest.mark.parametrize("resolver", ["author", "reviewer"])
 def test_the_author_or_the_challenger_resolves(case, g2, reviewer, resolver, request):
-    challenge = review.challenge_create(actor=reviewer, node=g2, claim="no")
+    challenge = services.challenge_create(actor=reviewer, node=g2, claim="no")
     user = request.getfixturevalue(resolver)
-    review.challenge_resolve(actor=user, challenge=challenge, resolution="Added evidence Sn1")
+    services.challenge_resolve(actor=user, challenge=challenge, resolution="Added evidence Sn1")
     challenge.refresh_from_db()
     assert (challenge.state, challenge.resolved_by, challenge.resolution) == (
         "resolved",
         user,
         "Added evidence Sn1",
     )
-    assert review.open_challenge_flags(case=case) == []
+    assert selectors.open_challenge_flags(case=case) == []
     with pytest.raises(Conflict):
-        review.challenge_resolve(actor=user, challenge=challenge, resolution="again")
+        services.challenge_resolve(actor=user, challenge=challenge, resolution="again")
 
 
 @pytest.mark.parametrize("persona", ["viewer", "outsider", "second_reviewer"])
 def test_others_cannot_resolve(g2, reviewer, persona, request):
-    challenge = review.challenge_create(actor=reviewer, node=g2, claim="no")
+    challenge = services.challenge_create(actor=reviewer, node=g2, claim="no")
     with pytest.raises(PermissionDenied):
-        review.challenge_resolve(
+        services.challenge_resolve(
             actor=request.getfixturevalue(persona), challenge=challenge, resolution="fine"
         )
     assert Challenge.objects.get().state == "open"
 
 
 def test_resolving_needs_a_note(g2, reviewer, author):
-    challenge = review.challenge_create(actor=reviewer, node=g2, claim="no")
+    challenge = services.challenge_create(actor=reviewer, node=g2, claim="no")
     with pytest.raises(ApplicationError):
-        review.challenge_resolve(actor=author, challenge=challenge, resolution=" ")
+        services.challenge_resolve(actor=author, challenge=challenge, resolution=" ")
 
 
 # --- versions
@@ -103,7 +106,7 @@ def test_resolving_needs_a_note(g2, reviewer, author):
 
 def test_a_reviewer_signs_off_a_snapshot_of_the_case(bound_case, reviewer):
     services.case_assess(case=bound_case, trigger="manual")
-    version = review.version_sign_off(actor=reviewer, case=bound_case, note="Q4 baseline")
+    version = services.version_sign_off(actor=reviewer, case=bound_case, note="Q4 baseline")
     assert version.number == 1 and version.previous_hash == ""
     assert [s.user for s in version.signatures.all()] == [reviewer]
     snapshot = version.snapshot
@@ -114,44 +117,44 @@ def test_a_reviewer_signs_off_a_snapshot_of_the_case(bound_case, reviewer):
     }
     assert snapshot["bindings"][0]["node"] == "Sn1"
     assert set(snapshot["assessment"]["statuses"]) >= {"G1", "Sn1"}
-    assert version.content_hash == review.content_hash(snapshot, "")
+    assert version.content_hash == chain_hash(snapshot, "")
 
 
 @pytest.mark.parametrize("persona", ["author", "viewer", "outsider"])
 def test_authors_viewers_and_outsiders_cannot_sign_off(case, persona, request):
     with pytest.raises(PermissionDenied):
-        review.version_sign_off(actor=request.getfixturevalue(persona), case=case)
+        services.version_sign_off(actor=request.getfixturevalue(persona), case=case)
     assert not Version.objects.exists()
 
 
 def test_versions_are_numbered_and_chained(case, reviewer):
-    v1 = review.version_sign_off(actor=reviewer, case=case)
+    v1 = services.version_sign_off(actor=reviewer, case=case)
     services.node_create_do(case=case, identifier="G4", type="goal", statement="More")
-    v2 = review.version_sign_off(actor=reviewer, case=case)
-    v3 = review.version_sign_off(actor=reviewer, case=case)
+    v2 = services.version_sign_off(actor=reviewer, case=case)
+    v3 = services.version_sign_off(actor=reviewer, case=case)
     assert [v.number for v in (v1, v2, v3)] == [1, 2, 3]
     assert v2.previous_hash == v1.content_hash and v3.previous_hash == v2.content_hash
-    assert v2.content_hash == review.content_hash(v2.snapshot, v1.content_hash)
+    assert v2.content_hash == chain_hash(v2.snapshot, v1.content_hash)
     # Same content, different place in the chain: a different hash.
     assert v3.snapshot == v2.snapshot and v3.content_hash != v2.content_hash
-    assert review.verify_chain(Version.objects.filter(case=case).order_by("number")) == []
+    assert verify_chain(Version.objects.filter(case=case).order_by("number")) == []
 
 
 def test_other_reviewers_add_signatures_once(case, reviewer, second_reviewer, author):
-    version = review.version_sign_off(actor=reviewer, case=case)
-    review.version_cosign(actor=second_reviewer, version=version)
+    version = services.version_sign_off(actor=reviewer, case=case)
+    services.version_cosign(actor=second_reviewer, version=version)
     assert {s.user for s in Signature.objects.filter(version=version)} == {
         reviewer,
         second_reviewer,
     }
     with pytest.raises(Conflict):
-        review.version_cosign(actor=second_reviewer, version=version)
+        services.version_cosign(actor=second_reviewer, version=version)
     with pytest.raises(PermissionDenied):
-        review.version_cosign(actor=author, version=version)
+        services.version_cosign(actor=author, version=version)
 
 
 def test_a_version_cannot_be_changed_or_deleted_through_the_model(case, reviewer):
-    version = review.version_sign_off(actor=reviewer, case=case)
+    version = services.version_sign_off(actor=reviewer, case=case)
     original = version.content_hash
     version.snapshot = {"nodes": []}
     with pytest.raises(ImmutableVersionError):
@@ -167,7 +170,7 @@ def test_a_version_cannot_be_changed_or_deleted_through_the_model(case, reviewer
 
 
 def test_the_admin_is_read_only_for_versions(case, reviewer, make_user):
-    version = review.version_sign_off(actor=reviewer, case=case)
+    version = services.version_sign_off(actor=reviewer, case=case)
     admin = site._registry[Version]
     request = RequestFactory().get("/")
     request.user = make_user("root")
@@ -179,15 +182,15 @@ def test_the_admin_is_read_only_for_versions(case, reviewer, make_user):
 
 
 def test_verify_versions_passes_an_intact_chain(case, reviewer, capsys):
-    review.version_sign_off(actor=reviewer, case=case)
-    review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
     call_command("verify_versions")
     assert "2 version(s) verified" in capsys.readouterr().out
 
 
 def test_verify_versions_detects_a_direct_database_edit(case, reviewer, capsys):
-    review.version_sign_off(actor=reviewer, case=case)
-    v2 = review.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
+    v2 = services.version_sign_off(actor=reviewer, case=case)
     tampered = dict(v2.snapshot, nodes=[])
     Version.objects.filter(pk=v2.pk).update(snapshot=tampered)
     with pytest.raises(CommandError):
@@ -196,11 +199,11 @@ def test_verify_versions_detects_a_direct_database_edit(case, reviewer, capsys):
 
 
 def test_verify_versions_detects_a_rewritten_chain(case, reviewer, capsys):
-    v1 = review.version_sign_off(actor=reviewer, case=case)
-    review.version_sign_off(actor=reviewer, case=case)
+    v1 = services.version_sign_off(actor=reviewer, case=case)
+    services.version_sign_off(actor=reviewer, case=case)
     # Re-hashing version 1 after an edit breaks the link from version 2.
     Version.objects.filter(pk=v1.pk).update(
-        snapshot={"nodes": []}, content_hash=review.content_hash({"nodes": []}, "")
+        snapshot={"nodes": []}, content_hash=chain_hash({"nodes": []}, "")
     )
     with pytest.raises(CommandError):
         call_command("verify_versions", case=case.pk)
@@ -208,7 +211,7 @@ def test_verify_versions_detects_a_rewritten_chain(case, reviewer, capsys):
 
 
 def test_a_signature_cannot_be_changed(case, reviewer, second_reviewer):
-    version = review.version_sign_off(actor=reviewer, case=case)
+    version = services.version_sign_off(actor=reviewer, case=case)
     signature = version.signatures.get()
     signature.user = second_reviewer
     with pytest.raises(ImmutableVersionError):

@@ -647,12 +647,12 @@ def test_a_defeated_node_lists_the_flags_at_its_root(client, bound_case, viewer,
 
 
 def test_case_list_shows_the_last_sign_off(client, bound_case, reviewer, viewer):
-    from safetycase import review
+    from safetycase import services
 
     client.force_login(viewer)
     assert "none yet" in client.get("/").content.decode()
-    review.version_sign_off(actor=reviewer, case=bound_case, note="first")
-    review.version_sign_off(actor=reviewer, case=bound_case, note="second")
+    services.version_sign_off(actor=reviewer, case=bound_case, note="first")
+    services.version_sign_off(actor=reviewer, case=bound_case, note="second")
     page = client.get("/").content.decode()
     assert f'href="/cases/{bound_case.pk}/versions/2/">version 2</a>' in page
     assert f"by {reviewer.username}" in page

@@ -122,7 +122,7 @@ def test_a_sub_argument_folds_and_unfolds_from_the_node_panel(client, case, view
 
 
 def test_an_open_challenge_shows_in_the_diagram_until_resolved(client, case, reviewer, author):
-    from safetycase import review
+    from safetycase import services
     from safetycase.models import Node
 
     client.force_login(reviewer)
@@ -130,13 +130,13 @@ def test_an_open_challenge_shows_in_the_diagram_until_resolved(client, case, rev
     assert "open challenge" not in client.get(url).content.decode()
 
     g2 = Node.objects.get(case=case, identifier="G2")
-    first = review.challenge_create(actor=reviewer, node=g2, claim="Sabotage was not elicited")
-    review.challenge_create(actor=reviewer, node=g2, claim="The suite is too small")
+    first = services.challenge_create(actor=reviewer, node=g2, claim="Sabotage was not elicited")
+    services.challenge_create(actor=reviewer, node=g2, claim="The suite is too small")
     page = client.get(url).content.decode()
     g2_svg = page[page.index('<g id="node&#45;G2"') :]
     g2_svg = g2_svg[: g2_svg.index("</g>")]
     assert "⚑ 2 open challenges" in g2_svg and 'stroke="#c62828"' in g2_svg
     assert page.count("open challenge") == 1  # only G2 is marked
 
-    review.challenge_resolve(actor=author, challenge=first, resolution="Elicited in run 4")
+    services.challenge_resolve(actor=author, challenge=first, resolution="Elicited in run 4")
     assert "⚑ 1 open challenge<" in client.get(url).content.decode()

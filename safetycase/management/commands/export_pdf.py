@@ -2,12 +2,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from safetycase import review
+from safetycase import selectors
+from safetycase.adapters.graphviz import DiagramError
+from safetycase.adapters.typst import PdfError
 from safetycase.errors import ApplicationError
-from safetycase.export.pdf import PdfError
-from safetycase.export.services import case_export_pdf, version_export_pdf
-from safetycase.rendering import DiagramError
 from safetycase.selectors import case_by_id_or_name
+from safetycase.services import case_export_pdf, version_export_pdf
 
 
 class Command(BaseCommand):
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             if version_number is None:
                 result = case_export_pdf(case=found, pdfa=pdfa)
             else:
-                version = review.version_for_case(case=found, number=version_number)
+                version = selectors.version_for_case(case=found, number=version_number)
                 result = version_export_pdf(version=version, pdfa=pdfa)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc

@@ -2,8 +2,8 @@ from itertools import groupby
 
 from django.core.management.base import BaseCommand, CommandError
 
+from safetycase.core.versions import verify_chain
 from safetycase.models import Version
-from safetycase.review import verify_chain
 
 
 class Command(BaseCommand):

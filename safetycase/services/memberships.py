@@ -6,7 +6,7 @@ Rules:
 - Every change is saved through the model, so django-simple-history records who made it
   (the acting owner, also outside a web request), when, and the role before and after.
 
-`services.membership_set` stays the unchecked path for case creation, fixtures and commands.
+`membership_set` is the unchecked path for case creation, fixtures and commands.
 """
 
 from __future__ import annotations
@@ -17,18 +17,24 @@ from django.db import transaction
 from safetycase.choices import Role
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from safetycase.models import Membership, SafetyCase
+from safetycase.services.checks import validate_choice
+
+
+def membership_set(*, case: SafetyCase, user, role: str) -> Membership:
+    """Give `user` this role in the case, without a permission check (fixtures, commands,
+    case creation). Owners manage members through `membership_add` and the others below."""
+    validate_choice(role, Role, "role")
+    membership = Membership.objects.filter(case=case, user=user).first()
+    if membership is None:
+        return Membership.objects.create(case=case, user=user, role=role)
+    membership.role = role
+    membership.save()
+    return membership
 
 
 def _require_owner(actor, case: SafetyCase) -> None:
     if not actor.has_perm("safetycase.manage_members", case):
         raise PermissionDenied(f"Only owners of case {case.pk} may manage its members.")
-
-
-def _validate_role(role: str) -> None:
-    if role not in Role.values:
-        raise ApplicationError(
-            f"{role!r} is not a role; expected one of: {', '.join(Role.values)}."
-        )
 
 
 def _lock_case(case: SafetyCase) -> None:
@@ -53,28 +59,11 @@ def _other_owners(membership: Membership) -> bool:
     )
 
 
-def case_members(*, case: SafetyCase):
-    """The case's memberships with their users, owners first, then by username."""
-    order = {role: position for position, role in enumerate(Role.values)}
-    members = list(Membership.objects.filter(case=case).select_related("user"))
-    return sorted(members, key=lambda m: (order.get(m.role, len(order)), m.user.username))
-
-
-def membership_for_case(*, case: SafetyCase, username: str) -> Membership:
-    membership = (
-        Membership.objects.filter(case=case, user__username=username).select_related("user").first()
-    )
-    if membership is None:
-        raise NotFound(f"{username!r} is not a member of case {case.pk}.")
-    membership.case = case  # keeps the membership cache of the selector that loaded the case
-    return membership
-
-
 @transaction.atomic
 def membership_add(*, actor, case: SafetyCase, username: str, role: str) -> Membership:
     """Make the user named `username` a member of the case with `role`."""
     _require_owner(actor, case)
-    _validate_role(role)
+    validate_choice(role, Role, "role")
     username = (username or "").strip()
     user = get_user_model().objects.filter(username=username).first() if username else None
     if user is None:
@@ -94,7 +83,7 @@ def membership_add(*, actor, case: SafetyCase, username: str, role: str) -> Memb
 def membership_change_role(*, actor, membership: Membership, role: str) -> Membership:
     """Give a member another role; the last owner cannot be demoted."""
     _require_owner(actor, membership.case)
-    _validate_role(role)
+    validate_choice(role, Role, "role")
     _lock_case(membership.case)
     _reload_role(membership)
     if membership.role == role:

@@ -13,54 +13,85 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from evidence.models import EvaluationRun
-from safetycase import review, selectors
-from safetycase.core import assessment as domain
+from safetycase import facts
 from safetycase.core import document
+from safetycase.core.argument_walks import top_goal_identifier
+from safetycase.core.diff import diff_snapshots
 from safetycase.core.document import evidence
-from safetycase.core.gsn.model import Relation
-from safetycase.models import Assessment, Attestation, Node, SafetyCase, Version
+from safetycase.errors import NotFound
+from safetycase.models import Assessment, Attestation, Node, PdfExport, SafetyCase, Version
+from safetycase.selectors.assessments import bound_tasks, candidate_runs
+from safetycase.selectors.cases import case_bindings, case_links, case_nodes, template_library
+
+DEFAULT_SYNC_MAX_NODES = 300
+
+
+def export_setting(name: str, default):
+    return getattr(settings, "SAFETYCASE", {}).get(name, default)
+
+
+def case_node_count(*, case: SafetyCase) -> int:
+    return case.nodes.count()
+
+
+def case_is_large(*, case: SafetyCase) -> bool:
+    """Whether the case is exported in a Celery task rather than within the request."""
+    return case_node_count(case=case) > export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
+
+
+def version_is_large(*, version: Version) -> bool:
+    """Whether the version (by the elements of its snapshot) is exported in a Celery task."""
+    nodes = version.snapshot.get("nodes") or []
+    return len(nodes) > export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
+
+
+def export_for_case(*, case: SafetyCase, export_id: int) -> PdfExport:
+    export = case.pdf_exports.select_related("created_by", "version").filter(pk=export_id).first()
+    if export is None:
+        raise NotFound(f"Case {case.pk} has no export {export_id}.")
+    export.case = case  # keeps the membership cache of the selector that loaded the case
+    return export
+
+
+def recent_exports(*, case: SafetyCase, user, version: Version | None, limit: int = 5):
+    """The user's latest exports of the case (or of one of its versions)."""
+    return case.pdf_exports.filter(created_by=user, version=version)[:limit]
 
 
 def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict[str, Any]:
     """The exported data of a case (see safetycase.core.document.assembly for its shape), with the
     assessment given (normally the latest). Deterministic: everything is ordered, and the only
     timestamps are the data's own. Runs a fixed number of queries."""
-    nodes = list(selectors.case_nodes(case=case))
-    links = list(selectors.case_links(case=case))
-    bindings = list(selectors.case_bindings(case=case))
+    nodes = list(case_nodes(case=case))
+    links = list(case_links(case=case))
+    bindings = list(case_bindings(case=case))
     attestations = list(
         Attestation.objects.filter(case=case)
         .select_related("node", "attested_by")
         .order_by("node__identifier", "created_at", "id")
     )
 
-    node_facts = selectors.node_facts(nodes)
-    relations = selectors.link_relations(links)
-    binding_facts = selectors.binding_facts(bindings)
-    candidate_runs = selectors.candidate_runs(tasks=selectors.bound_tasks(bindings))
+    node_facts = facts.node_facts(nodes)
+    relations = facts.relations(links)
+    binding_facts = facts.binding_facts(bindings)
+    runs_of_tasks = candidate_runs(tasks=bound_tasks(bindings))
     now = assessment.created_at if assessment else _latest(case, nodes, bindings, attestations)
-    citations = evidence.citations(
-        case=selectors.case_facts(case),
-        nodes=node_facts,
-        relations=relations,
-        bindings=binding_facts,
-        runs=selectors.run_facts(runs=candidate_runs),
+    citations, runs = _citations_and_runs(
+        facts.case_facts(case),
+        node_facts,
+        relations,
+        binding_facts,
+        runs_of_tasks,
         now=now,
-    )
-    flags = assessment.flags if assessment else []
-    run_ids = document.cited_run_ids(citations, flags)
-    runs = (
-        EvaluationRun.objects.filter(pk__in=[r for r in run_ids if isinstance(r, int)])
-        .select_related("log_file__uploaded_by", "samples_file")
-        .prefetch_related("statistics", "metrics")
-        .order_by("id")
+        flags=assessment.flags if assessment else [],
     )
 
     previous = _previous_assessment_time(case, assessment)
-    exported_nodes = [_node(n) for n in nodes]
+    exported_nodes = [facts.export_node(n) for n in nodes]
     latest_version = (
         Version.objects.filter(case=case).select_related("created_by").order_by("-number").first()
     )
@@ -77,43 +108,17 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
             if assessment
             else None,
         }
-        changes = review.diff_snapshots(latest_version.snapshot, now_snapshot)
+        changes = diff_snapshots(latest_version.snapshot, now_snapshot)
 
     return {
         "schema": document.SCHEMA,
-        "case": {
-            "id": case.pk,
-            "name": case.name,
-            "model_name": case.model_name,
-            "model_version": case.model_version,
-            "deployment": case.deployment,
-            "description": case.description,
-        },
+        "case": facts.case_record(case),
         "version": dict(document.VERSION_WORKING_COPY),
         "as_of": _iso(_latest(case, nodes, bindings, attestations, assessment)),
         "group_titles": _group_titles(case.modules or {}),
         "nodes": sorted(exported_nodes, key=lambda n: document.natural_key(n["identifier"])),
-        "links": [
-            {
-                "source": link.source.identifier,
-                "target": link.target.identifier,
-                "type": link.type,
-                "target_relation": link.target_relation,
-            }
-            for link in links
-        ],
-        "bindings": [
-            {
-                "id": b.pk,
-                "node": b.node.identifier,
-                "kind": b.kind,
-                "selector": b.selector,
-                "freshness_days": b.freshness_days,
-                "expression": b.expression,
-                "description": b.description,
-            }
-            for b in bindings
-        ],
+        "links": [facts.link_record(link) for link in links],
+        "bindings": [{"id": b.pk, **facts.binding_record(b)} for b in bindings],
         "attestations": [
             {
                 "id": a.pk,
@@ -143,70 +148,27 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
     # What the snapshot's statuses were computed from: the runs and attestations of that time.
     cutoff = datetime.fromisoformat(frozen["created_at"]) if frozen else version.created_at
 
-    nodes = [_snapshot_node(n) for n in snapshot.get("nodes", [])]
-    links = [
-        {k: link[k] for k in ("source", "target", "type", "target_relation")}
-        for link in snapshot.get("links", [])
-    ]
+    nodes = [facts.export_node(n) for n in snapshot.get("nodes", [])]
+    links = [facts.link_record(link) for link in snapshot.get("links", [])]
     # Snapshot bindings have no ids; their place in the (canonically sorted) snapshot is stable.
     bindings = [
-        {"id": number, **{k: b.get(k) for k in _BINDING_KEYS}}
+        {"id": number, **facts.binding_record(b)}
         for number, b in enumerate(snapshot.get("bindings", []), start=1)
     ]
     snapshot_case = snapshot.get("case") or {}
-    node_facts = [
-        domain.NodeFacts(
-            identifier=n["identifier"],
-            type=n["type"],
-            statement=n["statement"],
-            undeveloped=n["undeveloped"],
-            combination=n.get("combination") or "all",
-            catalogue_id=n.get("catalogue_id") or "",
-            attributes=n.get("attributes") or {},
-        )
-        for n in snapshot.get("nodes", [])
-    ]
-    relations = [
-        Relation(
-            source=link["source"],
-            target=link["target"],
-            type=link["type"],
-            target_relation=link["target_relation"],
-        )
-        for link in links
-    ]
-    binding_facts = [
-        domain.BindingFacts(
-            id=b["id"],
-            node=b["node"],
-            kind=b["kind"],
-            selector=b["selector"],
-            freshness_days=b["freshness_days"],
-            expression=b["expression"],
-        )
-        for b in bindings
-    ]
-    candidate_runs = selectors.candidate_runs(tasks=selectors.bound_tasks(binding_facts)).filter(
-        ingested_at__lte=cutoff
-    )
-    citations = evidence.citations(
-        case=domain.CaseFacts(
-            model_name=snapshot_case.get("model_name", ""),
-            model_version=snapshot_case.get("model_version", ""),
-        ),
-        nodes=node_facts,
-        relations=relations,
-        bindings=binding_facts,
-        runs=selectors.run_facts(runs=candidate_runs),
-        now=cutoff,
-    )
+    node_facts = facts.node_facts(snapshot.get("nodes", []))
+    relations = facts.relations(links)
+    binding_facts = facts.binding_facts(bindings)
+    runs_of_tasks = candidate_runs(tasks=bound_tasks(binding_facts)).filter(ingested_at__lte=cutoff)
     flags = (frozen or {}).get("flags") or []
-    run_ids = document.cited_run_ids(citations, flags)
-    runs = (
-        EvaluationRun.objects.filter(pk__in=[r for r in run_ids if isinstance(r, int)])
-        .select_related("log_file__uploaded_by", "samples_file")
-        .prefetch_related("statistics", "metrics")
-        .order_by("id")
+    citations, runs = _citations_and_runs(
+        facts.case_facts(snapshot_case),
+        node_facts,
+        relations,
+        binding_facts,
+        runs_of_tasks,
+        now=cutoff,
+        flags=flags,
     )
 
     exported_assessment = None
@@ -220,7 +182,7 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
             "trigger": row.trigger if row else "",
             "trigger_label": row.get_trigger_display() if row else "",
             "trigger_detail": row.trigger_detail if row else "",
-            "top_goal": selectors.top_goal_identifier(nodes=node_facts, relations=relations),
+            "top_goal": top_goal_identifier(nodes=node_facts, relations=relations),
             "overall_status": frozen.get("overall_status") or "",
             "statuses": frozen.get("statuses") or {},
             "reasons": frozen.get("reasons") or {},
@@ -269,43 +231,35 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
         "citations": citations,
         "runs": [_run(run) for run in runs],
         "previous_version": _version_ref(previous),
-        "version_changes": review.diff_snapshots(previous.snapshot, snapshot) if previous else None,
+        "version_changes": diff_snapshots(previous.snapshot, snapshot) if previous else None,
     }
 
 
-_BINDING_KEYS = ("node", "kind", "selector", "freshness_days", "expression", "description")
-
-
-def _node(n: Node) -> dict[str, Any]:
-    return {
-        "identifier": n.identifier,
-        "type": n.type,
-        "statement": n.statement,
-        "undeveloped": n.undeveloped,
-        "module": n.module,
-        "template_ref": n.template_ref,
-        "combination": n.combination,
-        "catalogue_id": n.catalogue_id,
-        "requires_attestation": bool((n.attributes or {}).get("requires_attestation")),
-    }
-
-
-def _snapshot_node(n: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "identifier": n["identifier"],
-        "type": n["type"],
-        "statement": n["statement"],
-        "undeveloped": n["undeveloped"],
-        "module": n.get("module") or "",
-        "template_ref": n.get("template_ref") or "",
-        "combination": n.get("combination") or "all",
-        "catalogue_id": n.get("catalogue_id") or "",
-        "requires_attestation": bool((n.get("attributes") or {}).get("requires_attestation")),
-    }
+def _citations_and_runs(
+    case_facts, node_facts, relations, binding_facts, runs_of_tasks, *, now, flags
+):
+    """The evidence each node cites (as of `now`) and the cited runs with their files and
+    results, for the evidence appendix."""
+    citations = evidence.citations(
+        case=case_facts,
+        nodes=node_facts,
+        relations=relations,
+        bindings=binding_facts,
+        runs=facts.run_facts(runs=runs_of_tasks),
+        now=now,
+    )
+    run_ids = document.cited_run_ids(citations, flags)
+    runs = (
+        EvaluationRun.objects.filter(pk__in=[r for r in run_ids if isinstance(r, int)])
+        .select_related("log_file__uploaded_by", "samples_file")
+        .prefetch_related("statistics", "metrics")
+        .order_by("id")
+    )
+    return citations, runs
 
 
 def _group_titles(modules) -> dict[str, str]:
-    library = selectors.template_library()
+    library = template_library()
     titles = {tid: template.title for tid, template in library.templates.items()}
     for name in sorted(modules):
         titles[name] = f"Module {name}"
@@ -383,7 +337,7 @@ def _assessment(assessment: Assessment | None, previous, node_facts, relations) 
         "trigger": assessment.trigger,
         "trigger_label": assessment.get_trigger_display(),
         "trigger_detail": assessment.trigger_detail,
-        "top_goal": selectors.top_goal_identifier(nodes=node_facts, relations=relations),
+        "top_goal": top_goal_identifier(nodes=node_facts, relations=relations),
         "overall_status": assessment.overall_status,
         "statuses": assessment.statuses,
         "reasons": assessment.reasons,
@@ -408,8 +362,7 @@ def _run(run: EvaluationRun) -> dict[str, Any]:
         "status": run.status,
         "log_status": run.log_status,
         "started_at": _iso(run.started_at),
-        # The time the assessment ages the run from (selectors.run_facts).
-        "finished_at": _iso(run.completed_at or run.ingested_at or run.created_at),
+        "finished_at": _iso(facts.run_finished_at(run)),
         "ingested_at": _iso(run.ingested_at),
         "sample_count": run.sample_count,
         "total_samples": run.total_samples,

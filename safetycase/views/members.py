@@ -1,7 +1,7 @@
 """The Members page of a case: every member sees who is in it and in which role; owners add
 members by username, change roles and remove members. Plain POST forms that redirect back, so
 the page works without JavaScript. Outsiders get 404; members who are not owners get 403 if they
-post. The rules (the last owner stays) are in safetycase.memberships.
+post. The rules (the last owner stays) are in safetycase.services.memberships.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from safetycase import memberships
+from safetycase import selectors, services
 from safetycase.choices import Role
-from safetycase.errors import ApplicationError, NotFound, PermissionDenied
-from safetycase.views import _get_case_for_user
+from safetycase.errors import ApplicationError
+from safetycase.views.access import case_for_user_or_404, perform_service
 
 
 class MemberAddForm(forms.Form):
@@ -31,14 +31,14 @@ def _can_manage(request: HttpRequest, case) -> bool:
 @login_required
 def case_members(request: HttpRequest, case_id: int) -> HttpResponse:
     """GET: the members. POST (owners): add a member."""
-    case = _get_case_for_user(request, case_id)
+    case = case_for_user_or_404(request, case_id)
     form = MemberAddForm(request.POST or None)
     if request.method == "POST":
         if not _can_manage(request, case):
             return HttpResponseForbidden(f"Only owners of case {case.pk} may manage its members.")
         if form.is_valid():
             try:
-                membership = memberships.membership_add(
+                membership = services.membership_add(
                     actor=request.user, case=case, **form.cleaned_data
                 )
             except ApplicationError as exc:
@@ -52,7 +52,7 @@ def case_members(request: HttpRequest, case_id: int) -> HttpResponse:
                 return redirect("case_members", case_id=case.pk)
     context = {
         "case": case,
-        "members": memberships.case_members(case=case),
+        "members": selectors.case_members(case=case),
         "form": form,
         "roles": Role.choices,
         "can_manage": _can_manage(request, case),
@@ -62,20 +62,15 @@ def case_members(request: HttpRequest, case_id: int) -> HttpResponse:
 
 def _change(request: HttpRequest, case_id: int, username: str, action, success: str):
     """Run a membership change; refusals become 403, 404 or a message on the page."""
-    case = _get_case_for_user(request, case_id)
+    case = case_for_user_or_404(request, case_id)
     if not _can_manage(request, case):
         return HttpResponseForbidden(f"Only owners of case {case.pk} may manage its members.")
-    try:
-        action(memberships.membership_for_case(case=case, username=username))
-    except PermissionDenied as exc:
-        return HttpResponseForbidden(exc.message)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
-    return redirect("case_members", case_id=case.pk)
+    refused = perform_service(
+        request,
+        lambda: action(selectors.membership_for_case(case=case, username=username)),
+        success,
+    )
+    return refused or redirect("case_members", case_id=case.pk)
 
 
 @login_required
@@ -86,7 +81,7 @@ def member_change_role(request: HttpRequest, case_id: int, username: str) -> Htt
         request,
         case_id,
         username,
-        lambda m: memberships.membership_change_role(actor=request.user, membership=m, role=role),
+        lambda m: services.membership_change_role(actor=request.user, membership=m, role=role),
         f"{username} is now {role}.",
     )
 
@@ -98,6 +93,6 @@ def member_remove(request: HttpRequest, case_id: int, username: str) -> HttpResp
         request,
         case_id,
         username,
-        lambda m: memberships.membership_remove(actor=request.user, membership=m),
+        lambda m: services.membership_remove(actor=request.user, membership=m),
         f"{username} is no longer a member.",
     )

@@ -6,49 +6,29 @@ back to the node or case page. Viewers read only (403 on a POST); outsiders get 
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from safetycase import review, selectors
-from safetycase.errors import ApplicationError, NotFound, PermissionDenied
-from safetycase.views import _get_case_for_user
-
-
-def _node(case, identifier: str):
-    try:
-        node = selectors.node_for_case(case=case, identifier=identifier)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    node.case = case  # with the membership cache of case_for_user
-    return node
-
-
-def _perform(request: HttpRequest, action, success: str) -> HttpResponse | None:
-    """Run a service; None when it succeeded, else the response for a refusal."""
-    try:
-        action()
-    except PermissionDenied as exc:
-        return HttpResponseForbidden(exc.message)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return None
-    messages.success(request, success)
-    return None
+from safetycase import selectors, services
+from safetycase.core.diff import diff_snapshots
+from safetycase.views.access import (
+    case_for_user_or_404,
+    found_or_404,
+    node_or_404,
+    perform_service,
+)
 
 
 @login_required
 @require_POST
 def comment_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    node = _node(case, identifier)
-    refused = _perform(
+    case = case_for_user_or_404(request, case_id)
+    node = node_or_404(case, identifier)
+    refused = perform_service(
         request,
-        lambda: review.comment_create(
+        lambda: services.comment_create(
             actor=request.user, node=node, text=request.POST.get("text", "")
         ),
         "Comment added.",
@@ -59,11 +39,11 @@ def comment_create(request: HttpRequest, case_id: int, identifier: str) -> HttpR
 @login_required
 @require_POST
 def challenge_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    node = _node(case, identifier)
-    refused = _perform(
+    case = case_for_user_or_404(request, case_id)
+    node = node_or_404(case, identifier)
+    refused = perform_service(
         request,
-        lambda: review.challenge_create(
+        lambda: services.challenge_create(
             actor=request.user, node=node, claim=request.POST.get("claim", "")
         ),
         "Challenge raised.",
@@ -74,14 +54,11 @@ def challenge_create(request: HttpRequest, case_id: int, identifier: str) -> Htt
 @login_required
 @require_POST
 def challenge_resolve(request: HttpRequest, case_id: int, challenge_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    try:
-        challenge = review.challenge_for_case(case=case, challenge_id=challenge_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    refused = _perform(
+    case = case_for_user_or_404(request, case_id)
+    challenge = found_or_404(selectors.challenge_for_case, case=case, challenge_id=challenge_id)
+    refused = perform_service(
         request,
-        lambda: review.challenge_resolve(
+        lambda: services.challenge_resolve(
             actor=request.user, challenge=challenge, resolution=request.POST.get("resolution", "")
         ),
         "Challenge resolved.",
@@ -92,15 +69,15 @@ def challenge_resolve(request: HttpRequest, case_id: int, challenge_id: int) -> 
 @login_required
 @require_POST
 def version_sign_off(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
+    case = case_for_user_or_404(request, case_id)
     created = {}
 
     def sign_off():
-        created["version"] = review.version_sign_off(
+        created["version"] = services.version_sign_off(
             actor=request.user, case=case, note=request.POST.get("note", "")
         )
 
-    refused = _perform(request, sign_off, "Signed off.")
+    refused = perform_service(request, sign_off, "Signed off.")
     if refused:
         return refused
     if "version" in created:
@@ -111,21 +88,14 @@ def version_sign_off(request: HttpRequest, case_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def version_cosign(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    version = _version(case, number)
-    refused = _perform(
+    case = case_for_user_or_404(request, case_id)
+    version = found_or_404(selectors.version_for_case, case=case, number=number)
+    refused = perform_service(
         request,
-        lambda: review.version_cosign(actor=request.user, version=version),
+        lambda: services.version_cosign(actor=request.user, version=version),
         f"You signed version {number}.",
     )
     return refused or redirect("version_detail", case_id=case.pk, number=number)
-
-
-def _version(case, number: int):
-    try:
-        return review.version_for_case(case=case, number=number)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 def _can_sign(request, case) -> bool:
@@ -134,8 +104,8 @@ def _can_sign(request, case) -> bool:
 
 @login_required
 def version_list(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    versions = list(review.case_versions(case=case))
+    case = case_for_user_or_404(request, case_id)
+    versions = list(selectors.case_versions(case=case))
     context = {
         "case": case,
         "versions": versions,
@@ -148,8 +118,8 @@ def version_list(request: HttpRequest, case_id: int) -> HttpResponse:
 
 @login_required
 def version_detail(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    version = _version(case, number)
+    case = case_for_user_or_404(request, case_id)
+    version = found_or_404(selectors.version_for_case, case=case, number=number)
     signed = any(s.user_id == request.user.pk for s in version.signatures.all())
     context = {
         "case": case,
@@ -162,15 +132,16 @@ def version_detail(request: HttpRequest, case_id: int, number: int) -> HttpRespo
 
 @login_required
 def version_diff(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    versions = list(review.case_versions(case=case))
+    case = case_for_user_or_404(request, case_id)
+    versions = list(selectors.case_versions(case=case))
     try:
         a, b = int(request.GET.get("a", "")), int(request.GET.get("b", ""))
     except ValueError:
         a = b = None
     diff = None
     if a is not None:
-        va, vb = _version(case, a), _version(case, b)
-        diff = review.diff_snapshots(va.snapshot, vb.snapshot)
+        va = found_or_404(selectors.version_for_case, case=case, number=a)
+        vb = found_or_404(selectors.version_for_case, case=case, number=b)
+        diff = diff_snapshots(va.snapshot, vb.snapshot)
     context = {"case": case, "versions": versions, "a": a, "b": b, "diff": diff}
     return render(request, "safetycase/review/version_diff.html", context)

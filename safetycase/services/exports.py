@@ -13,31 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from safetycase import selectors, services
+from safetycase import facts, selectors
+from safetycase.adapters import typst
+from safetycase.adapters.graphviz import DiagramError, render_svg
 from safetycase.core import document
 from safetycase.core.document import parts
-from safetycase.core.gsn.model import Argument, Element, Relation
 from safetycase.errors import ApplicationError
-from safetycase.export import pdf
-from safetycase.export.selectors import case_export_data, version_export_data
 from safetycase.models import PdfExport, SafetyCase, Version
-from safetycase.rendering import DiagramError, render_svg
+from safetycase.selectors.exports import export_setting
+from safetycase.services.assessments import case_assess
+from safetycase.services.queue import enqueue_pdf_export
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SYNC_MAX_NODES = 300
-
 Progress = Callable[[int, str], None]
-
-
-def export_setting(name: str, default):
-    return getattr(settings, "SAFETYCASE", {}).get(name, default)
 
 
 @dataclass(frozen=True)
@@ -50,27 +43,16 @@ class ExportedPdf:
     overall_status: str
 
 
-def case_is_large(*, case: SafetyCase) -> bool:
-    """Whether the case is exported in a Celery task rather than within the request."""
-    return case.nodes.count() > export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
-
-
-def version_is_large(*, version: Version) -> bool:
-    """Whether the version (by the elements of its snapshot) is exported in a Celery task."""
-    nodes = version.snapshot.get("nodes") or []
-    return len(nodes) > export_setting("PDF_SYNC_MAX_NODES", DEFAULT_SYNC_MAX_NODES)
-
-
 def case_export_pdf(
     *, case: SafetyCase, pdfa: bool = False, progress: Progress | None = None
 ) -> ExportedPdf:
     """The case as a PDF document (PDF/A-2b when `pdfa`), from its latest assessment."""
     report = progress or (lambda _percent, _stage: None)
     report(5, "reading the case")
-    assessment = selectors.latest_assessment(case=case) or services.case_assess(
+    assessment = selectors.latest_assessment(case=case) or case_assess(
         case=case, trigger="manual", detail="PDF export"
     )
-    data = case_export_data(case=case, assessment=assessment)
+    data = selectors.case_export_data(case=case, assessment=assessment)
     return _render(data, filename=export_filename(case), pdfa=pdfa, report=report)
 
 
@@ -81,7 +63,7 @@ def version_export_pdf(
     the same version always gives the same document."""
     report = progress or (lambda _percent, _stage: None)
     report(5, "reading the version")
-    data = version_export_data(version=version)
+    data = selectors.version_export_data(version=version)
     return _render(
         data, filename=export_filename(version.case, version=version), pdfa=pdfa, report=report
     )
@@ -111,7 +93,7 @@ def _render(data: dict, *, filename: str, pdfa: bool, report: Progress) -> Expor
 
     report(60, "typesetting")
     built = document.build_document(data, diagrams=diagrams, content_hash=digest, pdfa=pdfa)
-    content = pdf.render_pdf(
+    content = typst.render_pdf(
         built,
         svgs,
         pdfa=pdfa,
@@ -121,7 +103,7 @@ def _render(data: dict, *, filename: str, pdfa: bool, report: Progress) -> Expor
     report(95, "saving")
     return ExportedPdf(
         content=content,
-        pages=pdf.page_count(content),
+        pages=typst.page_count(content),
         content_hash=digest,
         filename=filename,
         diagrams=len(planned),
@@ -132,27 +114,7 @@ def _render(data: dict, *, filename: str, pdfa: bool, report: Progress) -> Expor
 def plan_diagrams(data: dict, *, render: Callable[[str], str]) -> list[parts.Part]:
     """The diagram pages of the exported data (statuses coloured), rendered with `render`."""
     nodes = data["nodes"]
-    argument = Argument(
-        elements=[
-            Element(
-                identifier=n["identifier"],
-                type=n["type"],
-                statement=n["statement"],
-                undeveloped=n["undeveloped"],
-                module=n["module"],
-            )
-            for n in nodes
-        ],
-        relations=[
-            Relation(
-                source=link["source"],
-                target=link["target"],
-                type=link["type"],
-                target_relation=link["target_relation"],
-            )
-            for link in data["links"]
-        ],
-    )
+    argument = facts.argument(nodes=nodes, links=data["links"])
     groups = {n["identifier"]: document.group_of(n) for n in nodes}
     assessment = data.get("assessment") or {}
     top = assessment.get("top_goal") or document.top_goal(nodes, data["links"])
@@ -173,10 +135,6 @@ def export_filename(case: SafetyCase, *, version: Version | None = None) -> str:
     return f"{stem}-safety-case{f'-v{version.number}' if version else ''}.pdf"
 
 
-# ---------------------------------------------------------------------------------------------
-# Exports in the background
-
-
 def pdf_export_request(
     *, actor, case: SafetyCase, pdfa: bool = False, version: Version | None = None
 ) -> PdfExport:
@@ -185,14 +143,7 @@ def pdf_export_request(
     if version is not None and version.case_id != case.pk:
         raise ValueError("The version belongs to another case.")
     export = PdfExport.objects.create(case=case, version=version, created_by=actor, pdfa=pdfa)
-    export_id = export.pk
-
-    def enqueue() -> None:
-        from safetycase.tasks import export_case_pdf
-
-        export_case_pdf.delay(export_id)
-
-    transaction.on_commit(enqueue)
+    enqueue_pdf_export(export.pk)
     return export
 
 
@@ -215,7 +166,7 @@ def pdf_export_run(*, export_id: int) -> PdfExport | None:
             result = version_export_pdf(version=export.version, pdfa=export.pdfa, progress=progress)
         else:
             result = case_export_pdf(case=export.case, pdfa=export.pdfa, progress=progress)
-    except (pdf.PdfError, DiagramError, ApplicationError) as exc:
+    except (typst.PdfError, DiagramError, ApplicationError) as exc:
         logger.warning("PDF export %s of case %s failed: %s", export_id, export.case_id, exc)
         export.refresh_from_db()
         export.status = PdfExport.Status.FAILED

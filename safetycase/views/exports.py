@@ -9,42 +9,31 @@ its own PDF (`version_export`), built from the version's frozen snapshot.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from safetycase import review, selectors
+from safetycase import selectors, services
+from safetycase.adapters.typst import PdfError
 from safetycase.api.exports import pdf_response
-from safetycase.errors import NotFound
-from safetycase.export import services
-from safetycase.export.pdf import PdfError
 from safetycase.models import PdfExport
+from safetycase.views.access import case_for_user_or_404, found_or_404
 
 REFRESH_SECONDS = 2
-
-
-def _get_case_for_user(request: HttpRequest, case_id: int):
-    try:
-        return selectors.case_for_user(user=request.user, case_id=case_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_export(request: HttpRequest, case_id: int) -> HttpResponse:
-    return _export_page(request, _get_case_for_user(request, case_id))
+    return _export_page(request, case_for_user_or_404(request, case_id))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def version_export(request: HttpRequest, case_id: int, number: int) -> HttpResponse:
     """The PDF of a signed version, from its frozen snapshot."""
-    case = _get_case_for_user(request, case_id)
-    try:
-        version = review.version_for_case(case=case, number=number)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    case = case_for_user_or_404(request, case_id)
+    version = found_or_404(selectors.version_for_case, case=case, number=number)
     version.case = case
     return _export_page(request, case, version)
 
@@ -60,12 +49,16 @@ def _export_page(request: HttpRequest, case, version=None) -> HttpResponse:
         return redirect("case_export_status", case_id=case.pk, export_id=export.pk)
     context = {"case": case, "version": version, "pdfa": pdfa}
     if version is None:
-        large = services.case_is_large(case=case)
+        large = selectors.case_is_large(case=case)
     else:
-        large = services.version_is_large(version=version)
+        large = selectors.version_is_large(version=version)
     if large:
-        count = case.nodes.count() if version is None else len(version.snapshot.get("nodes") or [])
-        recent = case.pdf_exports.filter(created_by=request.user, version=version)[:5]
+        count = (
+            selectors.case_node_count(case=case)
+            if version is None
+            else len(version.snapshot.get("nodes") or [])
+        )
+        recent = selectors.recent_exports(case=case, user=request.user, version=version)
         context.update(recent=recent, large=True, element_count=count)
         return render(request, "safetycase/case_export.html", context)
     try:
@@ -83,10 +76,8 @@ def _export_page(request: HttpRequest, case, version=None) -> HttpResponse:
 
 @login_required
 def case_export_status(request: HttpRequest, case_id: int, export_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, case_id)
-    export = case.pdf_exports.select_related("version").filter(pk=export_id).first()
-    if export is None:
-        raise Http404(f"Case {case.pk} has no export {export_id}.")
+    case = case_for_user_or_404(request, case_id)
+    export = found_or_404(selectors.export_for_case, case=case, export_id=export_id)
     finished = export.status in (PdfExport.Status.DONE, PdfExport.Status.FAILED)
     return render(
         request,

@@ -17,16 +17,14 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as Forbidden
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from safetycase import selectors, services
 from safetycase.core.gsn.gsn2x import Gsn2xError, dump_files
-from safetycase.core.library import default_library
 from safetycase.errors import ApplicationError, PermissionDenied
 from safetycase.forms import (
     BindingEditForm,
@@ -37,29 +35,15 @@ from safetycase.forms import (
     NodeEditForm,
     TemplateCaseForm,
 )
-from safetycase.models import EvidenceBinding, Link, Node
-from safetycase.views import _get_case_for_user
+from safetycase.models import Node
+from safetycase.views.access import (
+    case_for_author_or_403,
+    case_for_user_or_404,
+    found_or_404,
+    node_or_404,
+)
 
 T = "safetycase/authoring/"
-
-
-def _get_case_for_author(request: HttpRequest, case_id: int):
-    """The case, if the user may edit it: 404 for outsiders, 403 for reviewers and viewers."""
-    case = _get_case_for_user(request, case_id)
-    if not request.user.has_perm("safetycase.edit_argument", case):
-        raise Forbidden(f"Only authors of case {case.pk} may edit it.")
-    return case
-
-
-def _get_node(case, identifier: str) -> Node:
-    node = Node.objects.filter(case=case, identifier=identifier).first()
-    if node is None:
-        raise Http404(f"Case {case.pk} has no node {identifier!r}.")
-    return node
-
-
-def _identifiers(case) -> list[str]:
-    return list(Node.objects.filter(case=case).values_list("identifier", flat=True))
 
 
 # Which form field a service's sentence is about, by words it contains (else the whole form).
@@ -80,6 +64,27 @@ def _error_field(message: str, hints: dict[str, tuple[str, ...]]) -> str | None:
     return next((f for f, words in hints.items() if any(w in message for w in words)), None)
 
 
+REFUSED = object()
+
+
+def _submit(form, save, hints: dict[str, tuple[str, ...]] | None = None):
+    """Call the service (`save`) for a valid form: its result, or REFUSED with the service's
+    sentence on the form (on the field it is about). A permission refusal is a 403."""
+    try:
+        return _authorised(save)
+    except ApplicationError as exc:
+        form.add_service_error(exc.message, _error_field(exc.message, hints) if hints else None)
+        return REFUSED
+
+
+def _authorised(call):
+    """Call the service; its permission refusal is a 403."""
+    try:
+        return call()
+    except PermissionDenied as exc:
+        raise Forbidden(exc.message) from exc
+
+
 def _edit_url(node: Node) -> str:
     return reverse("authoring_node_edit", args=[node.case_id, node.identifier])
 
@@ -91,13 +96,13 @@ def _edit_url(node: Node) -> str:
 @login_required
 def case_new(request: HttpRequest) -> HttpResponse:
     """The library's templates to start a case from, and the gsn2x import."""
-    library = default_library()
+    library = selectors.template_library()
     return render(request, T + "case_new.html", {"templates": library.templates.values()})
 
 
 @login_required
 def case_new_from_template(request: HttpRequest, template: str) -> HttpResponse:
-    library = default_library()
+    library = selectors.template_library()
     if template not in library.templates:
         raise Http404(f"There is no template {template!r}.")
     form = TemplateCaseForm(request.POST or None, parameters=library.parameters(template))
@@ -177,7 +182,7 @@ def _import_uploads(data: dict, owner):
 @login_required
 def case_export_gsn2x(request: HttpRequest, case_id: int) -> HttpResponse:
     """A zip of the case's gsn2x files (one a module), for any member."""
-    case = _get_case_for_user(request, case_id)
+    case = case_for_user_or_404(request, case_id)
     try:
         files = dump_files(selectors.case_argument(case=case))
     except Gsn2xError as exc:
@@ -199,92 +204,70 @@ def case_export_gsn2x(request: HttpRequest, case_id: int) -> HttpResponse:
 
 @login_required
 def node_create(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
+    case = case_for_author_or_403(request, case_id)
     initial = {"parent": request.GET.get("parent", "")}
-    form = NodeCreateForm(request.POST or None, initial=initial, identifiers=_identifiers(case))
+    form = NodeCreateForm(
+        request.POST or None, initial=initial, identifiers=selectors.node_identifiers(case=case)
+    )
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            node = _create_node(request.user, case, data)
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message, _error_field(exc.message, NODE_HINTS))
-        else:
+        node = _submit(
+            form, lambda: _create_node(request.user, case, form.cleaned_data), NODE_HINTS
+        )
+        if node is not REFUSED:
             messages.success(request, f"{node.identifier} was added.")
             return redirect(node)
     return render(request, T + "node_create.html", {"case": case, "form": form})
 
 
-@transaction.atomic
 def _create_node(actor, case, data: dict) -> Node:
-    """The node and, when a parent was chosen, its link under it: both or neither."""
-    node = services.node_create(
+    return services.node_create(
         actor=actor,
         case=case,
         identifier=data["identifier"],
         type=data["type"],
         statement=data["statement"],
         undeveloped=data["undeveloped"],
+        parent=data["parent"],
+        relation=data["relation"] or "supported_by",
     )
-    if data["parent"]:
-        services.link_create(
-            actor=actor,
-            case=case,
-            source=data["parent"],
-            target=node.identifier,
-            type=data["relation"] or "supported_by",
-        )
-    return node
 
 
 @login_required
 def node_edit(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
     """Statement, type, undeveloped and combination; the page also lists the node's links and
     bindings with their forms."""
-    case = _get_case_for_author(request, case_id)
-    node = _get_node(case, identifier)
+    case = case_for_author_or_403(request, case_id)
+    node = node_or_404(case, identifier)
     form = NodeEditForm.for_node(node, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            _save_node(request.user, node, form.cleaned_data)
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message, _error_field(exc.message, NODE_HINTS))
-        else:
+        saved = _submit(form, lambda: _save_node(request.user, node, form.cleaned_data), NODE_HINTS)
+        if saved is not REFUSED:
             messages.success(request, f"{node.identifier} was saved.")
             return redirect(_edit_url(node))
     return render(request, T + "node_edit.html", _node_edit_context(case, node, form))
 
 
-@transaction.atomic
-def _save_node(actor, node: Node, data: dict) -> None:
-    combination = data["combination"].strip() or "all"
-    services.node_update(
+def _save_node(actor, node: Node, data: dict) -> Node:
+    return services.node_edit(
         actor=actor,
         node=node,
         expected_updated_at=data["updated_at"],
         statement=data["statement"],
         type=data["type"],
         undeveloped=data["undeveloped"],
+        combination=data["combination"].strip() or "all",
     )
-    if combination != node.combination:
-        services.node_set_combination(actor=actor, node=node, combination=combination)
 
 
 def _node_edit_context(case, node, form, link_form=None, binding_form=None) -> dict:
-    identifiers = [i for i in _identifiers(case) if i != node.identifier]
-    links = Link.objects.filter(case=case, source=node) | Link.objects.filter(
-        case=case, target=node
-    )
+    identifiers = [i for i in selectors.node_identifiers(case=case) if i != node.identifier]
     return {
         "case": case,
         "node": node,
         "form": form,
-        "links": links.select_related("source", "target"),
+        "links": selectors.node_links(case=case, node=node),
         "link_form": link_form or LinkCreateForm(identifiers=identifiers),
-        "bindings": node.bindings.all(),
+        "bindings": selectors.node_bindings(node=node),
         "binding_form": binding_form or BindingForm(),
         "takes_binding": node.type in ("solution", "assumption"),
     }
@@ -293,16 +276,13 @@ def _node_edit_context(case, node, form, link_form=None, binding_form=None) -> d
 @login_required
 def node_delete(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
     """A confirm page; the POST deletes the node and its links."""
-    case = _get_case_for_author(request, case_id)
-    node = _get_node(case, identifier)
+    case = case_for_author_or_403(request, case_id)
+    node = node_or_404(case, identifier)
     if request.method == "POST":
-        try:
-            services.node_delete(actor=request.user, node=node)
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
+        _authorised(lambda: services.node_delete(actor=request.user, node=node))
         messages.success(request, f"{identifier} and its links were deleted.")
         return redirect(case)
-    links = Link.objects.filter(source=node).count() + Link.objects.filter(target=node).count()
+    links = len(selectors.node_links(case=case, node=node))
     return render(request, T + "node_delete.html", {"case": case, "node": node, "links": links})
 
 
@@ -310,24 +290,22 @@ def node_delete(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
 @require_POST
 def link_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
     """A link from this node to another (its form is on the node's edit page)."""
-    case = _get_case_for_author(request, case_id)
-    node = _get_node(case, identifier)
-    identifiers = [i for i in _identifiers(case) if i != node.identifier]
+    case = case_for_author_or_403(request, case_id)
+    node = node_or_404(case, identifier)
+    identifiers = [i for i in selectors.node_identifiers(case=case) if i != node.identifier]
     form = LinkCreateForm(request.POST, identifiers=identifiers)
     if form.is_valid():
-        try:
-            services.link_create(
+        link = _submit(
+            form,
+            lambda: services.link_create(
                 actor=request.user,
                 case=case,
                 source=node.identifier,
                 target=form.cleaned_data["target"],
                 type=form.cleaned_data["type"],
-            )
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message)
-        else:
+            ),
+        )
+        if link is not REFUSED:
             messages.success(
                 request, f"{node.identifier} now links to {form.cleaned_data['target']}."
             )
@@ -339,12 +317,9 @@ def link_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
 @login_required
 @require_POST
 def link_delete(request: HttpRequest, case_id: int, link_id: int) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
-    link = get_object_or_404(Link.objects.select_related("source", "target"), case=case, pk=link_id)
-    try:
-        services.link_delete(actor=request.user, link=link)
-    except PermissionDenied as exc:
-        raise Forbidden(exc.message) from exc
+    case = case_for_author_or_403(request, case_id)
+    link = found_or_404(selectors.link_for_case, case=case, link_id=link_id)
+    _authorised(lambda: services.link_delete(actor=request.user, link=link))
     messages.success(request, f"The link {link.source} {link.type} {link.target} was removed.")
     back = request.POST.get("node") or link.source.identifier
     return redirect(reverse("authoring_node_edit", args=[case.pk, back]))
@@ -357,47 +332,39 @@ def link_delete(request: HttpRequest, case_id: int, link_id: int) -> HttpRespons
 @login_required
 @require_POST
 def binding_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
-    node = _get_node(case, identifier)
+    case = case_for_author_or_403(request, case_id)
+    node = node_or_404(case, identifier)
     form = BindingForm(request.POST)
     if form.is_valid():
-        try:
-            services.binding_create(actor=request.user, node=node, **form.values())
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message, _error_field(exc.message, BINDING_HINTS))
-        else:
+        binding = _submit(
+            form,
+            lambda: services.binding_create(actor=request.user, node=node, **form.values()),
+            BINDING_HINTS,
+        )
+        if binding is not REFUSED:
             messages.success(request, f"Evidence binding added to {node.identifier}.")
             return redirect(_edit_url(node))
     context = _node_edit_context(case, node, NodeEditForm.for_node(node), binding_form=form)
     return render(request, T + "node_edit.html", context, status=400)
 
 
-def _get_binding(case, binding_id: int) -> EvidenceBinding:
-    return get_object_or_404(
-        EvidenceBinding.objects.select_related("node"), case=case, pk=binding_id
-    )
-
-
 @login_required
 def binding_edit(request: HttpRequest, case_id: int, binding_id: int) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
-    binding = _get_binding(case, binding_id)
+    case = case_for_author_or_403(request, case_id)
+    binding = found_or_404(selectors.binding_for_case, case=case, binding_id=binding_id)
     form = BindingEditForm.for_binding(binding, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.binding_update(
+        saved = _submit(
+            form,
+            lambda: services.binding_update(
                 actor=request.user,
                 binding=binding,
                 expected_updated_at=form.cleaned_data["updated_at"],
                 **form.values(),
-            )
-        except PermissionDenied as exc:
-            raise Forbidden(exc.message) from exc
-        except ApplicationError as exc:
-            form.add_service_error(exc.message, _error_field(exc.message, BINDING_HINTS))
-        else:
+            ),
+            BINDING_HINTS,
+        )
+        if saved is not REFUSED:
             messages.success(request, f"The {binding.kind} of {binding.node} was saved.")
             return redirect(_edit_url(binding.node))
     context = {"case": case, "binding": binding, "node": binding.node, "form": form}
@@ -407,11 +374,8 @@ def binding_edit(request: HttpRequest, case_id: int, binding_id: int) -> HttpRes
 @login_required
 @require_POST
 def binding_delete(request: HttpRequest, case_id: int, binding_id: int) -> HttpResponse:
-    case = _get_case_for_author(request, case_id)
-    binding = _get_binding(case, binding_id)
-    try:
-        services.binding_delete(actor=request.user, binding=binding)
-    except PermissionDenied as exc:
-        raise Forbidden(exc.message) from exc
+    case = case_for_author_or_403(request, case_id)
+    binding = found_or_404(selectors.binding_for_case, case=case, binding_id=binding_id)
+    _authorised(lambda: services.binding_delete(actor=request.user, binding=binding))
     messages.success(request, f"The {binding.kind} of {binding.node} was deleted.")
     return redirect(_edit_url(binding.node))

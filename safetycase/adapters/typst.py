@@ -27,7 +27,8 @@ import typst
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE = Path(__file__).with_name("case.typ")
+# The template lives with the document it typesets.
+TEMPLATE = Path(__file__).parent.parent / "export" / "case.typ"
 PDF_STANDARD_ARCHIVAL = "a-2b"
 DIAGRAM_FONT = "DejaVu Sans"  # the font safetycase.core.diagrams lays out with
 FALLBACK_DIAGRAM_FONT = "Libertinus Serif"  # bundled, and narrower: labels still fit

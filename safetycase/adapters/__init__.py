@@ -1,0 +1,1 @@
+"""Adapters to programs outside the product: Graphviz (DOT to SVG) and Typst (PDF)."""

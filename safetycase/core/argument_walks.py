@@ -1,0 +1,107 @@
+"""Walks over an argument that the pages need: the top goal, the reading order of the nodes a
+diagram draws, the elements a view folds, and the root causes below a node. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from safetycase.core.gsn import navigation
+from safetycase.core.gsn.model import Argument, Element, RelationType
+
+ROOT_CAUSES_SHOWN = 8
+
+
+def top_goal_identifier(*, nodes: Iterable[Any], relations: Iterable[Any]) -> str | None:
+    """The root goal of the argument (the first, when several): the case's overall verdict."""
+    targets = {r.target for r in relations if r.type in ("supported_by", "in_context_of")}
+    roots = sorted(n.identifier for n in nodes if n.type == "goal" and n.identifier not in targets)
+    return roots[0] if roots else None
+
+
+def foldable(argument: Argument, asked: Iterable[str]) -> set[str]:
+    """Of the elements asked to be folded, those with something below them."""
+    return set(asked) & {r.source for r in argument.relations}
+
+
+def has_sub_argument(argument: Argument, identifier: str) -> bool:
+    return any(
+        r.source == identifier and r.type == RelationType.SUPPORTED_BY for r in argument.relations
+    )
+
+
+def reading_order(
+    argument: Argument, *, view: str = "", module: str = "", folded: Iterable[str] = ()
+) -> list[tuple[Element, int]]:
+    """The elements the diagram draws (whole argument, one argument view or one module, with
+    the sub-arguments of `folded` left out), in reading order with their depth: depth first
+    from its roots, each element's context right after it."""
+    if view:
+        argument, module = navigation.argument_view(argument, view)
+    argument, _hidden = navigation.fold(argument, folded)
+    elements = {e.identifier: e for e in argument.elements}
+    if module:
+        own = {i for i, e in elements.items() if e.module == module}
+        drawn = own | {r.target for r in argument.relations if r.source in own}
+    else:
+        drawn = set(elements)
+    children: dict[str, list[str]] = {}
+    has_parent: set[str] = set()
+    # Context first (it is drawn beside its node), then the supporting elements.
+    for relation in sorted(
+        argument.relations,
+        key=lambda r: (r.type != RelationType.IN_CONTEXT_OF, r.source, r.target),
+    ):
+        if relation.source in drawn and relation.target in drawn:
+            if relation.type in (RelationType.SUPPORTED_BY, RelationType.IN_CONTEXT_OF):
+                children.setdefault(relation.source, []).append(relation.target)
+                has_parent.add(relation.target)
+    listed: list[tuple[Element, int]] = []
+    seen: set[str] = set()
+    for root in sorted(drawn - has_parent) + sorted(drawn):  # then any left in cycles
+        stack = [(root, 0)]
+        while stack:
+            current, level = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            listed.append((elements[current], level))
+            stack.extend((child, level + 1) for child in reversed(children.get(current, [])))
+    return listed
+
+
+def root_causes(
+    argument: Argument,
+    identifier: str,
+    statuses: Mapping[str, str],
+    flags: Sequence[Mapping[str, Any]],
+) -> dict:
+    """Why a defeated or at-risk node is so, at the bottom: the flags (failing evidence,
+    violated assumptions, ...) on the elements below it, i.e. its supported_by descendants and
+    the assumptions attached to them, errors first. One click from the node's panel to each.
+    {"flags": [...], "more": n}; empty for other nodes."""
+    if statuses.get(identifier) not in ("defeated", "at_risk"):
+        return {}
+    supported_by: dict[str, list[str]] = {}
+    attached: dict[str, list[str]] = {}
+    for relation in argument.relations:
+        if relation.type == RelationType.SUPPORTED_BY:
+            supported_by.setdefault(relation.source, []).append(relation.target)
+        elif relation.type == RelationType.IN_CONTEXT_OF:
+            attached.setdefault(relation.source, []).append(relation.target)
+    below: set[str] = set()
+    stack = [identifier]
+    while stack:
+        current = stack.pop()
+        for child in supported_by.get(current, []) + attached.get(current, []):
+            if child not in below and child != identifier:
+                below.add(child)
+                stack.append(child)
+    order = {"error": 0, "warning": 1, "info": 2}
+    found = sorted(
+        (f for f in flags if f.get("node") in below and f.get("severity") != "info"),
+        key=lambda f: (order.get(f.get("severity"), 3), f["node"], f.get("type") or ""),
+    )
+    if not found:
+        return {}
+    return {"flags": found[:ROOT_CAUSES_SHOWN], "more": max(0, len(found) - ROOT_CAUSES_SHOWN)}

@@ -1,0 +1,93 @@
+"""Facts for the pure assessment (safetycase.core.assessment), in a fixed number of queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Max, Q, QuerySet
+
+from evidence.choices import RunStatus
+from evidence.models import EvaluationRun
+from safetycase import facts
+from safetycase.core import assessment
+from safetycase.models import Assessment, Attestation, EvidenceBinding, Link, Node, SafetyCase
+from safetycase.selectors.cases import case_links, case_nodes
+
+
+def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
+    """Everything `assessment.assess` needs about a case, as plain data."""
+    bindings = list(EvidenceBinding.objects.filter(case=case).select_related("node"))
+    attestations = Attestation.objects.filter(case=case).select_related("node", "attested_by")
+    return {
+        "case": facts.case_facts(case),
+        "nodes": facts.node_facts(case_nodes(case=case)),
+        "relations": facts.relations(case_links(case=case)),
+        "bindings": facts.binding_facts(bindings),
+        "runs": facts.run_facts(runs=candidate_runs(tasks=bound_tasks(bindings))),
+        "attestations": facts.attestation_facts(attestations),
+    }
+
+
+def bound_tasks(bindings) -> set[str]:
+    """The task names the bindings select (the runs a case can cite); a selector's `task` is
+    one name or a list of names."""
+    tasks: set[str] = set()
+    for binding in bindings:
+        task = binding.selector.get("task") if isinstance(binding.selector, dict) else None
+        if isinstance(task, list | tuple):
+            tasks.update(str(t) for t in task if t)
+        elif task:
+            tasks.add(str(task))
+    return tasks
+
+
+def candidate_runs(*, tasks: set[str], ingested_after=None) -> QuerySet[EvaluationRun]:
+    """Ingested runs of these tasks (only those ingested after a time, for incremental loads)."""
+    runs = EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
+    if ingested_after is not None:
+        runs = runs.filter(ingested_at__gt=ingested_after)
+    return runs.prefetch_related("statistics", "metrics").order_by("id")
+
+
+def argument_fingerprint(*, case: SafetyCase) -> tuple:
+    """Changes whenever the argument, its bindings or attestations change: a new or edited
+    row moves a max, a deleted one changes a count (one small aggregate per table)."""
+    case_row = SafetyCase.objects.filter(pk=case.pk).values_list(
+        "updated_at", "model_name", "model_version"
+    )
+    return (
+        tuple(case_row.get()),
+        tuple(Node.objects.filter(case=case).aggregate(Count("id"), Max("updated_at")).values()),
+        tuple(Link.objects.filter(case=case).aggregate(Count("id"), Max("id")).values()),
+        tuple(
+            EvidenceBinding.objects.filter(case=case)
+            .aggregate(Count("id"), Max("updated_at"))
+            .values()
+        ),
+        tuple(Attestation.objects.filter(case=case).aggregate(Count("id"), Max("id")).values()),
+    )
+
+
+def previous_assessment_for_changes(*, case: SafetyCase) -> dict[str, Any] | None:
+    """The statuses and flags of the case's latest assessment: only what the change list
+    compares (a large case's reasons are most of the stored JSON)."""
+    return (
+        Assessment.objects.filter(case=case)
+        .order_by("-created_at", "-id")
+        .values("statuses", "flags")
+        .first()
+    )
+
+
+def cases_bound_to_run(*, run) -> list[int]:
+    """Ids of the cases with a binding that selects this run (harnesses never name nodes)."""
+    run = facts.run_facts(runs=[run])[0]
+    case_ids = set()
+    # A selector names one task or a list of them; the text match narrows, binding_matches decides.
+    bindings = EvidenceBinding.objects.filter(
+        Q(selector__task=run.task) | Q(selector__task__icontains=run.task)
+    ).select_related("case")
+    for binding in bindings:
+        if assessment.binding_matches(binding.selector, run, facts.case_facts(binding.case)):
+            case_ids.add(binding.case_id)
+    return sorted(case_ids)

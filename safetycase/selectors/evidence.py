@@ -1,0 +1,158 @@
+"""The evidence a node's page shows: its bindings with the runs of their tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from evidence import selectors as evidence_selectors
+from evidence.choices import RunStatus
+from evidence.models import EvaluationRun
+from safetycase import facts
+from safetycase.core import assessment, criteria
+from safetycase.errors import NotFound
+from safetycase.models import EvidenceBinding, Node, SafetyCase
+from safetycase.selectors.assessments import bound_tasks
+
+
+@dataclass
+class BoundRun:
+    """A run of a binding's task, as the node page shows it."""
+
+    run: EvaluationRun
+    statistic: Any  # the RunStatistic giving k/n for the binding, or None
+    metric: Any  # the RunMetric the selector names, or None
+    counted: bool  # the selector picks it for this case (task, conditions, model)
+    note: str  # why it does not count, or "" when it does
+    result: bool | None  # the expression on this run; None when not evaluated
+    result_error: str
+
+
+@dataclass
+class BindingEvidence:
+    binding: EvidenceBinding
+    runs: list[BoundRun]  # counted runs first, newest first within each group
+    scope_checked: bool  # an empty selector: checked on the evidence of the solutions in scope
+
+
+def node_evidence(
+    *, case: SafetyCase, node: Node, now=None, runs_per_binding: int = 10
+) -> list[BindingEvidence]:
+    """The node's bindings (criteria or checks) with the ingested runs of their tasks, newest
+    first: those the selector picks for this case, with the expression evaluated on each, and
+    those of the task it does not pick (another model or version), with the reason. Four
+    queries."""
+    now = now or timezone.now()
+    bindings = list(EvidenceBinding.objects.filter(node=node).order_by("id"))
+    tasks = bound_tasks(bindings)
+    candidates = (
+        list(
+            EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
+            .select_related("log_file")
+            .prefetch_related("statistics", "metrics")
+            .order_by("-id")[:500]
+        )
+        if tasks
+        else []
+    )
+    by_run = dict(zip((r.pk for r in candidates), facts.run_facts(runs=candidates), strict=True))
+    candidates.sort(key=lambda r: (by_run[r.pk].finished_at or r.created_at, r.pk), reverse=True)
+    own_case = facts.case_facts(case)
+    evidence = []
+    for binding in bindings:
+        selector = binding.selector if isinstance(binding.selector, dict) else {}
+        try:
+            compiled = criteria.compile_expression(binding.expression)
+        except criteria.ExpressionError:
+            compiled = None
+        shown: list[BoundRun] = []
+        for run in candidates:
+            fact = by_run[run.pk]
+            picked = assessment.binding_matches(selector, fact, own_case)
+            other_model = {**selector, "model": fact.model, "model_version": fact.model_version}
+            if not picked and not assessment.binding_matches(other_model, fact, own_case):
+                continue  # another task or other conditions: not this binding's evidence
+            note = "" if picked else _not_counted(fact, selector, own_case)
+            if picked and fact.log_status not in ("", "success"):
+                note = f"the harness reported the run as {fact.log_status}"
+            elif picked and binding.freshness_days and fact.finished_at:
+                age = (now - fact.finished_at).total_seconds() / 86400
+                if age > binding.freshness_days:
+                    note = f"{age:.0f} days old, older than {binding.freshness_days}"
+            result, error = None, ""
+            if picked and compiled is not None:
+                try:
+                    value = criteria.evaluate(
+                        compiled, assessment.run_variables(fact, selector, now)
+                    )
+                    result = value if isinstance(value, bool) else None
+                    error = "" if isinstance(value, bool) else f"gave {value!r}, not true/false"
+                except criteria.EvaluationError as exc:
+                    error = str(exc)
+            shown.append(
+                BoundRun(
+                    run=run,
+                    statistic=_statistic_for(run, selector),
+                    metric=_metric_for(run, selector),
+                    counted=picked and not note,
+                    note=note,
+                    result=result,
+                    result_error=error,
+                )
+            )
+        shown.sort(key=lambda b: not b.counted)  # stable: newest first within each group
+        evidence.append(
+            BindingEvidence(
+                binding=binding,
+                runs=shown[:runs_per_binding],
+                scope_checked=not selector.get("task"),
+            )
+        )
+    return evidence
+
+
+def _not_counted(fact: assessment.RunFacts, selector: dict, case: assessment.CaseFacts) -> str:
+    model = selector.get("model") or case.model_name
+    version = selector.get("model_version", "" if selector.get("model") else case.model_version)
+    wanted = f"{model} {version}".strip()
+    return f"model {fact.model} {fact.model_version}".rstrip() + f", not {wanted}"
+
+
+def _statistic_for(run: EvaluationRun, selector: dict):
+    statistics = {s.name: s for s in run.statistics.all()}
+    wanted = selector.get("scorer") or ""
+    if not wanted and selector.get("metric") in statistics:
+        wanted = selector["metric"]
+    if wanted:
+        return statistics.get(wanted)
+    return next(iter(statistics.values())) if len(statistics) == 1 else None
+
+
+def _metric_for(run: EvaluationRun, selector: dict):
+    wanted = selector.get("metric")
+    if not wanted:
+        return None
+    for metric in run.metrics.all():
+        if wanted in (metric.metric, metric.name) and (
+            not selector.get("scorer") or selector["scorer"] in (metric.name, metric.scorer)
+        ):
+            return metric
+    return None
+
+
+def run_for_user(*, user, run_id: int) -> EvaluationRun:
+    """A run with its file, uploader, metrics and statistics, if the user may see it.
+
+    Every logged-in user may see every run for now (runs are not tied to cases yet); this is
+    the one place to change when they are.
+    """
+    run = (
+        evidence_selectors.runs_with_results().filter(pk=run_id).first()
+        if user.is_authenticated
+        else None
+    )
+    if run is None:
+        raise NotFound(f"There is no run {run_id} that you can see.")
+    return run

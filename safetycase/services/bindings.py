@@ -1,0 +1,139 @@
+"""Evidence bindings: acceptance criteria on solutions and checks on assumptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from safetycase.choices import BindingKind, NodeType
+from safetycase.errors import ApplicationError
+from safetycase.models import EvidenceBinding, Node
+from safetycase.services.checks import check_unchanged, require_permission, validate_choice
+from safetycase.services.queue import reassesses_case
+
+
+def _validate_binding(
+    *, node: Node, kind: str, selector: Any, freshness_days: Any, expression: Any
+) -> None:
+    from safetycase.core.criteria import ExpressionError, compile_expression
+    from safetycase.core.library import check_selector
+
+    validate_choice(kind, BindingKind, "binding kind")
+    if kind == BindingKind.CRITERION and node.type != NodeType.SOLUTION:
+        raise ApplicationError(
+            f"{node.identifier} is {node.type}; acceptance criteria belong on solutions."
+        )
+    if kind == BindingKind.CHECK and node.type != NodeType.ASSUMPTION:
+        raise ApplicationError(f"{node.identifier} is {node.type}; checks belong on assumptions.")
+    problem = check_selector(selector)
+    if problem:
+        raise ApplicationError(problem)
+    if freshness_days is not None and (
+        isinstance(freshness_days, bool)
+        or not isinstance(freshness_days, int)
+        or freshness_days < 1
+    ):
+        raise ApplicationError("freshness_days must be a whole number of days ≥ 1, or empty.")
+    try:
+        compile_expression(expression)
+    except ExpressionError as exc:
+        what = "criterion" if kind == BindingKind.CRITERION else "check"
+        raise ApplicationError(f"The {what} of {node.identifier} is not valid CEL: {exc}") from exc
+
+
+def _default_binding_kind(node: Node) -> str:
+    return BindingKind.CHECK if node.type == NodeType.ASSUMPTION else BindingKind.CRITERION
+
+
+@reassesses_case("evidence binding added")
+def binding_create(
+    *,
+    actor,
+    node: Node,
+    expression: str,
+    kind: str | None = None,
+    selector: dict | None = None,
+    freshness_days: int | None = None,
+    description: str = "",
+) -> EvidenceBinding:
+    require_permission(actor, "safetycase.edit_argument", node.case, "bind evidence")
+    return binding_create_do(
+        node=node,
+        expression=expression,
+        kind=kind,
+        selector=selector,
+        freshness_days=freshness_days,
+        description=description,
+    )
+
+
+def binding_create_do(
+    *,
+    node: Node,
+    expression: str,
+    kind: str | None = None,
+    selector: dict | None = None,
+    freshness_days: int | None = None,
+    description: str = "",
+) -> EvidenceBinding:
+    """An acceptance criterion (solution) or check (assumption); the CEL is compiled first."""
+    kind = kind or _default_binding_kind(node)
+    selector = {} if selector is None else selector
+    _validate_binding(
+        node=node,
+        kind=kind,
+        selector=selector,
+        freshness_days=freshness_days,
+        expression=expression,
+    )
+    binding = EvidenceBinding.objects.create(
+        case_id=node.case_id,
+        node=node,
+        kind=kind,
+        selector=selector,
+        freshness_days=freshness_days,
+        expression=expression,
+        description=description,
+    )
+    if node.type == NodeType.ASSUMPTION and node.attributes.get("requires_attestation"):
+        # A checked assumption is verified by data, not by a reviewer's attestation.
+        node.attributes = {k: v for k, v in node.attributes.items() if k != "requires_attestation"}
+        node.save()
+    return binding
+
+
+BINDING_EDITABLE_FIELDS = ("selector", "freshness_days", "expression", "description")
+
+
+@reassesses_case("evidence binding changed")
+@transaction.atomic
+def binding_update(
+    *, actor, binding: EvidenceBinding, expected_updated_at=None, **changes: Any
+) -> EvidenceBinding:
+    """Change a binding; `expected_updated_at` refuses stale edits as node_update does."""
+    require_permission(actor, "safetycase.edit_argument", binding.case, "change evidence bindings")
+    check_unchanged(binding, f"The {binding.kind} of {binding.node}", expected_updated_at)
+    unknown = set(changes) - set(BINDING_EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(
+            f"These binding fields cannot be changed: {', '.join(sorted(unknown))}."
+        )
+    merged = {field: getattr(binding, field) for field in BINDING_EDITABLE_FIELDS} | changes
+    _validate_binding(
+        node=binding.node,
+        kind=binding.kind,
+        selector=merged["selector"],
+        freshness_days=merged["freshness_days"],
+        expression=merged["expression"],
+    )
+    for field, value in changes.items():
+        setattr(binding, field, value)
+    binding.save()
+    return binding
+
+
+@reassesses_case("evidence binding deleted")
+def binding_delete(*, actor, binding: EvidenceBinding) -> None:
+    require_permission(actor, "safetycase.edit_argument", binding.case, "change evidence bindings")
+    binding.delete()

@@ -1,0 +1,97 @@
+"""The node's page and the case page's node panel."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+
+from safetycase import selectors
+from safetycase.core.argument_walks import foldable, has_sub_argument, root_causes
+from safetycase.core.gsn import navigation
+from safetycase.core.gsn.model import Argument
+from safetycase.core.gsn.rules import check_argument
+from safetycase.views.access import case_for_user_or_404
+
+
+@login_required
+def node_detail(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
+    """The node's page; to htmx (the case page's side panel) only the panel fragment."""
+    case = case_for_user_or_404(request, case_id)
+    nodes = list(selectors.case_nodes(case=case))
+    node = next((n for n in nodes if n.identifier == identifier), None)
+    if node is None:
+        raise Http404(f"Case {case.pk} has no node {identifier!r}.")
+    argument = selectors.case_argument_of(case=case, nodes=nodes)
+    context = {
+        "case": case,
+        "n": node_context(case, node, argument, selectors.latest_assessment(case=case)),
+    }
+    if request.htmx:
+        # Links inside the panel keep the argument view the case page shows.
+        shown = QueryDict(urlsplit(request.htmx.current_url or "").query)
+        context["panel_url"] = panel_url(case, shown)
+        context["fold_link"] = fold_link(case, shown, argument, node)
+        return render(request, "safetycase/_node_panel.html", context)
+    context["history"] = selectors.node_history(node=node)
+    return render(request, "safetycase/node_detail.html", context)
+
+
+def panel_url(case, params) -> str:
+    """The case page URL that opens a node's panel, up to the node identifier: the argument
+    view or module shown stays as it is."""
+    keep = {key: params[key] for key in ("argument", "module", "fold") if params.get(key)}
+    return f"{reverse('case_detail', args=[case.pk])}?{urlencode({**keep, 'node': ''})}"
+
+
+def node_context(case, node, argument, assessment) -> dict:
+    statuses = assessment.statuses if assessment else {}
+    reasons = assessment.reasons if assessment else {}
+    flags = assessment.flags if assessment else []
+    return {
+        "node": node,
+        "assessment": assessment,
+        "status": statuses.get(node.identifier),
+        "reason": reasons.get(node.identifier),
+        "flags": [f for f in flags if f["node"] == node.identifier],
+        "chain": navigation.node_chain(argument, node.identifier, statuses, reasons),
+        "node_view": navigation.view_of(argument, node.identifier),
+        "evidence": selectors.node_evidence(case=case, node=node),
+        "attestations": selectors.node_attestations(node=node),
+        "findings": [f for f in check_argument(argument) if f.node == node.identifier],
+        "root_causes": root_causes(argument, node.identifier, statuses, flags),
+    }
+
+
+def folded_elements(params, argument: Argument) -> set[str]:
+    """The elements whose sub-argument the diagram leaves out (`?fold=SI-G0,HC-G1`): those of
+    the case that have something below them; other names are ignored."""
+    return foldable(argument, {part.strip() for part in params.get("fold", "").split(",")} - {""})
+
+
+def case_url(case, params, *, fold, node: str = "") -> str:
+    """The case page showing the same argument view or module, with `fold` folded."""
+    query = {key: params[key] for key in ("argument", "module") if params.get(key)}
+    if fold:
+        query["fold"] = ",".join(sorted(fold))
+    if node:
+        query["node"] = node
+    base = reverse("case_detail", args=[case.pk])
+    return f"{base}?{urlencode(query)}" if query else base
+
+
+def fold_link(case, params, argument: Argument, node) -> dict | None:
+    """The link that folds (or unfolds) the sub-argument below `node` in the diagram the case
+    page shows; None for an element with nothing below it."""
+    identifier = node.identifier
+    if not has_sub_argument(argument, identifier):
+        return None
+    folded = folded_elements(params, argument)
+    toggled = folded - {identifier} if identifier in folded else folded | {identifier}
+    return {
+        "folded": identifier in folded,
+        "url": case_url(case, params, fold=toggled, node=identifier),
+    }
