@@ -130,8 +130,7 @@ class NodeCreateApi(APIView):
 class NodeDetailApi(APIView):
     @extend_schema(responses=s.NodeSerializer, description="One node of a case.")
     def get(self, request, case_id: int, identifier: str):
-        case = selectors.case_for_user(user=request.user, case_id=case_id)
-        node = selectors.node_for_case(case=case, identifier=identifier)
+        node = _case_node(request, case_id, identifier)
         return Response(s.NodeSerializer(node).data)
 
     @extend_schema(
@@ -140,8 +139,7 @@ class NodeDetailApi(APIView):
         description="Change some fields of a node (authors only).",
     )
     def patch(self, request, case_id: int, identifier: str):
-        case = selectors.case_for_user(user=request.user, case_id=case_id)
-        node = selectors.node_for_case(case=case, identifier=identifier)
+        node = _case_node(request, case_id, identifier)
         data = _valid(s.NodeUpdateSerializer, request.data, partial=True)
         node = services.node_update(actor=request.user, node=node, **data)
         return Response(s.NodeSerializer(node).data)
@@ -151,8 +149,7 @@ class NodeDetailApi(APIView):
         description="Delete a node and every link to or from it (authors only).",
     )
     def delete(self, request, case_id: int, identifier: str):
-        case = selectors.case_for_user(user=request.user, case_id=case_id)
-        node = selectors.node_for_case(case=case, identifier=identifier)
+        node = _case_node(request, case_id, identifier)
         services.node_delete(actor=request.user, node=node)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -180,6 +177,12 @@ class LinkDeleteApi(APIView):
         link = selectors.link_for_case(case=case, link_id=link_id)
         services.link_delete(actor=request.user, link=link)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _case_node(request, case_id: int, identifier: str):
+    """The node of a case the user can see (NotFound otherwise)."""
+    case = selectors.case_for_user(user=request.user, case_id=case_id)
+    return selectors.node_for_case(case=case, identifier=identifier)
 
 
 def _valid(serializer_class, data, *, partial: bool = False) -> dict:
@@ -469,8 +472,7 @@ class VersionDiffApi(APIView):
 class NodeCommentsApi(APIView):
     @extend_schema(responses=s.CommentSerializer(many=True), description="A node's comments.")
     def get(self, request, case_id: int, identifier: str):
-        case = selectors.case_for_user(user=request.user, case_id=case_id)
-        node = selectors.node_for_case(case=case, identifier=identifier)
+        node = _case_node(request, case_id, identifier)
         return Response(s.CommentSerializer(selectors.node_comments(node=node), many=True).data)
 
     @extend_schema(
@@ -479,9 +481,7 @@ class NodeCommentsApi(APIView):
         description="Comment on a node (authors and reviewers).",
     )
     def post(self, request, case_id: int, identifier: str):
-        case = selectors.case_for_user(user=request.user, case_id=case_id)
-        node = selectors.node_for_case(case=case, identifier=identifier)
-        node.case = case  # with the membership cache
+        node = _case_node(request, case_id, identifier)
         data = _valid(s.CommentCreateSerializer, request.data)
         comment = services.comment_create(actor=request.user, node=node, text=data["text"])
         return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
@@ -493,8 +493,7 @@ class NodeChallengesApi(APIView):
         description="A node's challenges, newest first; open ones count as `challenge` flags.",
     )
     def get(self, request, case_id: int, identifier: str):
-        case = selectors.case_for_user(user=request.user, case_id=case_id)
-        node = selectors.node_for_case(case=case, identifier=identifier)
+        node = _case_node(request, case_id, identifier)
         return Response(s.ChallengeSerializer(selectors.node_challenges(node=node), many=True).data)
 
     @extend_schema(
@@ -503,9 +502,7 @@ class NodeChallengesApi(APIView):
         description="Challenge a node with a counter-claim (reviewers).",
     )
     def post(self, request, case_id: int, identifier: str):
-        case = selectors.case_for_user(user=request.user, case_id=case_id)
-        node = selectors.node_for_case(case=case, identifier=identifier)
-        node.case = case  # with the membership cache
+        node = _case_node(request, case_id, identifier)
         data = _valid(s.ChallengeCreateSerializer, request.data)
         challenge = services.challenge_create(actor=request.user, node=node, claim=data["claim"])
         return Response(s.ChallengeSerializer(challenge).data, status=status.HTTP_201_CREATED)

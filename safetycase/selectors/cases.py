@@ -65,6 +65,7 @@ def node_for_case(*, case: SafetyCase, identifier: str) -> Node:
     node = Node.objects.filter(case=case, identifier=identifier).first()
     if node is None:
         raise NotFound(f"Case {case.pk} has no node {identifier!r}.")
+    node.case = case  # keeps the membership cache of the selector that loaded the case
     return node
 
 

@@ -44,10 +44,7 @@ def found_or_404(read, **kwargs):
 
 
 def node_or_404(case, identifier: str):
-    """The case's node; it keeps the case the access check loaded (and its membership cache)."""
-    node = found_or_404(selectors.node_for_case, case=case, identifier=identifier)
-    node.case = case
-    return node
+    return found_or_404(selectors.node_for_case, case=case, identifier=identifier)
 
 
 def perform_service(request: HttpRequest, action, success: str) -> HttpResponse | None:
