@@ -108,7 +108,7 @@ def test_author_edits_a_node(client, case, author):
 
 
 def test_one_node_form_save_is_one_transaction_and_one_assessment(
-    client, case, author, django_capture_on_commit_callbacks
+    client, case, author, django_capture_on_commit_callbacks, eager_celery
 ):
     """Fields and combination saved by one form are one edit: one re-assessment queued and
     one assessment stored, not one per changed aspect."""
@@ -137,7 +137,7 @@ def test_a_refused_combination_leaves_the_node_fields_unchanged(client, case, au
 
 
 def test_adding_a_node_under_a_parent_is_one_assessment(
-    client, case, author, django_capture_on_commit_callbacks
+    client, case, author, django_capture_on_commit_callbacks, eager_celery
 ):
     client.force_login(author)
     before = Assessment.objects.filter(case=case).count()
