@@ -14,9 +14,9 @@ ROOT_CAUSES_SHOWN = 8
 
 def top_goal_identifier(*, nodes: Iterable[Any], relations: Iterable[Any]) -> str | None:
     """The root goal of the argument (the first, when several): the case's overall verdict."""
-    targets = {r.target for r in relations if r.type in ("supported_by", "in_context_of")}
-    roots = sorted(n.identifier for n in nodes if n.type == "goal" and n.identifier not in targets)
-    return roots[0] if roots else None
+    return navigation.top_goal(
+        ((n.identifier, n.type) for n in nodes), ((r.target, r.type) for r in relations)
+    )
 
 
 def foldable(argument: Argument, asked: Iterable[str]) -> set[str]:

@@ -8,15 +8,12 @@ recomputes it. Pure.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any
 
+from safetycase.core.keys import canonical_json
+
 SNAPSHOT_SCHEMA = "safetycase.version/1"
-
-
-def canonical_json(content: Any) -> str:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def chain_hash(snapshot: dict[str, Any], previous_hash: str) -> str:

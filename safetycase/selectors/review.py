@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from safetycase import facts
-from safetycase.core.versions import SNAPSHOT_SCHEMA, canonical_json
+from safetycase.core.keys import canonical_json
+from safetycase.core.versions import SNAPSHOT_SCHEMA
 from safetycase.errors import NotFound
 from safetycase.models import Challenge, Comment, Node, SafetyCase, Version
 from safetycase.selectors.cases import case_bindings, case_links, case_nodes, latest_assessment

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from safetycase.core.diff import diff_snapshots
-from safetycase.core.versions import canonical_json, verify_chain
+from safetycase.core.keys import canonical_json
 from safetycase.core.versions import chain_hash as content_hash
+from safetycase.core.versions import verify_chain
 
 
 def snap(nodes, statuses=None, flags=None, overall=""):

@@ -1,7 +1,7 @@
 """The data the Typst template (`case.typ`) reads, built from the exported case (pure: no Django).
 
 `build_document(data, diagrams=..., content_hash=...)` turns the plain data that
-`safetycase.export.selectors.case_export_data` gathers into the JSON document the template
+`safetycase.selectors.exports.case_export_data` gathers into the JSON document the template
 prints. User text is only ever a JSON string here: the template places strings as text, never
 as markup, so a statement such as `#set page(width: 1cm)` prints as written.
 
@@ -29,7 +29,7 @@ The exported data (input) is:
                metrics: [{name, scorer, reducer, metric, group, value}]}],
      "previous_version": null | {number, hash, signed_at, signed_by},
          # the working copy: the latest signed version; version N: version N-1
-     "version_changes": null | safetycase.review.diff_snapshots(previous version, this)}
+     "version_changes": null | safetycase.core.diff.diff_snapshots(previous version, this)}
 
 Its content hash (`content_hash`) is the sha256 of its canonical JSON: sorted keys, no
 insignificant whitespace, UTF-8. The same data gives the same document and the same hash; the
@@ -550,7 +550,7 @@ class _Builder:
         }
 
     def since_version(self) -> dict[str, Any]:
-        """What changed since the previous signed version (safetycase.review.diff_snapshots of
+        """What changed since the previous signed version (safetycase.core.diff.diff_snapshots of
         that version and this document's data), in words."""
         diff = self.data.get("version_changes") or {}
         overall = diff.get("overall_status") or {}
