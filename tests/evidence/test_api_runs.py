@@ -61,9 +61,22 @@ def test_posting_an_inspect_log_answers_202_and_the_run_gets_ingested(
     assert run["metadata"]["generator"] == "make_logs.py"
     assert run["file"]["sha256"] == LogFile.objects.get().sha256
     match = next(s for s in run["statistics"] if s["name"] == "match")
-    assert match["n"] == 180
-    assert 0 <= match["cp_lower"] <= match["rate"] <= match["cp_upper"] <= 1
-    assert any(m["name"] == "match" and m["metric"] == "accuracy" for m in run["metrics"])
+    accuracy = {
+        m["reducer"]: m["value"]
+        for m in run["metrics"]
+        if m["name"] == "match" and m["metric"] == "accuracy"
+    }
+    # Counted per sample, each sample's 3 epochs reduced by the log's first reducer (mean):
+    # C/I epochs average to thirds, so the score is numeric, its mean Inspect's accuracy.
+    assert (match["kind"], match["reducer"]) == ("numeric", "mean")
+    assert (match["n"], match["k"]) == (60, None)
+    assert match["mean"] == pytest.approx(accuracy["mean"])
+    assert match["rate"] is None and match["cp_lower"] is None
+    # The trials beside: pooled successes are Inspect's mean accuracy x 180 trials, and the
+    # samples with any success are its max-reducer accuracy x 60 samples.
+    assert match["n_trials"] == 180
+    assert match["k_trials"] == round(accuracy["mean"] * 180)
+    assert match["k_any"] == round(accuracy["max"] * 60)
 
 
 def test_the_same_file_posted_again_returns_the_existing_run(
