@@ -223,6 +223,22 @@ def test_lm_eval_results_and_samples_posted_together(
     assert (acc.k, acc.n) == (12, 40)  # lm-eval reports acc 0.3 = 12 / 40
 
 
+def test_lm_eval_0_3_results_are_ingested_with_every_metric_value(
+    harness_client, django_capture_on_commit_callbacks
+):
+    path = LM_EVAL / "results-0.3-shape.json"
+    response = post_file(harness_client, path, capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.content
+    results = json.loads(path.read_text())["results"]
+    runs = {run.task: run for run in EvaluationRun.objects.prefetch_related("metrics")}
+    assert set(runs) == set(results)
+    for task, values in results.items():
+        run = runs[task]
+        assert run.status == "ingested", run.error
+        stored = sorted(m.value for m in run.metrics.all())
+        assert stored == sorted(values.values())
+
+
 def test_lm_eval_samples_posted_later_attach_to_their_run(
     harness_client, django_capture_on_commit_callbacks
 ):
