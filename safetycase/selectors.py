@@ -190,7 +190,8 @@ def run_facts(*, runs) -> list[assessment.RunFacts]:
                 log_status=run.log_status,
                 finished_at=run.completed_at or run.ingested_at or run.created_at,
                 metadata=run.metadata,
-                statistics={s.name: (s.k, s.n) for s in run.statistics.all()},
+                # k/n of 0/1 scores only: a numeric score (mean over samples) has no k
+                statistics={s.name: (s.k, s.n) for s in run.statistics.all() if s.k is not None},
                 metrics=metrics,
                 error_count=run.error_count,
                 sample_count=run.sample_count,
