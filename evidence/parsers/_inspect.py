@@ -4,8 +4,10 @@ and `.json` parsers). Mapping per reference/eval-formats.md §5.
 Logs are read as Inspect's own reader (`inspect_ai.log.read_eval_log`, inspect-ai 0.3.285)
 reads them:
 
-* Log format versions 1 and 2 are read; a higher version is refused, as Inspect refuses it
-  ("Unable to read version N of log format").
+* Log format versions 1 to 3 are read (3: `.eval` logs of inspect-ai releases that pooled
+  repeated messages, which Inspect's `.eval` reader still reads); a higher version is refused,
+  as Inspect's `.json` reader refuses one above 2 ("Unable to read version N of log format"),
+  and a `.json` log above version 2 is refused as Inspect refuses it.
 * Version 1 (inspect-ai up to 0.3.17) and early version 2 logs are migrated as Inspect's model
   validators migrate them: `results.scorer` + `results.metrics` become one `results.scores[]`
   entry (`EvalResults.convert_scorer_to_scorers`), and a sample's single `score` becomes its
@@ -15,19 +17,22 @@ reads them:
   required `eval` field (`created`, `task`, `dataset`, `model`, `config`), an unknown status, a
   results score without `name` or `scorer`, a metric without `name` or `value`.
 * A log without `eval_id` gets the id Inspect derives when it reads one
-  (`EvalSpec.model_post_init`: base57 of blake2s-128 over run_id + task_id + created).
+  (`EvalSpec.model_post_init`: base57 of blake2s-128 over run_id + task_id + created, with
+  `created` first normalized to UTC as Inspect's `UtcDatetimeStr` does).
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from .base import Limits, LogFormatError, MetricRow, ParsedHeader, ParsedSample, SampleScore
 from .scores import add_scores, clean_float, clip, json_safe, small_dict
 
 KNOWN_STATUSES = ("started", "success", "cancelled", "error")
-LOG_FORMAT_VERSIONS = (1, 2)  # what inspect-ai 0.3.285 reads (its LOG_SCHEMA_VERSION is 2)
+LOG_FORMAT_VERSIONS = (1, 2, 3)  # the versions inspect-ai has written (0.3.285 writes 2)
+JSON_MAX_VERSION = 2  # Inspect's .json reader refuses anything above its LOG_SCHEMA_VERSION
 REQUIRED_SPEC_FIELDS = ("created", "task", "dataset", "model", "config")
 SCORER_PLACEHOLDER = "88F74D2C"  # Inspect's key for a migrated single `score` (no results)
 _ALPHABET57 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -46,22 +51,40 @@ def derived_eval_id(run_id: str, task_id: str, created: str) -> str:
     return text[-22:] if len(text) > 22 else text.rjust(22, _ALPHABET57[0])
 
 
-def check_version(log: dict[str, Any]) -> int:
-    """The log's format version; `LogFormatError` for one Inspect's reader would refuse."""
+def check_version(log: dict[str, Any], *, fmt: str = "inspect_eval") -> int:
+    """The log's format version; `LogFormatError` for one Inspect's reader would refuse, or one
+    newer than any inspect-ai has written."""
     version = log.get("version", 2)  # EvalLog's default
     if isinstance(version, bool) or not isinstance(version, int):
         raise LogFormatError(
             f"The Inspect log's format 'version' is {version!r}, not an integer; Inspect"
             " cannot read it."
         )
-    if version > max(LOG_FORMAT_VERSIONS):
+    newest = JSON_MAX_VERSION if fmt == "inspect_json" else LOG_FORMAT_VERSIONS[-1]
+    if version > newest:
+        kind = ".json" if fmt == "inspect_json" else ".eval"
         raise LogFormatError(
             f"Unable to read version {version} of the Inspect log format: this server reads"
-            f" versions {LOG_FORMAT_VERSIONS[0]} to {LOG_FORMAT_VERSIONS[-1]} (as inspect-ai"
-            " 0.3.285 does). Convert the log with the inspect-ai that wrote it or upgrade the"
-            " server."
+            f" Inspect {kind} logs of versions {LOG_FORMAT_VERSIONS[0]} to {newest} (as"
+            " inspect-ai 0.3.285 reads them). Upgrade the server to read this log."
         )
+    if version < LOG_FORMAT_VERSIONS[0]:
+        raise LogFormatError(f"The Inspect log's format version {version} is not a version.")
     return version
+
+
+def utc_created(text: str) -> str:
+    """`eval.created` as Inspect holds it once read: the ISO date-time in UTC (no zone: UTC)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise LogFormatError(
+            f"The Inspect log header's eval.created {text[:60]!r} is not an ISO 8601 date-time;"
+            " Inspect refuses it."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 def migrated_results(results: Any) -> dict[str, Any]:
@@ -134,6 +157,7 @@ def _check_spec(spec: dict[str, Any]) -> None:
             raise LogFormatError(
                 f"The Inspect log header's eval.{field} is not a string; Inspect refuses it."
             )
+    utc_created(spec["created"])
     for field in ("dataset", "config"):
         if not isinstance(spec[field], dict):
             raise LogFormatError(
@@ -202,7 +226,7 @@ def header_from_dict(
     """Map an Inspect log header (`EvalLog` without samples) to a ParsedHeader."""
     if not isinstance(log, dict):
         raise LogFormatError("The Inspect log header is not a JSON object.")
-    version = check_version(log)
+    version = check_version(log, fmt=fmt)
     # checked before NaN metric values (which Inspect accepts) become None
     results = migrated_results(log.get("results"))
     log = json_safe({**log, "results": results}, max_depth=limits.max_json_depth)
@@ -297,7 +321,7 @@ def header_from_dict(
         harness_version=details["inspect_version"],
         eval_id=_str(spec.get("eval_id"))
         or derived_eval_id(
-            _str(spec.get("run_id")), _str(spec.get("task_id")), _str(spec.get("created"))
+            _str(spec.get("run_id")), _str(spec.get("task_id")), utc_created(spec["created"])
         ),
         task=_str(spec.get("task")),
         task_version=_str(task_version),

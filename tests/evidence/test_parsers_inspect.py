@@ -578,3 +578,22 @@ def test_a_sample_with_both_score_and_scores_is_refused(tmp_path):
     log = parse_log(path)
     with pytest.raises(LogFormatError, match="both 'score' .* and 'scores'"):
         list(log.samples)
+
+
+def test_version_3_is_read_in_an_eval_but_refused_in_a_json_as_inspect_does(tmp_path):
+    """Inspect's .eval reader reads the version-3 logs some releases wrote; its .json reader
+    refuses any version above 2."""
+    header = json.loads(header_bytes())
+    header["version"] = 3
+    assert parse_log(_eval_with_header(tmp_path, header)).header.details["log_version"] == 3
+    path = tmp_path / "v3.json"
+    path.write_text(json.dumps({**header, "samples": []}))
+    with pytest.raises(LogFormatError, match="Unable to read version 3 .* versions 1 to 2"):
+        parse_log(path)
+
+
+def test_a_created_time_that_is_not_iso_is_refused(tmp_path):
+    header = json.loads(header_bytes())
+    header["eval"]["created"] = "yesterday"
+    with pytest.raises(LogFormatError, match="eval.created 'yesterday' is not an ISO 8601"):
+        parse_log(_eval_with_header(tmp_path, header))
