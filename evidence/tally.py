@@ -126,8 +126,13 @@ def _pass_k(k: int, threshold: float = 1.0) -> Reduce:
     return reduce
 
 
+def _mean(values: list[float]) -> float:
+    # statistics.mean computes exactly with fractions: 50x slower, same float for our needs
+    return math.fsum(values) / len(values)
+
+
 _FIXED: dict[str, Reduce] = {
-    "mean": _numeric_reducer(statistics.mean),
+    "mean": _numeric_reducer(_mean),
     "median": _numeric_reducer(statistics.median),
     "mode": _mode,
     "max": _max,
@@ -197,7 +202,9 @@ def stderr_of(values: Sequence[float]) -> float | None:
         return None
     if n < 2:
         return 0.0
-    return statistics.stdev(values) / math.sqrt(n)
+    mean = math.fsum(values) / n
+    variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    return math.sqrt(variance) / math.sqrt(n)
 
 
 class EpochTally:
