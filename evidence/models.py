@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from evidence.choices import LogFormat, RunStatus
+from evidence.choices import LogFormat, RunStatus, StatisticKind
 
 
 def log_upload_path(instance: LogFile, filename: str) -> str:
@@ -111,9 +111,7 @@ class RunStatistic(models.Model):
     evidence/tally.py): successes k of samples n with 95% Clopper–Pearson and Wilson bounds for a
     binary score, mean and standard error for every score, and the trial-level counts beside."""
 
-    class Kind(models.TextChoices):
-        BINARY = "binary", "binary (every sample's value is 0 or 1)"
-        NUMERIC = "numeric", "numeric (mean and standard error; no k)"
+    Kind = StatisticKind
 
     run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="statistics")
     name = models.CharField(max_length=200, help_text="Score name.")
