@@ -15,3 +15,8 @@ class LogFormat(models.TextChoices):
     LM_EVAL_SAMPLES = "lm_eval_samples", "lm-evaluation-harness samples"
     GENERIC = "generic", "generic run file"
     UNKNOWN = "unknown", "unknown"
+
+
+class StatisticKind(models.TextChoices):
+    BINARY = "binary", "binary (every sample's value is 0 or 1)"
+    NUMERIC = "numeric", "numeric (mean and standard error; no k)"

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from evidence.choices import LogFormat, RunStatus
+from evidence.choices import LogFormat, RunStatus, StatisticKind
 
 
 def log_upload_path(instance: LogFile, filename: str) -> str:
@@ -107,13 +107,43 @@ class RunMetric(models.Model):
 
 
 class RunStatistic(models.Model):
-    """Successes k of trials n for one score, with 95% Clopper–Pearson and Wilson bounds."""
+    """What one score of a run counts to, per sample (epochs reduced first; see
+    evidence/tally.py): successes k of samples n with 95% Clopper–Pearson and Wilson bounds for a
+    binary score, mean and standard error for every score, and the trial-level counts beside."""
+
+    Kind = StatisticKind
 
     run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="statistics")
     name = models.CharField(max_length=200, help_text="Score name.")
-    k = models.IntegerField()
-    n = models.IntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BINARY)
+    reducer = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="How each sample's epochs were reduced to one value; empty for one epoch.",
+    )
+    k = models.IntegerField(
+        null=True, blank=True, help_text="Samples whose value is 1; empty for a numeric score."
+    )
+    n = models.IntegerField(help_text="Samples scored (errored and unscored samples excluded).")
     rate = models.FloatField(null=True)
+    mean = models.FloatField(null=True, blank=True, help_text="Mean of the samples' values.")
+    stderr = models.FloatField(
+        null=True, blank=True, help_text="Standard error of that mean (sd / sqrt(n))."
+    )
+    k_trials = models.IntegerField(
+        null=True, blank=True, help_text="Trials (sample x epoch) with value 1."
+    )
+    n_trials = models.IntegerField(
+        null=True, blank=True, help_text="Trials scored (sample x epoch); empty for totals."
+    )
+    k_any = models.IntegerField(
+        null=True, blank=True, help_text="Samples where any epoch had value 1."
+    )
+    partial_trials = models.IntegerField(default=0, help_text="Trials scored P (partial).")
+    no_answer_trials = models.IntegerField(
+        default=0, help_text="Trials scored N (no answer, a refusal)."
+    )
+    unscored = models.IntegerField(default=0, help_text="Samples with no value for this score.")
     cp_lower = models.FloatField(null=True, help_text="Clopper–Pearson two-sided 95% lower.")
     cp_upper = models.FloatField(null=True, help_text="Clopper–Pearson two-sided 95% upper.")
     cp_lower_one_sided = models.FloatField(null=True)
@@ -127,9 +157,16 @@ class RunStatistic(models.Model):
         ordering = ["run", "name"]
         constraints = [
             models.UniqueConstraint(fields=["run", "name"], name="one_statistic_per_score"),
+            models.CheckConstraint(
+                condition=models.Q(kind="numeric", k__isnull=True)
+                | models.Q(kind="binary", k__isnull=False),
+                name="statistic_k_only_when_binary",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.k is None:
+            return f"{self.name}: mean {self.mean} over {self.n}"
         return f"{self.name}: {self.k}/{self.n}"
 
 

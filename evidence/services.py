@@ -36,6 +36,7 @@ from evidence.models import EvaluationRun, LogFile, RunMetric, RunStatistic, Sam
 from evidence.parsers.base import LogFormatError, ParsedHeader, ParsedSample
 from evidence.signals import run_ingested
 from evidence.statistics import run_statistics
+from evidence.tally import EpochTally, ScoreCount, declared_reducer
 
 logger = logging.getLogger(__name__)
 
@@ -263,20 +264,40 @@ def runs_requeue(*, older_than_seconds: int = 120) -> list[int]:
 
 
 class ScoreTally:
-    """Counts successes and binary trials per score name while samples stream past."""
+    """Counts a run's scores per sample while samples stream past (see evidence/tally.py):
+    each sample's epochs are reduced with the log's own reducer (Inspect's
+    `eval.config.epochs_reducer`, else Inspect's default `mean`), then counted."""
 
-    def __init__(self) -> None:
-        self.counts: dict[str, list[int]] = {}
+    def __init__(self, header: ParsedHeader) -> None:
+        epochs = header.details.get("epochs")
+        self.epochs = epochs if isinstance(epochs, int) and epochs > 1 else 1
+        self.declared_reducer = declared_reducer(header.details.get("epochs_reducer"))
+        self.tally = EpochTally(self.declared_reducer, epochs=self.epochs)
+        self.totals = list(header.tallies)  # totals reported without per-sample rows
 
     def add(self, sample: ParsedSample) -> None:
         if sample.error:
             return  # an errored sample is not a trial of the behaviour being measured
-        for name, score in sample.scores.items():
-            if score.correct is None:
-                continue
-            counts = self.counts.setdefault(name, [0, 0])
-            counts[0] += score.correct
-            counts[1] += 1
+        self.tally.add(sample.sample_id, sample.scores)
+
+    def counts(self) -> list[ScoreCount]:
+        counts = {count.name: count for count in self.tally.counts()}
+        for item in self.totals:
+            counts.setdefault(
+                item.name,
+                ScoreCount(
+                    name=item.name,
+                    reducer="",
+                    n=item.trials,
+                    k=item.successes,
+                    mean=(item.successes / item.trials) if item.trials else None,
+                    stderr=None,
+                    k_trials=None,
+                    n_trials=None,
+                    k_any=None,
+                ),
+            )
+        return [counts[name] for name in sorted(counts)]
 
 
 def run_ingest(*, run_id: int) -> EvaluationRun:
@@ -299,7 +320,7 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
                 samples_path=samples_path,
                 limits=conf.limits(),
             )
-            sample_count, error_count, tally = _store_samples(run, samples)
+            sample_count, error_count, tally = _store_samples(run, header, samples)
     except LogFormatError as exc:
         return _fail(run, str(exc))
     except Exception:
@@ -307,9 +328,6 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
         SampleResult.objects.filter(run=run).delete()
         EvaluationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, progress=0)
         raise
-    tallies = {name: (k, n) for name, (k, n) in tally.counts.items()}
-    for item in header.tallies:  # totals reported by the harness without per-sample rows
-        tallies.setdefault(item.name, (item.successes, item.trials))
     with transaction.atomic():
         RunMetric.objects.filter(run=run).delete()
         RunStatistic.objects.filter(run=run).delete()
@@ -325,9 +343,7 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
             )
             for m in header.metrics
         )
-        RunStatistic.objects.bulk_create(
-            _statistic_row(run, name, k, n) for name, (k, n) in sorted(tallies.items())
-        )
+        RunStatistic.objects.bulk_create(_statistic_row(run, count) for count in tally.counts())
         run.refresh_from_db()
         run.status = RunStatus.INGESTED
         run.error = ""
@@ -340,9 +356,9 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
     return run
 
 
-def _store_samples(run: EvaluationRun, samples: Iterator[ParsedSample]):
+def _store_samples(run: EvaluationRun, header: ParsedHeader, samples: Iterator[ParsedSample]):
     batch_size = conf.setting("SAMPLE_BATCH_SIZE")
-    tally = ScoreTally()
+    tally = ScoreTally(header)
     batch: list[tuple] = []
     stored = errors = 0
     for sample in samples:
@@ -400,22 +416,34 @@ def _flush(run: EvaluationRun, batch: list[tuple]) -> int:
     return count
 
 
-def _statistic_row(run: EvaluationRun, name: str, k: int, n: int) -> RunStatistic:
-    stats = run_statistics(k, n)
+def _statistic_row(run: EvaluationRun, count: ScoreCount) -> RunStatistic:
+    binary = count.k is not None
+    # Binomial bounds only where the sample values are 0/1; a numeric score has mean/stderr.
+    stats = run_statistics(count.k, count.n) if binary else None
     return RunStatistic(
         run=run,
-        name=name[:200],
-        k=k,
-        n=n,
-        rate=stats.rate,
-        cp_lower=stats.cp_lower,
-        cp_upper=stats.cp_upper,
-        cp_lower_one_sided=stats.cp_lower_one_sided,
-        cp_upper_one_sided=stats.cp_upper_one_sided,
-        wilson_lower=stats.wilson_lower,
-        wilson_upper=stats.wilson_upper,
-        wilson_lower_one_sided=stats.wilson_lower_one_sided,
-        wilson_upper_one_sided=stats.wilson_upper_one_sided,
+        name=count.name[:200],
+        kind=RunStatistic.Kind.BINARY if binary else RunStatistic.Kind.NUMERIC,
+        reducer=count.reducer[:100],
+        k=count.k,
+        n=count.n,
+        mean=count.mean,
+        stderr=count.stderr,
+        k_trials=count.k_trials,
+        n_trials=count.n_trials,
+        k_any=count.k_any,
+        partial_trials=count.partial_trials,
+        no_answer_trials=count.no_answer_trials,
+        unscored=count.unscored,
+        rate=stats.rate if stats else None,
+        cp_lower=stats.cp_lower if stats else None,
+        cp_upper=stats.cp_upper if stats else None,
+        cp_lower_one_sided=stats.cp_lower_one_sided if stats else None,
+        cp_upper_one_sided=stats.cp_upper_one_sided if stats else None,
+        wilson_lower=stats.wilson_lower if stats else None,
+        wilson_upper=stats.wilson_upper if stats else None,
+        wilson_lower_one_sided=stats.wilson_lower_one_sided if stats else None,
+        wilson_upper_one_sided=stats.wilson_upper_one_sided if stats else None,
     )
 
 

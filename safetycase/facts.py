@@ -137,7 +137,8 @@ def run_facts(*, runs) -> list[assessment.RunFacts]:
                 log_status=run.log_status,
                 finished_at=run_finished_at(run),
                 metadata=run.metadata,
-                statistics={s.name: (s.k, s.n) for s in run.statistics.all()},
+                # k/n of 0/1 scores only: a numeric score (mean over samples) has no k
+                statistics={s.name: (s.k, s.n) for s in run.statistics.all() if s.k is not None},
                 metrics=metrics,
                 error_count=run.error_count,
                 sample_count=run.sample_count,

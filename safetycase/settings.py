@@ -230,6 +230,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NodeTypeEnum": "safetycase.choices.NodeType",
         "LinkTypeEnum": "safetycase.choices.LinkType",
+        "BindingKindEnum": "safetycase.choices.BindingKind",
+        "StatisticKindEnum": "evidence.choices.StatisticKind",
     },
 }
 

@@ -17,7 +17,10 @@ from evidence.filtersets import EvaluationRunFilterSet
 
 class RunDetailApi(generics.RetrieveAPIView):
     """One run: status (with a reason when it failed), harness status, counts, metrics and
-    statistics (k, n, rate, Clopper–Pearson and Wilson 95% bounds per score)."""
+    statistics per score, counted per sample with each sample's epochs reduced first: k of n
+    samples with rate and Clopper–Pearson and Wilson 95% bounds for a binary score, mean and
+    stderr for every score, and the trial counts beside (k_trials, n_trials, k_any,
+    partial_trials, no_answer_trials); see docs/evidence-formats.md."""
 
     serializer_class = RunSerializer
 

@@ -26,7 +26,7 @@ from typing import IO
 
 import zstandard
 
-from ._inspect import header_from_dict, sample_from_dict
+from ._inspect import first_score_name, header_from_dict, sample_from_dict
 from ._json import loads
 from .base import DEFAULT_LIMITS, Limits, LogFormatError, ParsedHeader, ParsedLog, ParsedSample
 
@@ -214,8 +214,9 @@ def read_header(
     return archive, parsed
 
 
-def iter_samples(archive: EvalArchive) -> Iterator[ParsedSample]:
-    """Yield the samples one member at a time (never more than one inflated at once)."""
+def iter_samples(archive: EvalArchive, score_name: str = "") -> Iterator[ParsedSample]:
+    """Yield the samples one member at a time (never more than one inflated at once);
+    `score_name` names a sample's single `score` of an early log (see `first_score_name`)."""
     members = archive.sample_members
     limits = archive.limits
     with open(archive.path, "rb") as fh:
@@ -223,9 +224,11 @@ def iter_samples(archive: EvalArchive) -> Iterator[ParsedSample]:
             data = archive.read(fh, info)
             sample = loads(data, what=f"Member {info.filename!r}")
             del data
-            yield sample_from_dict(sample, where=f"Member {info.filename!r}", limits=limits)
+            yield sample_from_dict(
+                sample, where=f"Member {info.filename!r}", limits=limits, score_name=score_name
+            )
 
 
 def parse(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> ParsedLog:
     archive, header = read_header(path, limits)
-    return ParsedLog(header=header, samples=iter_samples(archive))
+    return ParsedLog(header=header, samples=iter_samples(archive, first_score_name(header)))

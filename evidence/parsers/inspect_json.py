@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._inspect import header_from_dict, sample_from_dict
+from ._inspect import first_score_name, header_from_dict, sample_from_dict
 from ._json import JsonTextReader
 from .base import DEFAULT_LIMITS, Limits, LogFormatError, ParsedLog, ParsedSample
 
@@ -44,7 +44,7 @@ def read_header(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, 
     return header
 
 
-def iter_samples(path: str | Path, limits: Limits) -> Iterator[ParsedSample]:
+def iter_samples(path: str | Path, limits: Limits, score_name: str = "") -> Iterator[ParsedSample]:
     with open(path, "rb") as fh:
         reader = _reader(fh, limits)
         index = 0
@@ -57,7 +57,12 @@ def iter_samples(path: str | Path, limits: Limits) -> Iterator[ParsedSample]:
                 continue
             for sample in reader.iter_array():
                 index += 1
-                yield sample_from_dict(sample, where=f"Sample #{index} of the log", limits=limits)
+                yield sample_from_dict(
+                    sample,
+                    where=f"Sample #{index} of the log",
+                    limits=limits,
+                    score_name=score_name,
+                )
         if not reader.at_end():
             raise LogFormatError(f"{WHAT} has data after its closing brace.")
 
@@ -65,4 +70,4 @@ def iter_samples(path: str | Path, limits: Limits) -> Iterator[ParsedSample]:
 def parse(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> ParsedLog:
     header = read_header(path, limits)
     parsed = header_from_dict(header, fmt="inspect_json", limits=limits)
-    return ParsedLog(header=parsed, samples=iter_samples(path, limits))
+    return ParsedLog(header=parsed, samples=iter_samples(path, limits, first_score_name(parsed)))

@@ -16,6 +16,12 @@ Mapping decisions
   sha256 of `[model_name, date, task]` (the start timestamp makes it unique per invocation and
   stable across re-uploads), and `run_id` the same over `[model_name, date]` (shared by the
   tasks of one invocation, like Inspect's run_id).
+* **lm-eval 0.3 results** (`results` keyed by task with `acc`, `acc_stderr`, `acc_norm`...,
+  `versions`, `config` with `model_args` as a string, no `date`, no filters) are read with
+  every value they hold: lm-eval 0.3 had no filters, and 0.4 names an unfiltered metric
+  `"<metric>,none"`, so a 0.3 `acc` is the score `"acc,none"` (the same name a 0.4 run of the
+  task gives it, so one binding selects both). With no `date` in the file, the eval id hashes
+  the file's results and config instead (re-uploads of the file repeat it; two runs differ).
 * **Metrics.** lm-eval keys values as `"<metric>,<filter>"` (`"acc,none"`,
   `"exact_match,strict-match"`). That whole key is the score name: `MetricRow(name="acc,none",
   scorer="acc", reducer="", metric=<aggregation>, value)`, where the aggregation is the one the
@@ -141,6 +147,11 @@ def _load_results(path: str | Path, limits: Limits) -> dict[str, Any]:
     return json_safe(doc, max_depth=limits.max_json_depth)
 
 
+def _content_id(doc: dict[str, Any]) -> str:
+    blob = json.dumps([doc.get("results"), doc.get("config")], sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
 def _aggregation(configs: dict[str, Any], task: str, metric: str, is_group: bool) -> str:
     if is_group:
         return "mean"  # lm-eval aggregates groups by (weighted) mean only
@@ -153,14 +164,28 @@ def _aggregation(configs: dict[str, Any], task: str, metric: str, is_group: bool
     return metric
 
 
+_NOT_METRICS = frozenset({"name", "alias", "sample_len", "sample_count", "samples"})
+UNFILTERED = "none"  # lm-eval 0.4's filter name for a metric without a filter
+
+
+def _is_metric_value(value: Any) -> bool:
+    if value is None or value == "N/A":  # None: NaN made JSON-safe
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def metric_rows(
     values: dict[str, Any], *, configs: dict[str, Any], task: str, is_group: bool
 ) -> list[MetricRow]:
     rows = []
     for key, value in values.items():
-        if "," not in key:  # name, alias, sample_len, sample_count
+        if "," in key:
+            metric, _, filter_name = key.partition(",")
+        elif key in _NOT_METRICS or not _is_metric_value(value):
             continue
-        metric, _, filter_name = key.partition(",")
+        else:  # lm-eval 0.3: no filters
+            metric, filter_name = key, UNFILTERED
+            key = f"{metric},{filter_name}"
         if metric.endswith("_stderr"):
             base = metric[: -len("_stderr")]
             rows.append(MetricRow(f"{base},{filter_name}", base, "", "stderr", clean_float(value)))
@@ -192,6 +217,8 @@ def _task_header(doc: dict[str, Any], task: str, tasks: list[str]) -> ParsedHead
     config = _dict(doc.get("config"))
     name = model_name(doc)
     date = doc.get("date")
+    # lm-eval 0.3 writes no date: the file's own results and config tell its runs apart
+    identity = date if date is not None else _content_id(doc)
     n_samples = _dict(_dict(doc.get("n-samples")).get(task))
     total = n_samples.get("effective", values.get("sample_len"))
     total = total if isinstance(total, int) and not isinstance(total, bool) else None
@@ -203,6 +230,7 @@ def _task_header(doc: dict[str, Any], task: str, tasks: list[str]) -> ParsedHead
     task_config = _dict(configs.get(task))
     details: dict[str, Any] = {
         "lm_eval_version": str(doc.get("lm_eval_version") or ""),
+        "results_shape": "0.4" if "lm_eval_version" in doc or "configs" in doc else "0.3",
         "date": clean_float(date),
         "git_hash": doc.get("git_hash"),
         "model_source": doc.get("model_source"),
@@ -229,13 +257,13 @@ def _task_header(doc: dict[str, Any], task: str, tasks: list[str]) -> ParsedHead
         format="lm_eval",
         harness="lm_eval",
         harness_version=details["lm_eval_version"],
-        eval_id=_short_id(name, date, task),
+        eval_id=_short_id(name, identity, task),
         task=task,
         task_version="" if version is None else str(version),
         model=name,
         log_status="success",  # lm-eval writes a results file only for a finished run
         model_version=str(config.get("model_sha") or config.get("model_revision") or ""),
-        run_id=_short_id(name, date),
+        run_id=_short_id(name, identity),
         started_at=_iso(date),
         total_samples=total,
         completed_samples=total,

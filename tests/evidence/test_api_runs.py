@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from evidence.models import EvaluationRun, LogFile, SampleResult
+from evidence.models import EvaluationRun, LogFile, RunStatistic, SampleResult
 
 pytestmark = pytest.mark.django_db
 
@@ -61,9 +61,22 @@ def test_posting_an_inspect_log_answers_202_and_the_run_gets_ingested(
     assert run["metadata"]["generator"] == "make_logs.py"
     assert run["file"]["sha256"] == LogFile.objects.get().sha256
     match = next(s for s in run["statistics"] if s["name"] == "match")
-    assert match["n"] == 180
-    assert 0 <= match["cp_lower"] <= match["rate"] <= match["cp_upper"] <= 1
-    assert any(m["name"] == "match" and m["metric"] == "accuracy" for m in run["metrics"])
+    accuracy = {
+        m["reducer"]: m["value"]
+        for m in run["metrics"]
+        if m["name"] == "match" and m["metric"] == "accuracy"
+    }
+    # Counted per sample, each sample's 3 epochs reduced by the log's first reducer (mean):
+    # C/I epochs average to thirds, so the score is numeric, its mean Inspect's accuracy.
+    assert (match["kind"], match["reducer"]) == ("numeric", "mean")
+    assert (match["n"], match["k"]) == (60, None)
+    assert match["mean"] == pytest.approx(accuracy["mean"])
+    assert match["rate"] is None and match["cp_lower"] is None
+    # The trials beside: pooled successes are Inspect's mean accuracy x 180 trials, and the
+    # samples with any success are its max-reducer accuracy x 60 samples.
+    assert match["n_trials"] == 180
+    assert match["k_trials"] == round(accuracy["mean"] * 180)
+    assert match["k_any"] == round(accuracy["max"] * 60)
 
 
 def test_the_same_file_posted_again_returns_the_existing_run(
@@ -210,6 +223,22 @@ def test_lm_eval_results_and_samples_posted_together(
     assert (acc.k, acc.n) == (12, 40)  # lm-eval reports acc 0.3 = 12 / 40
 
 
+def test_lm_eval_0_3_results_are_ingested_with_every_metric_value(
+    harness_client, django_capture_on_commit_callbacks
+):
+    path = LM_EVAL / "results-0.3-shape.json"
+    response = post_file(harness_client, path, capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.content
+    results = json.loads(path.read_text())["results"]
+    runs = {run.task: run for run in EvaluationRun.objects.prefetch_related("metrics")}
+    assert set(runs) == set(results)
+    for task, values in results.items():
+        run = runs[task]
+        assert run.status == "ingested", run.error
+        stored = sorted(m.value for m in run.metrics.all())
+        assert stored == sorted(values.values())
+
+
 def test_lm_eval_samples_posted_later_attach_to_their_run(
     harness_client, django_capture_on_commit_callbacks
 ):
@@ -256,6 +285,67 @@ def test_a_generic_run_with_totals_gets_statistics(
     assert (stat.k, stat.n, stat.rate) == (0, 300, 0.0)
     # One-sided 95% Clopper-Pearson upper bound for 0/300 is 1 - 0.05 ** (1 / 300).
     assert stat.cp_upper_one_sided == pytest.approx(1 - 0.05 ** (1 / 300))
+
+
+def test_epochs_of_one_scenario_are_not_counted_as_independent_trials(
+    harness_client, django_capture_on_commit_callbacks
+):
+    """100 scenarios x 3 epochs without the behaviour: the bound is the one of 0/100 samples
+    (0.0295, which fails "rate below 0.01"), not of 0/300 trials (0.0099, which would pass)."""
+    samples = [
+        {"id": f"scenario-{i}", "epoch": epoch, "scores": {"covert_action": False}}
+        for i in range(100)
+        for epoch in (1, 2, 3)
+    ]
+    body = {**GENERIC_RUN, "run": {**GENERIC_RUN["run"], "id": "epochs-1"}, "samples": samples}
+    del body["results"]
+    post_file(
+        harness_client,
+        json.dumps(body).encode(),
+        name="run.json",
+        capture=django_capture_on_commit_callbacks,
+    )
+    stat = EvaluationRun.objects.get().statistics.get(name="covert_action")
+    assert (stat.k, stat.n, stat.k_trials, stat.n_trials, stat.k_any) == (0, 100, 0, 300, 0)
+    assert stat.reducer == "mean"  # the documented default
+    assert stat.cp_upper_one_sided == pytest.approx(1 - 0.05 ** (1 / 100))
+    assert stat.cp_upper_one_sided > 0.01
+
+
+def test_one_covert_epoch_in_a_scenario_is_not_averaged_away_from_k_any(
+    harness_client, django_capture_on_commit_callbacks
+):
+    """Scenario 0 acts covertly in one of its 3 epochs: per sample it is 1/3 (a numeric score,
+    no k to hide it in), and k_any counts it."""
+    samples = [
+        {"id": f"s{i}", "epoch": e, "scores": {"covert_action": i == 0 and e == 2}}
+        for i in range(50)
+        for e in (1, 2, 3)
+    ]
+    body = {**GENERIC_RUN, "run": {**GENERIC_RUN["run"], "id": "epochs-2"}, "samples": samples}
+    del body["results"]
+    post_file(
+        harness_client,
+        json.dumps(body).encode(),
+        name="run.json",
+        capture=django_capture_on_commit_callbacks,
+    )
+    response = harness_client.get(f"/api/v1/runs/{EvaluationRun.objects.get().pk}/")
+    (stat,) = response.json()["statistics"]
+    assert (stat["kind"], stat["k"], stat["n"]) == ("numeric", None, 50)
+    assert (stat["k_any"], stat["k_trials"], stat["n_trials"]) == (1, 1, 150)
+    assert stat["mean"] == pytest.approx(1 / 3 / 50)
+    assert stat["rate"] is None and stat["cp_upper_one_sided"] is None
+
+
+def test_a_log_format_version_the_reader_does_not_know_is_refused_naming_it(harness_client):
+    log = json.loads((INSPECT / "arith-success.json").read_text())
+    log["version"] = 4
+    response = post_file(harness_client, json.dumps(log).encode(), name="v4.json")
+    assert response.status_code == 422, response.content
+    assert "Unable to read version 4 of the Inspect log format" in response.json()["error"]
+    assert EvaluationRun.objects.get().status == "failed"
+    assert not RunStatistic.objects.exists()
 
 
 @pytest.mark.parametrize(

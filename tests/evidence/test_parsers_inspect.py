@@ -495,3 +495,105 @@ def test_json_syntax_error_is_reported_where_it_is(tmp_path):
     path = _json_log(tmp_path, '[{"id": "a" "epoch": 1}, ' + ", ".join([good] * 30) + "]")
     with pytest.raises(LogFormatError, match=r"Expecting ',' delimiter at character \d+\.$"):
         list(parse_log(path, limits=Limits(max_member_bytes=200_000)).samples)
+
+
+# -- versions and shapes Inspect's reader refuses or migrates ----------------------------------
+
+V1_JSON = FIXTURES / "v1-yes-no.json"
+
+
+def _eval_with_header(tmp_path: Path, header: dict, name="h.eval") -> Path:
+    return write_zip(
+        tmp_path / name,
+        [("samples/q1_epoch_1.json", sample_json()), ("header.json", json.dumps(header).encode())],
+    )
+
+
+@pytest.mark.parametrize("suffix", [".eval", ".json"])
+def test_a_newer_log_format_version_is_refused_naming_the_version(tmp_path, suffix):
+    header = json.loads(header_bytes())
+    header["version"] = 4
+    if suffix == ".eval":
+        path = _eval_with_header(tmp_path, header)
+    else:
+        path = tmp_path / "v4.json"
+        path.write_text(json.dumps({**header, "samples": []}))
+    with pytest.raises(LogFormatError, match="Unable to read version 4 of the Inspect log format"):
+        parse_log(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda h: h["results"]["scores"][0].pop("name"), r"results.scores\[0\] has no 'name'"),
+        (lambda h: h["results"]["scores"][1].pop("scorer"), r"results.scores\[1\] has no 'scorer'"),
+        (lambda h: h["eval"].pop("model"), "lacks 'model'"),
+        (lambda h: h["eval"].pop("dataset"), "lacks 'dataset'"),
+        (lambda h: h.update(status="finished"), "status 'finished' is not one of"),
+        (lambda h: h.update(version="two"), "format 'version' is 'two'"),
+        (
+            lambda h: h["results"].update(scorer={"name": "match"}),
+            "both 'scorer' .* and 'scores'",
+        ),
+    ],
+)
+def test_a_header_inspect_refuses_is_refused_with_the_reason(tmp_path, change, reason):
+    header = json.loads(header_bytes())
+    change(header)
+    path = _eval_with_header(tmp_path, header)
+    with pytest.raises(LogFormatError, match=reason):
+        parse_log(path)
+
+
+def test_version_1_json_is_migrated_as_inspect_migrates_it():
+    log = parse_log(V1_JSON)
+    header = log.header
+    assert header.details["log_version"] == 1
+    assert (header.task, header.model, header.harness_version) == (
+        "v1_words",
+        "mockllm/model",
+        "0.3.17",
+    )
+    # results.scorer + results.metrics -> one score, named like its scorer
+    assert {(m.name, m.scorer, m.metric) for m in header.metrics} == {
+        ("includes", "includes", "accuracy"),
+        ("includes", "includes", "bootstrap_std"),
+    }
+    accuracy = next(m.value for m in header.metrics if m.metric == "accuracy")
+    assert accuracy == pytest.approx(0.7)
+    samples = list(log.samples)
+    assert len(samples) == 30  # 10 samples x 3 epochs
+    assert all(set(s.scores) == {"includes"} for s in samples)  # sample.score -> scores
+    assert sum(s.scores["includes"].value for s in samples) == pytest.approx(0.7 * 30)
+    # no eval_id in a version 1 log: Inspect derives one (checked against it in the fidelity test)
+    assert "eval_id" not in json.loads(V1_JSON.read_text())["eval"]
+    assert len(header.eval_id) == 22
+
+
+def test_a_sample_with_both_score_and_scores_is_refused(tmp_path):
+    path = small_eval(
+        tmp_path,
+        [("samples/q1_epoch_1.json", sample_json(score={"value": "C"}))],
+    )
+    log = parse_log(path)
+    with pytest.raises(LogFormatError, match="both 'score' .* and 'scores'"):
+        list(log.samples)
+
+
+def test_version_3_is_read_in_an_eval_but_refused_in_a_json_as_inspect_does(tmp_path):
+    """Inspect's .eval reader reads the version-3 logs some releases wrote; its .json reader
+    refuses any version above 2."""
+    header = json.loads(header_bytes())
+    header["version"] = 3
+    assert parse_log(_eval_with_header(tmp_path, header)).header.details["log_version"] == 3
+    path = tmp_path / "v3.json"
+    path.write_text(json.dumps({**header, "samples": []}))
+    with pytest.raises(LogFormatError, match="Unable to read version 3 .* versions 1 to 2"):
+        parse_log(path)
+
+
+def test_a_created_time_that_is_not_iso_is_refused(tmp_path):
+    header = json.loads(header_bytes())
+    header["eval"]["created"] = "yesterday"
+    with pytest.raises(LogFormatError, match="eval.created 'yesterday' is not an ISO 8601"):
+        parse_log(_eval_with_header(tmp_path, header))

@@ -11,6 +11,7 @@ import pytest
 from evidence.parsers import (
     Limits,
     LogFormatError,
+    detect_format,
     lm_eval_samples_task_hash,
     open_run,
     parse_lm_eval_runs,
@@ -180,3 +181,45 @@ def test_read_headers_and_open_run_with_a_later_samples_file():
         open_run(RESULTS, eval_id=gen.eval_id, samples_path=SAMPLES_MC)
     with pytest.raises(LogFormatError, match="holds no run with eval id 'nope'"):
         open_run(RESULTS, eval_id="nope")
+
+
+# -- lm-eval 0.3 results (no filters, no date) -------------------------------------------------
+
+RESULTS_03 = FIXTURES / "results-0.3-shape.json"
+
+
+def test_lm_eval_0_3_results_keep_every_metric_value():
+    doc = json.loads(RESULTS_03.read_text())
+    runs = parse_lm_eval_runs(RESULTS_03)
+    assert [r.header.task for r in runs] == list(doc["results"])
+    stored = 0
+    for run in runs:
+        header = run.header
+        values = doc["results"][header.task]
+        assert header.task_version == str(doc["versions"][header.task])
+        assert header.model == "EleutherAI/pythia-160m"  # from the "k=v,k=v" model_args
+        assert header.details["results_shape"] == "0.3"
+        got = {(m.name, m.metric): m.value for m in header.metrics}
+        for key, value in values.items():
+            if key.endswith("_stderr"):
+                assert got[(f"{key[: -len('_stderr')]},none", "stderr")] == value
+            else:
+                assert got[(f"{key},none", key)] == value
+        assert len(got) == len(values)
+        stored += len(got)
+    assert stored == sum(len(v) for v in doc["results"].values()) == 15
+
+
+def test_lm_eval_0_3_runs_have_distinct_stable_ids(tmp_path):
+    first = [r.header.eval_id for r in parse_lm_eval_runs(RESULTS_03)]
+    assert len(set(first)) == len(first)
+    assert first == [r.header.eval_id for r in parse_lm_eval_runs(RESULTS_03)]
+    doc = json.loads(RESULTS_03.read_text())
+    doc["results"]["hellaswag"]["acc"] = 0.3  # another run of the same model and tasks
+    other = tmp_path / "results.json"
+    other.write_text(json.dumps(doc))
+    assert parse_lm_eval_runs(other)[0].header.eval_id != first[0]
+
+
+def test_lm_eval_0_3_is_detected():
+    assert detect_format(RESULTS_03) == "lm_eval"

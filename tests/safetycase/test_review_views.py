@@ -451,7 +451,8 @@ def test_run_page_shows_provenance_statistics_and_metrics(client, viewer, upload
         "harness",  # the uploader
         "elicitation",  # upload metadata
         "Clopper–Pearson 95%",
-        "130/180",  # match: k/n
+        "130/180 trials",  # match: successes over every sample x epoch
+        "n = 60",  # match per sample: 3 epochs averaged (mean reducer), so no k
         "accuracy",  # a harness metric
         f'href="/runs/{run.pk}/log"',
         'data-run-status="ingested"',
