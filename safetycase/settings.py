@@ -169,15 +169,19 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Login rate limiting (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username,
-# or from one client address, further attempts are refused (429, the lockout page) until
-# LOGIN_LOCKOUT_SECONDS have passed without another failure; a successful login clears the
-# count. Axes rather than a hand-made cache counter: it hooks Django's own authentication
-# signals (so the admin login is covered too), and its database handler keeps the counts in
-# PostgreSQL, shared by every gunicorn worker even where CACHE_URL is a per-process cache.
+# Login rate limiting (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username
+# from one client address, further attempts for that username from that address are refused
+# (429, the lockout page) until LOGIN_LOCKOUT_SECONDS have passed without another failure; a
+# successful login clears the count. The pair, not the username alone: otherwise anyone could
+# lock a colleague out from everywhere with five wrong passwords. One address failing that
+# often over any usernames is locked as well. Axes rather than a hand-made cache counter: it
+# hooks Django's own authentication signals (so the admin login is covered too), and its
+# database handler keeps the counts in PostgreSQL, shared by every gunicorn worker even where
+# CACHE_URL is a per-process cache.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+# An address that fails for many usernames is locked too (it only locks itself out).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind the reverse proxy every request comes from the proxy's address: the client's is in
