@@ -58,11 +58,17 @@ class EvaluationRun(models.Model):
     log_error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    total_samples = models.IntegerField(null=True, blank=True)
-    completed_samples = models.IntegerField(null=True, blank=True)
+    total_samples = models.BigIntegerField(null=True, blank=True)
+    completed_samples = models.BigIntegerField(null=True, blank=True)
     sample_count = models.IntegerField(default=0, help_text="Sample results stored.")
     error_count = models.IntegerField(default=0, help_text="Samples the harness marked errored.")
     progress = models.IntegerField(default=0, help_text="Samples parsed so far while parsing.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker parsing the run."
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Ingestion attempts started (the sweeper fails the run past a limit)."
+    )
     metadata = models.JSONField(default=dict, blank=True, help_text="Provenance sent on upload.")
     details = models.JSONField(default=dict, blank=True, help_text="Provenance from the log.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -111,8 +117,8 @@ class RunStatistic(models.Model):
 
     run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="statistics")
     name = models.CharField(max_length=200, help_text="Score name.")
-    k = models.IntegerField()
-    n = models.IntegerField()
+    k = models.BigIntegerField()
+    n = models.BigIntegerField()
     rate = models.FloatField(null=True)
     cp_lower = models.FloatField(null=True, help_text="Clopper–Pearson two-sided 95% lower.")
     cp_upper = models.FloatField(null=True, help_text="Clopper–Pearson two-sided 95% upper.")

@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -80,23 +83,52 @@ def log_submit(*, upload, metadata: dict[str, Any] | None = None, uploaded_by=No
         if known and len(known) == len(headers):
             return SubmitResult(runs=known, created=False)
         new_headers = [h for h in headers if h.eval_id not in {r.eval_id for r in known}]
-        with transaction.atomic():
-            log_file = _store_file(
-                path, upload_name(upload), sha256, size, headers[0].format, uploaded_by
-            )
-            runs = [
-                EvaluationRun.objects.create(
-                    log_file=log_file,
-                    # Provenance the log itself carries (generic files), overridden by what
-                    # the uploader sent.
-                    metadata={**header.details.get("metadata", {}), **metadata},
-                    **_run_fields(header),
+        try:
+            with _removed_unless_committed() as stored, transaction.atomic():
+                log_file = _store_file(
+                    path, upload_name(upload), sha256, size, headers[0].format, uploaded_by
                 )
-                for header in new_headers
-            ]
-            for run in runs:
-                _enqueue_ingest(run.pk)
+                stored.append(log_file.file.name)
+                runs = [
+                    EvaluationRun.objects.create(
+                        log_file=log_file,
+                        # Provenance the log itself carries (generic files), overridden by
+                        # what the uploader sent.
+                        metadata={**header.details.get("metadata", {}), **metadata},
+                        **_run_fields(header),
+                    )
+                    for header in new_headers
+                ]
+                for run in runs:
+                    _enqueue_ingest(run.pk)
+        except IntegrityError:
+            # A simultaneous upload of the same file or eval id committed first: its runs.
+            return _winner_of_race(sha256, [h.eval_id for h in headers if h.eval_id])
         return SubmitResult(runs=known + runs, created=True, log_file=log_file)
+
+
+@contextlib.contextmanager
+def _removed_unless_committed() -> Iterator[list[str]]:
+    """Removes the stored files named in the yielded list when the block fails, so a refused
+    or lost upload leaves no file without a row."""
+    stored: list[str] = []
+    try:
+        yield stored
+    except BaseException:
+        from django.core.files.storage import default_storage
+
+        for name in stored:
+            with contextlib.suppress(OSError):
+                default_storage.delete(name)
+        raise
+
+
+def _winner_of_race(sha256: str, eval_ids: list[str]) -> SubmitResult:
+    existing = LogFile.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        runs = list(existing.runs.all()) or list(existing.sample_runs.all())
+        return SubmitResult(runs=runs, created=False, log_file=existing)
+    return SubmitResult(runs=_runs_with_eval_ids(eval_ids), created=False)
 
 
 def upload_name(upload) -> str:
@@ -153,11 +185,15 @@ def _store_file(path: Path, name: str, sha256: str, size: int, format: str, uplo
 
 def _store_unreadable(path, name, sha256, size, reason, uploaded_by) -> SubmitResult:
     """Keep the file and record a failed run, so nothing sent to us is lost silently."""
-    with transaction.atomic():
-        log_file = _store_file(path, name, sha256, size, LogFormat.UNKNOWN, uploaded_by)
-        run = EvaluationRun.objects.create(
-            log_file=log_file, status=RunStatus.FAILED, error=reason, format=LogFormat.UNKNOWN
-        )
+    try:
+        with _removed_unless_committed() as stored, transaction.atomic():
+            log_file = _store_file(path, name, sha256, size, LogFormat.UNKNOWN, uploaded_by)
+            stored.append(log_file.file.name)
+            run = EvaluationRun.objects.create(
+                log_file=log_file, status=RunStatus.FAILED, error=reason, format=LogFormat.UNKNOWN
+            )
+    except IntegrityError:  # the same bytes, posted at the same moment
+        return _winner_of_race(sha256, [])
     return SubmitResult(runs=[run], created=True, log_file=log_file, failed=True)
 
 
@@ -185,14 +221,19 @@ def _attach_samples_file(
             "together.",
             uploaded_by,
         )
-    with transaction.atomic():
-        log_file = _store_file(path, name, sha256, size, LogFormat.LM_EVAL_SAMPLES, uploaded_by)
-        run = EvaluationRun.objects.select_for_update().get(pk=run.pk)
-        run.samples_file = log_file
-        run.status = RunStatus.QUEUED
-        run.error = ""
-        run.save(update_fields=["samples_file", "status", "error"])
-        _enqueue_ingest(run.pk)
+    try:
+        with _removed_unless_committed() as stored, transaction.atomic():
+            log_file = _store_file(path, name, sha256, size, LogFormat.LM_EVAL_SAMPLES, uploaded_by)
+            stored.append(log_file.file.name)
+            run = EvaluationRun.objects.select_for_update().get(pk=run.pk)
+            run.samples_file = log_file
+            run.status = RunStatus.QUEUED
+            run.error = ""
+            run.attempts = 0
+            run.save(update_fields=["samples_file", "status", "error", "attempts"])
+            _enqueue_ingest(run.pk)
+    except IntegrityError:
+        return _winner_of_race(sha256, [])
     return SubmitResult(runs=[run], created=True, log_file=log_file)
 
 
@@ -202,6 +243,15 @@ def _runs_with_eval_ids(eval_ids: Iterable[str]) -> list[EvaluationRun]:
 
 
 def _run_fields(header: ParsedHeader) -> dict[str, Any]:
+    fields = _header_fields(header)
+    # Identity fields are stored whole or not at all: a cut id could collide with another.
+    if len(header.eval_id) > EvaluationRun._meta.get_field("eval_id").max_length:
+        fields["eval_id"] = ""
+        fields["details"] = {**fields["details"], "eval_id": header.eval_id}
+    return fields
+
+
+def _header_fields(header: ParsedHeader) -> dict[str, Any]:
     return {
         "format": header.format,
         "harness": header.harness[:50],
@@ -234,27 +284,53 @@ def _datetime(text: str):
     return value
 
 
-def _enqueue_ingest(run_id: int) -> None:
-    from evidence.tasks import ingest_run
+INGEST_TASK = "evidence.tasks.ingest_run"
 
+
+def _send_ingest(run_id: int) -> None:
+    # By name through the Celery registry: the tasks module imports this one, not the reverse.
+    current_app.tasks[INGEST_TASK].delay(run_id)
+
+
+def _enqueue_ingest(run_id: int) -> None:
     # robust: with the broker down the upload still succeeds; the run stays `queued` and
     # `runs_requeue` (every few minutes, from beat) sends it again.
-    transaction.on_commit(lambda: ingest_run.delay(run_id), robust=True)
+    transaction.on_commit(lambda: _send_ingest(run_id), robust=True)
 
 
-def runs_requeue(*, older_than_seconds: int = 120) -> list[int]:
-    """Enqueue again the runs still `queued` after a while (their job was never delivered,
-    e.g. because the broker was down when they were uploaded). Returns their ids."""
-    from evidence.tasks import ingest_run
-
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    run_ids = list(
-        EvaluationRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff)
-        .order_by("id")
-        .values_list("pk", flat=True)
+def runs_requeue(*, older_than_seconds: int | None = None) -> list[int]:
+    """The sweeper. Enqueues again the runs still `queued` after a while (their job was never
+    delivered, e.g. because the broker was down when they were uploaded), and recovers the
+    runs left `parsing` by a worker that died or hangs (no heartbeat for
+    EVIDENCE_STALE_PARSING_SECONDS): queued again, or failed with a sentence once
+    EVIDENCE_MAX_INGEST_ATTEMPTS attempts were made. Returns the ids sent again."""
+    now = timezone.now()
+    if older_than_seconds is None:
+        older_than_seconds = conf.setting("REQUEUE_AFTER_SECONDS")
+    stale_seconds = conf.setting("STALE_PARSING_SECONDS")
+    max_attempts = conf.setting("MAX_INGEST_ATTEMPTS")
+    stale_cutoff = now - timedelta(seconds=stale_seconds)
+    stale = EvaluationRun.objects.filter(status=RunStatus.PARSING).filter(
+        Q(heartbeat_at__lt=stale_cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=stale_cutoff)
     )
+    for run in stale.filter(attempts__gte=max_attempts).only("pk"):
+        _fail(
+            run,
+            f"Ingestion was attempted {max_attempts} times and each attempt stopped without "
+            f"finishing (the worker died or hung, e.g. out of memory or past its time limit); "
+            f"the log is kept, but was not ingested.",
+        )
+    recovered = list(stale.filter(attempts__lt=max_attempts).values_list("pk", flat=True))
+    EvaluationRun.objects.filter(pk__in=recovered, status=RunStatus.PARSING).update(
+        status=RunStatus.QUEUED, progress=0
+    )
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    waiting = EvaluationRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff)
+    # A run queued again by an upload of its samples file waits from then, not from creation.
+    waiting = waiting.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
+    run_ids = sorted({*waiting.values_list("pk", flat=True), *recovered})
     for run_id in run_ids:
-        ingest_run.delay(run_id)
+        _send_ingest(run_id)
     return run_ids
 
 
@@ -265,8 +341,9 @@ def runs_requeue(*, older_than_seconds: int = 120) -> list[int]:
 class ScoreTally:
     """Counts successes and binary trials per score name while samples stream past."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_names: int | None = None) -> None:
         self.counts: dict[str, list[int]] = {}
+        self.max_names = max_names
 
     def add(self, sample: ParsedSample) -> None:
         if sample.error:
@@ -274,7 +351,11 @@ class ScoreTally:
         for name, score in sample.scores.items():
             if score.correct is None:
                 continue
-            counts = self.counts.setdefault(name, [0, 0])
+            counts = self.counts.get(name)
+            if counts is None:
+                if self.max_names is not None and len(self.counts) >= self.max_names:
+                    raise LogFormatError(_too_many_score_names(self.max_names))
+                counts = self.counts[name] = [0, 0]
             counts[0] += score.correct
             counts[1] += 1
 
@@ -284,7 +365,12 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
     run = EvaluationRun.objects.select_related("log_file", "samples_file").get(pk=run_id)
     if run.status in (RunStatus.INGESTED, RunStatus.FAILED):
         return run
-    EvaluationRun.objects.filter(pk=run.pk).update(status=RunStatus.PARSING, progress=0)
+    EvaluationRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.PARSING,
+        progress=0,
+        heartbeat_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
     # Rows an interrupted attempt (a killed worker) left behind.
     SampleResult.objects.filter(run=run).delete()
     try:
@@ -299,17 +385,90 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
                 samples_path=samples_path,
                 limits=conf.limits(),
             )
+            _check_header_caps(header)
             sample_count, error_count, tally = _store_samples(run, samples)
+            tallies = _checked_tallies(tally, header)
     except LogFormatError as exc:
         return _fail(run, str(exc))
+    except SoftTimeLimitExceeded:
+        return _fail(run, _over_time_limit())
+    except DataError:
+        logger.exception("run %s: a value of the log could not be stored", run.pk)
+        return _fail(run, "A value in the log cannot be stored (out of range or malformed).")
     except Exception:
         # Unexpected (database down, a bug): leave nothing partial; the task decides on retry.
         SampleResult.objects.filter(run=run).delete()
         EvaluationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, progress=0)
         raise
+    try:
+        return _store_results(run, header, tallies, sample_count, error_count)
+    except SoftTimeLimitExceeded:
+        return _fail(run, _over_time_limit())
+    except DataError:
+        logger.exception("run %s: a value of the log could not be stored", run.pk)
+        return _fail(run, "A value in the log cannot be stored (out of range or malformed).")
+
+
+MAX_COUNT = 2**63 - 1  # what a 64-bit database column holds
+
+
+def _too_many_score_names(limit: int) -> str:
+    return (
+        f"The log has more than {limit:,} distinct score names (limit "
+        f"EVIDENCE_MAX_SCORE_NAMES); name fewer scores per run."
+    )
+
+
+def _over_time_limit() -> str:
+    return (
+        f"Ingestion took longer than the time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} "
+        "seconds (TASK_SOFT_TIME_LIMIT) and was stopped; split the log into smaller runs."
+    )
+
+
+def _check_header_caps(header: ParsedHeader) -> None:
+    limit = conf.setting("MAX_METRICS")
+    if len(header.metrics) > limit:
+        raise LogFormatError(
+            f"The log reports {len(header.metrics):,} metrics, more than the limit of "
+            f"{limit:,} (EVIDENCE_MAX_METRICS)."
+        )
+    names = conf.setting("MAX_SCORE_NAMES")
+    if len({t.name for t in header.tallies}) > names:
+        raise LogFormatError(_too_many_score_names(names))
+
+
+def _checked_tallies(tally: ScoreTally, header: ParsedHeader) -> dict[str, tuple[int, int]]:
     tallies = {name: (k, n) for name, (k, n) in tally.counts.items()}
     for item in header.tallies:  # totals reported by the harness without per-sample rows
         tallies.setdefault(item.name, (item.successes, item.trials))
+    limit = conf.setting("MAX_SCORE_NAMES")
+    if len(tallies) > limit:
+        raise LogFormatError(_too_many_score_names(limit))
+    for name, (k, n) in tallies.items():
+        if not (_whole(k) and _whole(n) and 0 <= k <= n <= MAX_COUNT):
+            raise LogFormatError(
+                f"The counts of score {name[:100]!r} are not whole numbers with "
+                f"0 ≤ successes ≤ trials < 2^63: successes {k!r}, trials {n!r}."
+            )
+    return {name: (int(k), int(n)) for name, (k, n) in tallies.items()}
+
+
+def _whole(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int)
+
+
+def _store_results(
+    run: EvaluationRun,
+    header: ParsedHeader,
+    tallies: dict[str, tuple[int, int]],
+    sample_count: int,
+    error_count: int,
+) -> EvaluationRun:
     with transaction.atomic():
         RunMetric.objects.filter(run=run).delete()
         RunStatistic.objects.filter(run=run).delete()
@@ -342,16 +501,26 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
 
 def _store_samples(run: EvaluationRun, samples: Iterator[ParsedSample]):
     batch_size = conf.setting("SAMPLE_BATCH_SIZE")
-    tally = ScoreTally()
+    max_id = conf.setting("MAX_SAMPLE_ID_CHARS")
+    max_names = conf.setting("MAX_SCORE_NAMES")
+    tally = ScoreTally(max_names=max_names)
     batch: list[tuple] = []
     stored = errors = 0
     for sample in samples:
+        if len(sample.sample_id) > max_id:
+            # Cutting it could make two samples one; the whole log is refused instead.
+            raise LogFormatError(
+                f"Sample id {sample.sample_id[:40]!r}… is {len(sample.sample_id):,} characters "
+                f"long; at most {max_id:,} are accepted (EVIDENCE_MAX_SAMPLE_ID_CHARS)."
+            )
+        if len(sample.scores) > max_names:
+            raise LogFormatError(_too_many_score_names(max_names))
         tally.add(sample)
         errors += bool(sample.error)
         batch.append(
             (
                 run.pk,
-                sample.sample_id[:300],
+                sample.sample_id,
                 sample.epoch,
                 _json_text(
                     {
@@ -395,8 +564,11 @@ def _flush(run: EvaluationRun, batch: list[tuple]) -> int:
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
     count = len(batch)
     batch.clear()
-    # Progress is committed on its own so that the API shows it while parsing goes on.
-    EvaluationRun.objects.filter(pk=run.pk).update(progress=F("progress") + count)
+    # Progress is committed on its own so that the API shows it while parsing goes on; the
+    # heartbeat tells the sweeper this worker is alive.
+    EvaluationRun.objects.filter(pk=run.pk).update(
+        progress=F("progress") + count, heartbeat_at=timezone.now()
+    )
     return count
 
 
@@ -456,3 +628,51 @@ def _optional_local_file(log_file: LogFile | None) -> Iterator[Path | None]:
         return
     with _local_file(log_file) as path:
         yield path
+
+
+# ---------------------------------------------------------------------------------------------
+# Housekeeping
+
+
+@dataclass
+class OrphanFile:
+    name: str  # storage name, e.g. logs/ab/ab12….json
+    size: int
+
+
+def log_files_orphaned(*, min_age_seconds: int = 3600) -> list[OrphanFile]:
+    """Stored log files no LogFile row points at (left by a crash between storing a file and
+    committing its row). Files younger than `min_age_seconds` are left alone: their upload may
+    still be committing."""
+    from django.core.files.storage import default_storage
+
+    known = set(LogFile.objects.values_list("file", flat=True))
+    cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
+    orphans: list[OrphanFile] = []
+    pending = ["logs"]
+    while pending:
+        folder = pending.pop()
+        try:
+            folders, files = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue
+        pending.extend(f"{folder}/{name}" for name in folders)
+        for name in files:
+            path = f"{folder}/{name}"
+            if path in known or default_storage.get_modified_time(path) > cutoff:
+                continue
+            orphans.append(OrphanFile(name=path, size=default_storage.size(path)))
+    return sorted(orphans, key=lambda orphan: orphan.name)
+
+
+def log_files_remove(*, orphans: Iterable[OrphanFile]) -> int:
+    """Remove the given orphaned files, checking again that no row points at them."""
+    from django.core.files.storage import default_storage
+
+    removed = 0
+    for orphan in orphans:
+        if LogFile.objects.filter(file=orphan.name).exists():
+            continue
+        default_storage.delete(orphan.name)
+        removed += 1
+    return removed

@@ -259,12 +259,23 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
 CELERY_TIMEZONE = TIME_ZONE
+# Every task stops at its soft limit (SoftTimeLimitExceeded: the run or export is marked failed
+# with the reason) and is killed at the hard limit, so no job holds a worker for ever. Only the
+# prefork pool (the default, used in compose) enforces them.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT", default=900)
+CELERY_TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT", default=CELERY_TASK_SOFT_TIME_LIMIT + 60)
 # Daily re-assessment of every case, so stale evidence and expired attestations are flagged
 # even when no new run arrives (run by the `beat` service).
 CELERY_BEAT_SCHEDULE = {
-    # Uploads accepted while the broker was down stay `queued`; this sends their jobs again.
+    # Uploads accepted while the broker was down stay `queued`; this sends their jobs again,
+    # and recovers runs whose worker died while parsing; the export sweeper does the same for
+    # PDF exports.
     "requeue-queued-runs": {
         "task": "evidence.tasks.requeue_queued_runs",
+        "schedule": 300,
+    },
+    "sweep-stale-exports": {
+        "task": "safetycase.tasks.sweep_stale_exports",
         "schedule": 300,
     },
     "reassess-all-cases-daily": {
@@ -288,6 +299,14 @@ EVIDENCE = {
     "MAX_MEMBERS": env.int("EVIDENCE_MAX_MEMBERS", default=200_000),
     "MAX_JSON_DEPTH": env.int("EVIDENCE_MAX_JSON_DEPTH", default=200),
     "SAMPLE_BATCH_SIZE": env.int("EVIDENCE_SAMPLE_BATCH_SIZE", default=2000),
+    "MAX_SCORE_NAMES": env.int("EVIDENCE_MAX_SCORE_NAMES", default=1000),
+    "MAX_METRICS": env.int("EVIDENCE_MAX_METRICS", default=5000),
+    "MAX_SAMPLE_ID_CHARS": env.int("EVIDENCE_MAX_SAMPLE_ID_CHARS", default=300),
+    "MAX_METADATA_BYTES": env.int("EVIDENCE_MAX_METADATA_BYTES", default=65536),
+    "MAX_METADATA_DEPTH": env.int("EVIDENCE_MAX_METADATA_DEPTH", default=20),
+    "REQUEUE_AFTER_SECONDS": env.int("EVIDENCE_REQUEUE_AFTER_SECONDS", default=120),
+    "STALE_PARSING_SECONDS": env.int("EVIDENCE_STALE_PARSING_SECONDS", default=600),
+    "MAX_INGEST_ATTEMPTS": env.int("EVIDENCE_MAX_INGEST_ATTEMPTS", default=3),
 }
 
 LOGGING = {

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
 from safetycase import services
 from safetycase.models import SafetyCase
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -21,7 +26,13 @@ def assess_case(case_id: int, trigger: str, detail: str = "") -> str:
     case = SafetyCase.objects.filter(pk=case_id).first()
     if case is None:
         return "gone"
-    return services.case_assess(case=case, trigger=trigger, detail=detail).overall_status
+    try:
+        return services.case_assess(case=case, trigger=trigger, detail=detail).overall_status
+    except SoftTimeLimitExceeded:
+        # The previous assessment stays the latest; the next trigger (or the daily one) tries
+        # again. Criteria are bounded in cost, so this means a case far beyond normal size.
+        logger.error("Assessing case %s (%s) passed the task's time limit", case_id, trigger)
+        return "timed out"
 
 
 @shared_task(acks_late=True)
@@ -46,3 +57,11 @@ def export_case_pdf(export_id: int) -> str:
 
     export = pdf_export_run(export_id=export_id)
     return export.status if export else "gone"
+
+
+@shared_task
+def sweep_stale_exports() -> int:
+    """Exports whose job was never delivered, or whose worker died while rendering."""
+    from safetycase.export.services import pdf_exports_requeue
+
+    return len(pdf_exports_requeue())
