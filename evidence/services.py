@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
@@ -360,9 +361,12 @@ class ScoreTally:
             counts[1] += 1
 
 
-def run_ingest(*, run_id: int) -> EvaluationRun:
-    """Parse a queued run's log into samples, metrics and statistics. Safe to run twice."""
-    run = EvaluationRun.objects.select_related("log_file", "samples_file").get(pk=run_id)
+def run_ingest(*, run_id: int) -> EvaluationRun | None:
+    """Parse a queued run's log into samples, metrics and statistics. Safe to run twice; None
+    when the run no longer exists (a job delivered after its run was deleted)."""
+    run = EvaluationRun.objects.select_related("log_file", "samples_file").filter(pk=run_id).first()
+    if run is None:
+        return None
     if run.status in (RunStatus.INGESTED, RunStatus.FAILED):
         return run
     EvaluationRun.objects.filter(pk=run.pk).update(
@@ -501,6 +505,9 @@ def _store_results(
 
 def _store_samples(run: EvaluationRun, samples: Iterator[ParsedSample]):
     batch_size = conf.setting("SAMPLE_BATCH_SIZE")
+    # Celery's soft limit interrupts from outside (prefork pool only); this deadline is
+    # checked between batches as well, so any pool stops at the same point.
+    deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT
     max_id = conf.setting("MAX_SAMPLE_ID_CHARS")
     max_names = conf.setting("MAX_SCORE_NAMES")
     tally = ScoreTally(max_names=max_names)
@@ -534,6 +541,8 @@ def _store_samples(run: EvaluationRun, samples: Iterator[ParsedSample]):
         )
         if len(batch) >= batch_size:
             stored += _flush(run, batch)
+            if time.monotonic() > deadline:
+                raise SoftTimeLimitExceeded()
     stored += _flush(run, batch)
     return stored, errors, tally
 

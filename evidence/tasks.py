@@ -21,7 +21,8 @@ from evidence import services
 )
 def ingest_run(run_id: int) -> str:
     """Parse one queued run; safe to run twice (a redelivered job finds it done or redoes it)."""
-    return services.run_ingest(run_id=run_id).status
+    run = services.run_ingest(run_id=run_id)
+    return run.status if run is not None else "gone"
 
 
 @shared_task
