@@ -13,6 +13,9 @@ DEFAULTS = {
     "MAX_MEMBERS": 200_000,
     "MAX_JSON_DEPTH": 200,
     "SAMPLE_BATCH_SIZE": 2000,
+    # The upload request reads at most this much of a log (its header); larger logs are
+    # read, validated and identified by the worker.
+    "HEADER_READ_BYTES": 1024 * 1024,
     # Caps on what one run may hold; a log over any of them is refused with a sentence.
     "MAX_SCORE_NAMES": 1000,
     "MAX_METRICS": 5000,

@@ -71,10 +71,14 @@ def log_submit(*, upload, metadata: dict[str, Any] | None = None, uploaded_by=No
             runs = list(existing.runs.all()) or list(existing.sample_runs.all())
             return SubmitResult(runs=runs, created=False, log_file=existing)
         try:
-            headers = parsers.read_headers(path, limits=conf.limits())
+            headers = parsers.read_headers_bounded(
+                path, max_bytes=conf.setting("HEADER_READ_BYTES"), limits=conf.limits()
+            )
         except LogFormatError as exc:
             return _store_unreadable(path, upload_name(upload), sha256, size, str(exc), uploaded_by)
 
+        if isinstance(headers, ParsedHeader):  # too large to read here: the worker will
+            headers = [headers]
         if headers[0].format == LogFormat.LM_EVAL_SAMPLES:
             return _attach_samples_file(
                 path, upload_name(upload), sha256, size, headers[0], uploaded_by
@@ -382,6 +386,8 @@ def run_ingest(*, run_id: int) -> EvaluationRun | None:
             _local_file(run.log_file) as path,
             _optional_local_file(run.samples_file) as samples_path,
         ):
+            if run.details.get("header_pending"):
+                run = _adopt_header(run, path)
             header, samples = parsers.open_run(
                 path,
                 eval_id=run.eval_id,
@@ -411,6 +417,49 @@ def run_ingest(*, run_id: int) -> EvaluationRun | None:
     except DataError:
         logger.exception("run %s: a value of the log could not be stored", run.pk)
         return _fail(run, "A value in the log cannot be stored (out of range or malformed).")
+
+
+def _adopt_header(run: EvaluationRun, path: Path) -> EvaluationRun:
+    """A run whose log was too large to read in the upload request: take its identity from the
+    full header now, and create the runs of the file's other tasks (lm-eval results)."""
+    headers = parsers.read_headers(path, limits=conf.limits())
+    mine = next((h for h in headers if run.eval_id and h.eval_id == run.eval_id), headers[0])
+    fields = _run_fields(mine)
+    duplicate = (
+        EvaluationRun.objects.filter(eval_id=fields["eval_id"]).exclude(pk=run.pk).first()
+        if fields["eval_id"]
+        else None
+    )
+    if duplicate is not None:
+        raise LogFormatError(
+            f"A log with eval id {fields['eval_id']!r} was uploaded before as run "
+            f"{duplicate.pk}; this file is kept but not ingested a second time."
+        )
+    fields["metadata"] = {**mine.details.get("metadata", {}), **run.metadata}
+    try:
+        with transaction.atomic():
+            EvaluationRun.objects.filter(pk=run.pk).update(**fields)
+    except IntegrityError:  # the same eval id, committed by another upload meanwhile
+        raise LogFormatError(
+            f"A log with eval id {fields['eval_id']!r} was uploaded before; this file is kept "
+            "but not ingested a second time."
+        ) from None
+    known = set(
+        EvaluationRun.objects.filter(
+            eval_id__in=[h.eval_id for h in headers if h.eval_id]
+        ).values_list("eval_id", flat=True)
+    )
+    for other in headers:
+        if other is mine or (other.eval_id and other.eval_id in known):
+            continue
+        sibling = EvaluationRun.objects.create(
+            log_file=run.log_file,
+            metadata={**other.details.get("metadata", {}), **run.metadata},
+            **_run_fields(other),
+        )
+        transaction.on_commit(lambda pk=sibling.pk: _send_ingest(pk), robust=True)
+    run.refresh_from_db()
+    return run
 
 
 MAX_COUNT = 2**63 - 1  # what a 64-bit database column holds
