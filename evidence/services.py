@@ -1,12 +1,16 @@
 """Writes for evaluation evidence: accepting uploads and ingesting runs.
 
 Upload (`log_submit`) runs in the web request: it stores the original file under its sha256,
-reads only the log's header (cheap) to learn the runs it holds and their harness ids, and creates
-the runs as `queued`; parsing is enqueued when the transaction commits. Ingestion
+reads at most EVIDENCE_HEADER_READ_BYTES of it (the header) to learn the runs it holds and their
+harness ids, and creates the runs as `queued`; parsing is enqueued when the transaction commits.
+A larger log gets one provisional run that the worker identifies (`_adopt_header`). A refused
+or lost upload leaves no file behind; a simultaneous upload of the same file or eval id answers
+with the winner's runs. Ingestion
 (`run_ingest`) runs in a Celery worker and is safe to run twice: it starts by removing whatever
 an interrupted attempt left, writes samples in batches (progress is visible meanwhile), and either
 finishes with status `ingested` or removes every sample row again and records `failed` with a
-reason.
+reason. It records a heartbeat per batch, so the sweeper (`runs_requeue`) can recover runs whose
+worker died, and stops at the task's soft time limit with a reason.
 """
 
 from __future__ import annotations

@@ -76,7 +76,10 @@ class RunCollectionApi(generics.ListAPIView):
         description=(
             "Upload an evaluation log as multipart field `file`. Needs the ingest permission. "
             "The run is parsed in the background; poll its `url` until `status` is `ingested` "
-            "or `failed`."
+            "or `failed`. Only the first EVIDENCE_HEADER_READ_BYTES of the file are read "
+            "here: a larger log that cannot be read answers 202 and its run fails with the "
+            "reason. `metadata` over EVIDENCE_MAX_METADATA_BYTES or nested deeper than "
+            "EVIDENCE_MAX_METADATA_DEPTH, or containing a NUL character, answers 400."
         ),
     )
     def post(self, request):
