@@ -23,6 +23,7 @@ def test_simultaneous_uploads_of_one_eval_id_return_the_winner_s_run(
 ):
     from safetycase.celery import app
 
+    previous = app.conf.task_always_eager
     app.conf.task_always_eager = False  # only the race is under test, not ingestion
     clients = [api_client_for(uploader) for _ in range(10)]
     barrier = threading.Barrier(len(clients))
@@ -44,7 +45,7 @@ def test_simultaneous_uploads_of_one_eval_id_return_the_winner_s_run(
         for thread in threads:
             thread.join(60)
     finally:
-        app.conf.task_always_eager = True
+        app.conf.task_always_eager = previous
     statuses = sorted(answer.status_code for answer in answers)
     assert all(code < 500 for code in statuses), [a.content for a in answers]
     run = EvaluationRun.objects.get(eval_id="raced-eval-id")
