@@ -234,6 +234,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NodeTypeEnum": "safetycase.choices.NodeType",
         "LinkTypeEnum": "safetycase.choices.LinkType",
+        "RunStatusEnum": "evidence.choices.RunStatus",
     },
 }
 
