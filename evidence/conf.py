@@ -13,6 +13,22 @@ DEFAULTS = {
     "MAX_MEMBERS": 200_000,
     "MAX_JSON_DEPTH": 200,
     "SAMPLE_BATCH_SIZE": 2000,
+    # The upload request reads at most this much of a log (its header); larger logs are
+    # read, validated and identified by the worker.
+    "HEADER_READ_BYTES": 1024 * 1024,
+    # Caps on what one run may hold; a log over any of them is refused with a sentence.
+    "MAX_SCORE_NAMES": 1000,
+    "MAX_METRICS": 5000,
+    "MAX_SAMPLE_ID_CHARS": 300,
+    # Provenance sent with an upload (the `metadata` field): serialised size and nesting.
+    "MAX_METADATA_BYTES": 65536,
+    "MAX_METADATA_DEPTH": 20,
+    # The sweeper re-sends runs queued longer than this, and recovers runs whose parsing
+    # worker has not reported progress (its heartbeat) for STALE_PARSING_SECONDS: sent again,
+    # or failed once MAX_INGEST_ATTEMPTS attempts have been made.
+    "REQUEUE_AFTER_SECONDS": 120,
+    "STALE_PARSING_SECONDS": 600,
+    "MAX_INGEST_ATTEMPTS": 3,
 }
 
 

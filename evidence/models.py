@@ -58,11 +58,17 @@ class EvaluationRun(models.Model):
     log_error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    total_samples = models.IntegerField(null=True, blank=True)
-    completed_samples = models.IntegerField(null=True, blank=True)
+    total_samples = models.BigIntegerField(null=True, blank=True)
+    completed_samples = models.BigIntegerField(null=True, blank=True)
     sample_count = models.IntegerField(default=0, help_text="Sample results stored.")
     error_count = models.IntegerField(default=0, help_text="Samples the harness marked errored.")
     progress = models.IntegerField(default=0, help_text="Samples parsed so far while parsing.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker parsing the run."
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Ingestion attempts started (the sweeper fails the run past a limit)."
+    )
     metadata = models.JSONField(default=dict, blank=True, help_text="Provenance sent on upload.")
     details = models.JSONField(default=dict, blank=True, help_text="Provenance from the log.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -121,10 +127,10 @@ class RunStatistic(models.Model):
         blank=True,
         help_text="How each sample's epochs were reduced to one value; empty for one epoch.",
     )
-    k = models.IntegerField(
+    k = models.BigIntegerField(
         null=True, blank=True, help_text="Samples whose value is 1; empty for a numeric score."
     )
-    n = models.IntegerField(help_text="Samples scored (errored and unscored samples excluded).")
+    n = models.BigIntegerField(help_text="Samples scored (errored and unscored samples excluded).")
     rate = models.FloatField(null=True)
     mean = models.FloatField(null=True, blank=True, help_text="Mean of the samples' values.")
     stderr = models.FloatField(

@@ -1,12 +1,16 @@
 """Writes for evaluation evidence: accepting uploads and ingesting runs.
 
 Upload (`log_submit`) runs in the web request: it stores the original file under its sha256,
-reads only the log's header (cheap) to learn the runs it holds and their harness ids, and creates
-the runs as `queued`; parsing is enqueued when the transaction commits. Ingestion
+reads at most EVIDENCE_HEADER_READ_BYTES of it (the header) to learn the runs it holds and their
+harness ids, and creates the runs as `queued`; parsing is enqueued when the transaction commits.
+A larger log gets one provisional run that the worker identifies (`_adopt_header`). A refused
+or lost upload leaves no file behind; a simultaneous upload of the same file or eval id answers
+with the winner's runs. Ingestion
 (`run_ingest`) runs in a Celery worker and is safe to run twice: it starts by removing whatever
 an interrupted attempt left, writes samples in batches (progress is visible meanwhile), and either
 finishes with status `ingested` or removes every sample row again and records `failed` with a
-reason.
+reason. It records a heartbeat per batch, so the sweeper (`runs_requeue`) can recover runs whose
+worker died, and stops at the task's soft time limit with a reason.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
@@ -24,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -68,10 +76,14 @@ def log_submit(*, upload, metadata: dict[str, Any] | None = None, uploaded_by=No
             runs = list(existing.runs.all()) or list(existing.sample_runs.all())
             return SubmitResult(runs=runs, created=False, log_file=existing)
         try:
-            headers = parsers.read_headers(path, limits=conf.limits())
+            headers = parsers.read_headers_bounded(
+                path, max_bytes=conf.setting("HEADER_READ_BYTES"), limits=conf.limits()
+            )
         except LogFormatError as exc:
             return _store_unreadable(path, upload_name(upload), sha256, size, str(exc), uploaded_by)
 
+        if isinstance(headers, ParsedHeader):  # too large to read here: the worker will
+            headers = [headers]
         if headers[0].format == LogFormat.LM_EVAL_SAMPLES:
             return _attach_samples_file(
                 path, upload_name(upload), sha256, size, headers[0], uploaded_by
@@ -81,23 +93,52 @@ def log_submit(*, upload, metadata: dict[str, Any] | None = None, uploaded_by=No
         if known and len(known) == len(headers):
             return SubmitResult(runs=known, created=False)
         new_headers = [h for h in headers if h.eval_id not in {r.eval_id for r in known}]
-        with transaction.atomic():
-            log_file = _store_file(
-                path, upload_name(upload), sha256, size, headers[0].format, uploaded_by
-            )
-            runs = [
-                EvaluationRun.objects.create(
-                    log_file=log_file,
-                    # Provenance the log itself carries (generic files), overridden by what
-                    # the uploader sent.
-                    metadata={**header.details.get("metadata", {}), **metadata},
-                    **_run_fields(header),
+        try:
+            with _removed_unless_committed() as stored, transaction.atomic():
+                log_file = _store_file(
+                    path, upload_name(upload), sha256, size, headers[0].format, uploaded_by
                 )
-                for header in new_headers
-            ]
-            for run in runs:
-                _enqueue_ingest(run.pk)
+                stored.append(log_file.file.name)
+                runs = [
+                    EvaluationRun.objects.create(
+                        log_file=log_file,
+                        # Provenance the log itself carries (generic files), overridden by
+                        # what the uploader sent.
+                        metadata={**header.details.get("metadata", {}), **metadata},
+                        **_run_fields(header),
+                    )
+                    for header in new_headers
+                ]
+                for run in runs:
+                    _enqueue_ingest(run.pk)
+        except IntegrityError:
+            # A simultaneous upload of the same file or eval id committed first: its runs.
+            return _winner_of_race(sha256, [h.eval_id for h in headers if h.eval_id])
         return SubmitResult(runs=known + runs, created=True, log_file=log_file)
+
+
+@contextlib.contextmanager
+def _removed_unless_committed() -> Iterator[list[str]]:
+    """Removes the stored files named in the yielded list when the block fails, so a refused
+    or lost upload leaves no file without a row."""
+    stored: list[str] = []
+    try:
+        yield stored
+    except BaseException:
+        from django.core.files.storage import default_storage
+
+        for name in stored:
+            with contextlib.suppress(OSError):
+                default_storage.delete(name)
+        raise
+
+
+def _winner_of_race(sha256: str, eval_ids: list[str]) -> SubmitResult:
+    existing = LogFile.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        runs = list(existing.runs.all()) or list(existing.sample_runs.all())
+        return SubmitResult(runs=runs, created=False, log_file=existing)
+    return SubmitResult(runs=_runs_with_eval_ids(eval_ids), created=False)
 
 
 def upload_name(upload) -> str:
@@ -154,11 +195,15 @@ def _store_file(path: Path, name: str, sha256: str, size: int, format: str, uplo
 
 def _store_unreadable(path, name, sha256, size, reason, uploaded_by) -> SubmitResult:
     """Keep the file and record a failed run, so nothing sent to us is lost silently."""
-    with transaction.atomic():
-        log_file = _store_file(path, name, sha256, size, LogFormat.UNKNOWN, uploaded_by)
-        run = EvaluationRun.objects.create(
-            log_file=log_file, status=RunStatus.FAILED, error=reason, format=LogFormat.UNKNOWN
-        )
+    try:
+        with _removed_unless_committed() as stored, transaction.atomic():
+            log_file = _store_file(path, name, sha256, size, LogFormat.UNKNOWN, uploaded_by)
+            stored.append(log_file.file.name)
+            run = EvaluationRun.objects.create(
+                log_file=log_file, status=RunStatus.FAILED, error=reason, format=LogFormat.UNKNOWN
+            )
+    except IntegrityError:  # the same bytes, posted at the same moment
+        return _winner_of_race(sha256, [])
     return SubmitResult(runs=[run], created=True, log_file=log_file, failed=True)
 
 
@@ -186,14 +231,19 @@ def _attach_samples_file(
             "together.",
             uploaded_by,
         )
-    with transaction.atomic():
-        log_file = _store_file(path, name, sha256, size, LogFormat.LM_EVAL_SAMPLES, uploaded_by)
-        run = EvaluationRun.objects.select_for_update().get(pk=run.pk)
-        run.samples_file = log_file
-        run.status = RunStatus.QUEUED
-        run.error = ""
-        run.save(update_fields=["samples_file", "status", "error"])
-        _enqueue_ingest(run.pk)
+    try:
+        with _removed_unless_committed() as stored, transaction.atomic():
+            log_file = _store_file(path, name, sha256, size, LogFormat.LM_EVAL_SAMPLES, uploaded_by)
+            stored.append(log_file.file.name)
+            run = EvaluationRun.objects.select_for_update().get(pk=run.pk)
+            run.samples_file = log_file
+            run.status = RunStatus.QUEUED
+            run.error = ""
+            run.attempts = 0
+            run.save(update_fields=["samples_file", "status", "error", "attempts"])
+            _enqueue_ingest(run.pk)
+    except IntegrityError:
+        return _winner_of_race(sha256, [])
     return SubmitResult(runs=[run], created=True, log_file=log_file)
 
 
@@ -203,6 +253,15 @@ def _runs_with_eval_ids(eval_ids: Iterable[str]) -> list[EvaluationRun]:
 
 
 def _run_fields(header: ParsedHeader) -> dict[str, Any]:
+    fields = _header_fields(header)
+    # Identity fields are stored whole or not at all: a cut id could collide with another.
+    if len(header.eval_id) > EvaluationRun._meta.get_field("eval_id").max_length:
+        fields["eval_id"] = ""
+        fields["details"] = {**fields["details"], "eval_id": header.eval_id}
+    return fields
+
+
+def _header_fields(header: ParsedHeader) -> dict[str, Any]:
     return {
         "format": header.format,
         "harness": header.harness[:50],
@@ -235,27 +294,53 @@ def _datetime(text: str):
     return value
 
 
-def _enqueue_ingest(run_id: int) -> None:
-    from evidence.tasks import ingest_run
+INGEST_TASK = "evidence.tasks.ingest_run"
 
+
+def _send_ingest(run_id: int) -> None:
+    # By name through the Celery registry: the tasks module imports this one, not the reverse.
+    current_app.tasks[INGEST_TASK].delay(run_id)
+
+
+def _enqueue_ingest(run_id: int) -> None:
     # robust: with the broker down the upload still succeeds; the run stays `queued` and
     # `runs_requeue` (every few minutes, from beat) sends it again.
-    transaction.on_commit(lambda: ingest_run.delay(run_id), robust=True)
+    transaction.on_commit(lambda: _send_ingest(run_id), robust=True)
 
 
-def runs_requeue(*, older_than_seconds: int = 120) -> list[int]:
-    """Enqueue again the runs still `queued` after a while (their job was never delivered,
-    e.g. because the broker was down when they were uploaded). Returns their ids."""
-    from evidence.tasks import ingest_run
-
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    run_ids = list(
-        EvaluationRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff)
-        .order_by("id")
-        .values_list("pk", flat=True)
+def runs_requeue(*, older_than_seconds: int | None = None) -> list[int]:
+    """The sweeper. Enqueues again the runs still `queued` after a while (their job was never
+    delivered, e.g. because the broker was down when they were uploaded), and recovers the
+    runs left `parsing` by a worker that died or hangs (no heartbeat for
+    EVIDENCE_STALE_PARSING_SECONDS): queued again, or failed with a sentence once
+    EVIDENCE_MAX_INGEST_ATTEMPTS attempts were made. Returns the ids sent again."""
+    now = timezone.now()
+    if older_than_seconds is None:
+        older_than_seconds = conf.setting("REQUEUE_AFTER_SECONDS")
+    stale_seconds = conf.setting("STALE_PARSING_SECONDS")
+    max_attempts = conf.setting("MAX_INGEST_ATTEMPTS")
+    stale_cutoff = now - timedelta(seconds=stale_seconds)
+    stale = EvaluationRun.objects.filter(status=RunStatus.PARSING).filter(
+        Q(heartbeat_at__lt=stale_cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=stale_cutoff)
     )
+    for run in stale.filter(attempts__gte=max_attempts).only("pk"):
+        _fail(
+            run,
+            f"Ingestion was attempted {max_attempts} times and each attempt stopped without "
+            f"finishing (the worker died or hung, e.g. out of memory or past its time limit); "
+            f"the log is kept, but was not ingested.",
+        )
+    recovered = list(stale.filter(attempts__lt=max_attempts).values_list("pk", flat=True))
+    EvaluationRun.objects.filter(pk__in=recovered, status=RunStatus.PARSING).update(
+        status=RunStatus.QUEUED, progress=0
+    )
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    waiting = EvaluationRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff)
+    # A run queued again by an upload of its samples file waits from then, not from creation.
+    waiting = waiting.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
+    run_ids = sorted({*waiting.values_list("pk", flat=True), *recovered})
     for run_id in run_ids:
-        ingest_run.delay(run_id)
+        _send_ingest(run_id)
     return run_ids
 
 
@@ -268,16 +353,22 @@ class ScoreTally:
     each sample's epochs are reduced with the log's own reducer (Inspect's
     `eval.config.epochs_reducer`, else Inspect's default `mean`), then counted."""
 
-    def __init__(self, header: ParsedHeader) -> None:
+    def __init__(self, header: ParsedHeader, max_names: int | None = None) -> None:
         epochs = header.details.get("epochs")
         self.epochs = epochs if isinstance(epochs, int) and epochs > 1 else 1
         self.declared_reducer = declared_reducer(header.details.get("epochs_reducer"))
         self.tally = EpochTally(self.declared_reducer, epochs=self.epochs)
         self.totals = list(header.tallies)  # totals reported without per-sample rows
+        self.max_names = max_names
+        self.names: set[str] = set()
 
     def add(self, sample: ParsedSample) -> None:
         if sample.error:
             return  # an errored sample is not a trial of the behaviour being measured
+        for name in sample.scores.keys() - self.names:
+            if self.max_names is not None and len(self.names) >= self.max_names:
+                raise LogFormatError(_too_many_score_names(self.max_names))
+            self.names.add(name)
         self.tally.add(sample.sample_id, sample.scores)
 
     def counts(self) -> list[ScoreCount]:
@@ -300,12 +391,20 @@ class ScoreTally:
         return [counts[name] for name in sorted(counts)]
 
 
-def run_ingest(*, run_id: int) -> EvaluationRun:
-    """Parse a queued run's log into samples, metrics and statistics. Safe to run twice."""
-    run = EvaluationRun.objects.select_related("log_file", "samples_file").get(pk=run_id)
+def run_ingest(*, run_id: int) -> EvaluationRun | None:
+    """Parse a queued run's log into samples, metrics and statistics. Safe to run twice; None
+    when the run no longer exists (a job delivered after its run was deleted)."""
+    run = EvaluationRun.objects.select_related("log_file", "samples_file").filter(pk=run_id).first()
+    if run is None:
+        return None
     if run.status in (RunStatus.INGESTED, RunStatus.FAILED):
         return run
-    EvaluationRun.objects.filter(pk=run.pk).update(status=RunStatus.PARSING, progress=0)
+    EvaluationRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.PARSING,
+        progress=0,
+        heartbeat_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
     # Rows an interrupted attempt (a killed worker) left behind.
     SampleResult.objects.filter(run=run).delete()
     try:
@@ -313,6 +412,8 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
             _local_file(run.log_file) as path,
             _optional_local_file(run.samples_file) as samples_path,
         ):
+            if run.details.get("header_pending"):
+                run = _adopt_header(run, path)
             header, samples = parsers.open_run(
                 path,
                 eval_id=run.eval_id,
@@ -320,14 +421,137 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
                 samples_path=samples_path,
                 limits=conf.limits(),
             )
+            _check_header_caps(header)
             sample_count, error_count, tally = _store_samples(run, header, samples)
+            counts = _checked_counts(tally.counts())
     except LogFormatError as exc:
         return _fail(run, str(exc))
+    except SoftTimeLimitExceeded:
+        return _fail(run, _over_time_limit())
+    except DataError:
+        logger.exception("run %s: a value of the log could not be stored", run.pk)
+        return _fail(run, "A value in the log cannot be stored (out of range or malformed).")
     except Exception:
         # Unexpected (database down, a bug): leave nothing partial; the task decides on retry.
         SampleResult.objects.filter(run=run).delete()
         EvaluationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, progress=0)
         raise
+    try:
+        return _store_results(run, header, counts, sample_count, error_count)
+    except SoftTimeLimitExceeded:
+        return _fail(run, _over_time_limit())
+    except DataError:
+        logger.exception("run %s: a value of the log could not be stored", run.pk)
+        return _fail(run, "A value in the log cannot be stored (out of range or malformed).")
+
+
+def _adopt_header(run: EvaluationRun, path: Path) -> EvaluationRun:
+    """A run whose log was too large to read in the upload request: take its identity from the
+    full header now, and create the runs of the file's other tasks (lm-eval results)."""
+    headers = parsers.read_headers(path, limits=conf.limits())
+    mine = next((h for h in headers if run.eval_id and h.eval_id == run.eval_id), headers[0])
+    fields = _run_fields(mine)
+    duplicate = (
+        EvaluationRun.objects.filter(eval_id=fields["eval_id"]).exclude(pk=run.pk).first()
+        if fields["eval_id"]
+        else None
+    )
+    if duplicate is not None:
+        raise LogFormatError(
+            f"A log with eval id {fields['eval_id']!r} was uploaded before as run "
+            f"{duplicate.pk}; this file is kept but not ingested a second time."
+        )
+    fields["metadata"] = {**mine.details.get("metadata", {}), **run.metadata}
+    try:
+        with transaction.atomic():
+            EvaluationRun.objects.filter(pk=run.pk).update(**fields)
+    except IntegrityError:  # the same eval id, committed by another upload meanwhile
+        raise LogFormatError(
+            f"A log with eval id {fields['eval_id']!r} was uploaded before; this file is kept "
+            "but not ingested a second time."
+        ) from None
+    known = set(
+        EvaluationRun.objects.filter(
+            eval_id__in=[h.eval_id for h in headers if h.eval_id]
+        ).values_list("eval_id", flat=True)
+    )
+    for other in headers:
+        if other is mine or (other.eval_id and other.eval_id in known):
+            continue
+        sibling = EvaluationRun.objects.create(
+            log_file=run.log_file,
+            metadata={**other.details.get("metadata", {}), **run.metadata},
+            **_run_fields(other),
+        )
+        transaction.on_commit(lambda pk=sibling.pk: _send_ingest(pk), robust=True)
+    run.refresh_from_db()
+    return run
+
+
+MAX_COUNT = 2**63 - 1  # what a 64-bit database column holds
+
+
+def _too_many_score_names(limit: int) -> str:
+    return (
+        f"The log has more than {limit:,} distinct score names (limit "
+        f"EVIDENCE_MAX_SCORE_NAMES); name fewer scores per run."
+    )
+
+
+def _over_time_limit() -> str:
+    return (
+        f"Ingestion took longer than the time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} "
+        "seconds (TASK_SOFT_TIME_LIMIT) and was stopped; split the log into smaller runs."
+    )
+
+
+def _check_header_caps(header: ParsedHeader) -> None:
+    limit = conf.setting("MAX_METRICS")
+    if len(header.metrics) > limit:
+        raise LogFormatError(
+            f"The log reports {len(header.metrics):,} metrics, more than the limit of "
+            f"{limit:,} (EVIDENCE_MAX_METRICS)."
+        )
+    names = conf.setting("MAX_SCORE_NAMES")
+    if len({t.name for t in header.tallies}) > names:
+        raise LogFormatError(_too_many_score_names(names))
+
+
+def _checked_counts(counts: list[ScoreCount]) -> list[ScoreCount]:
+    """The run's score counts (per sample, and totals reported without per-sample rows),
+    refused with a sentence when there are too many names or a count is not a whole number
+    with 0 <= successes <= trials < 2^63."""
+    limit = conf.setting("MAX_SCORE_NAMES")
+    if len(counts) > limit:
+        raise LogFormatError(_too_many_score_names(limit))
+    for count in counts:
+        for k, n in ((count.k, count.n), (count.k_trials, count.n_trials)):
+            if n is None:
+                continue
+            n_ok = _whole(n) and 0 <= n <= MAX_COUNT
+            if not n_ok or not (k is None or (_whole(k) and 0 <= k <= n)):
+                raise LogFormatError(
+                    f"The counts of score {count.name[:100]!r} are not whole numbers with "
+                    f"0 ≤ successes ≤ trials < 2^63: successes {k!r}, trials {n!r}."
+                )
+    return counts
+
+
+def _whole(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int)
+
+
+def _store_results(
+    run: EvaluationRun,
+    header: ParsedHeader,
+    counts: list[ScoreCount],
+    sample_count: int,
+    error_count: int,
+) -> EvaluationRun:
     with transaction.atomic():
         RunMetric.objects.filter(run=run).delete()
         RunStatistic.objects.filter(run=run).delete()
@@ -343,7 +567,7 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
             )
             for m in header.metrics
         )
-        RunStatistic.objects.bulk_create(_statistic_row(run, count) for count in tally.counts())
+        RunStatistic.objects.bulk_create(_statistic_row(run, count) for count in counts)
         run.refresh_from_db()
         run.status = RunStatus.INGESTED
         run.error = ""
@@ -358,16 +582,29 @@ def run_ingest(*, run_id: int) -> EvaluationRun:
 
 def _store_samples(run: EvaluationRun, header: ParsedHeader, samples: Iterator[ParsedSample]):
     batch_size = conf.setting("SAMPLE_BATCH_SIZE")
-    tally = ScoreTally(header)
+    # Celery's soft limit interrupts from outside (prefork pool only); this deadline is
+    # checked between batches as well, so any pool stops at the same point.
+    deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT
+    max_id = conf.setting("MAX_SAMPLE_ID_CHARS")
+    max_names = conf.setting("MAX_SCORE_NAMES")
+    tally = ScoreTally(header, max_names=max_names)
     batch: list[tuple] = []
     stored = errors = 0
     for sample in samples:
+        if len(sample.sample_id) > max_id:
+            # Cutting it could make two samples one; the whole log is refused instead.
+            raise LogFormatError(
+                f"Sample id {sample.sample_id[:40]!r}… is {len(sample.sample_id):,} characters "
+                f"long; at most {max_id:,} are accepted (EVIDENCE_MAX_SAMPLE_ID_CHARS)."
+            )
+        if len(sample.scores) > max_names:
+            raise LogFormatError(_too_many_score_names(max_names))
         tally.add(sample)
         errors += bool(sample.error)
         batch.append(
             (
                 run.pk,
-                sample.sample_id[:300],
+                sample.sample_id,
                 sample.epoch,
                 _json_text(
                     {
@@ -381,6 +618,8 @@ def _store_samples(run: EvaluationRun, header: ParsedHeader, samples: Iterator[P
         )
         if len(batch) >= batch_size:
             stored += _flush(run, batch)
+            if time.monotonic() > deadline:
+                raise SoftTimeLimitExceeded()
     stored += _flush(run, batch)
     return stored, errors, tally
 
@@ -411,8 +650,11 @@ def _flush(run: EvaluationRun, batch: list[tuple]) -> int:
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
     count = len(batch)
     batch.clear()
-    # Progress is committed on its own so that the API shows it while parsing goes on.
-    EvaluationRun.objects.filter(pk=run.pk).update(progress=F("progress") + count)
+    # Progress is committed on its own so that the API shows it while parsing goes on; the
+    # heartbeat tells the sweeper this worker is alive.
+    EvaluationRun.objects.filter(pk=run.pk).update(
+        progress=F("progress") + count, heartbeat_at=timezone.now()
+    )
     return count
 
 
@@ -484,3 +726,51 @@ def _optional_local_file(log_file: LogFile | None) -> Iterator[Path | None]:
         return
     with _local_file(log_file) as path:
         yield path
+
+
+# ---------------------------------------------------------------------------------------------
+# Housekeeping
+
+
+@dataclass
+class OrphanFile:
+    name: str  # storage name, e.g. logs/ab/ab12….json
+    size: int
+
+
+def log_files_orphaned(*, min_age_seconds: int = 3600) -> list[OrphanFile]:
+    """Stored log files no LogFile row points at (left by a crash between storing a file and
+    committing its row). Files younger than `min_age_seconds` are left alone: their upload may
+    still be committing."""
+    from django.core.files.storage import default_storage
+
+    known = set(LogFile.objects.values_list("file", flat=True))
+    cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
+    orphans: list[OrphanFile] = []
+    pending = ["logs"]
+    while pending:
+        folder = pending.pop()
+        try:
+            folders, files = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue
+        pending.extend(f"{folder}/{name}" for name in folders)
+        for name in files:
+            path = f"{folder}/{name}"
+            if path in known or default_storage.get_modified_time(path) > cutoff:
+                continue
+            orphans.append(OrphanFile(name=path, size=default_storage.size(path)))
+    return sorted(orphans, key=lambda orphan: orphan.name)
+
+
+def log_files_remove(*, orphans: Iterable[OrphanFile]) -> int:
+    """Remove the given orphaned files, checking again that no row points at them."""
+    from django.core.files.storage import default_storage
+
+    removed = 0
+    for orphan in orphans:
+        if LogFile.objects.filter(file=orphan.name).exists():
+            continue
+        default_storage.delete(orphan.name)
+        removed += 1
+    return removed

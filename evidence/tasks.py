@@ -1,4 +1,8 @@
-"""Celery tasks: thin adapters around evidence.services."""
+"""Celery tasks: thin adapters around evidence.services.
+
+Every task has the soft and hard time limits of settings (CELERY_TASK_SOFT_TIME_LIMIT,
+CELERY_TASK_TIME_LIMIT); ingestion catches the soft limit and fails the run with the reason.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,12 @@ from evidence import services
 )
 def ingest_run(run_id: int) -> str:
     """Parse one queued run; safe to run twice (a redelivered job finds it done or redoes it)."""
-    return services.run_ingest(run_id=run_id).status
+    run = services.run_ingest(run_id=run_id)
+    return run.status if run is not None else "gone"
 
 
 @shared_task
 def requeue_queued_runs() -> int:
-    """Sweep runs whose ingestion job was never delivered (broker down at upload time)."""
+    """The sweeper: runs whose job was never delivered (broker down at upload time) and runs
+    whose worker died or hung while parsing."""
     return len(services.runs_requeue())

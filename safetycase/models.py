@@ -245,6 +245,10 @@ class PdfExport(models.Model):
     pages = models.PositiveIntegerField(null=True, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker rendering it."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Rendering attempts started.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -169,15 +169,19 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Login rate limiting (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username,
-# or from one client address, further attempts are refused (429, the lockout page) until
-# LOGIN_LOCKOUT_SECONDS have passed without another failure; a successful login clears the
-# count. Axes rather than a hand-made cache counter: it hooks Django's own authentication
-# signals (so the admin login is covered too), and its database handler keeps the counts in
-# PostgreSQL, shared by every gunicorn worker even where CACHE_URL is a per-process cache.
+# Login rate limiting (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username
+# from one client address, further attempts for that username from that address are refused
+# (429, the lockout page) until LOGIN_LOCKOUT_SECONDS have passed without another failure; a
+# successful login clears the count. The pair, not the username alone: otherwise anyone could
+# lock a colleague out from everywhere with five wrong passwords. One address failing that
+# often over any usernames is locked as well. Axes rather than a hand-made cache counter: it
+# hooks Django's own authentication signals (so the admin login is covered too), and its
+# database handler keeps the counts in PostgreSQL, shared by every gunicorn worker even where
+# CACHE_URL is a per-process cache.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+# An address that fails for many usernames is locked too (it only locks itself out).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind the reverse proxy every request comes from the proxy's address: the client's is in
@@ -232,6 +236,7 @@ SPECTACULAR_SETTINGS = {
         "LinkTypeEnum": "safetycase.choices.LinkType",
         "BindingKindEnum": "safetycase.choices.BindingKind",
         "StatisticKindEnum": "evidence.choices.StatisticKind",
+        "RunStatusEnum": "evidence.choices.RunStatus",
     },
 }
 
@@ -257,12 +262,23 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
 CELERY_TIMEZONE = TIME_ZONE
+# Every task stops at its soft limit (SoftTimeLimitExceeded: the run or export is marked failed
+# with the reason) and is killed at the hard limit, so no job holds a worker for ever. Only the
+# prefork pool (the default, used in compose) enforces them.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT", default=900)
+CELERY_TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT", default=CELERY_TASK_SOFT_TIME_LIMIT + 60)
 # Daily re-assessment of every case, so stale evidence and expired attestations are flagged
 # even when no new run arrives (run by the `beat` service).
 CELERY_BEAT_SCHEDULE = {
-    # Uploads accepted while the broker was down stay `queued`; this sends their jobs again.
+    # Uploads accepted while the broker was down stay `queued`; this sends their jobs again,
+    # and recovers runs whose worker died while parsing; the export sweeper does the same for
+    # PDF exports.
     "requeue-queued-runs": {
         "task": "evidence.tasks.requeue_queued_runs",
+        "schedule": 300,
+    },
+    "sweep-stale-exports": {
+        "task": "safetycase.tasks.sweep_stale_exports",
         "schedule": 300,
     },
     "reassess-all-cases-daily": {
@@ -286,6 +302,15 @@ EVIDENCE = {
     "MAX_MEMBERS": env.int("EVIDENCE_MAX_MEMBERS", default=200_000),
     "MAX_JSON_DEPTH": env.int("EVIDENCE_MAX_JSON_DEPTH", default=200),
     "SAMPLE_BATCH_SIZE": env.int("EVIDENCE_SAMPLE_BATCH_SIZE", default=2000),
+    "HEADER_READ_BYTES": env.int("EVIDENCE_HEADER_READ_BYTES", default=1024 * 1024),
+    "MAX_SCORE_NAMES": env.int("EVIDENCE_MAX_SCORE_NAMES", default=1000),
+    "MAX_METRICS": env.int("EVIDENCE_MAX_METRICS", default=5000),
+    "MAX_SAMPLE_ID_CHARS": env.int("EVIDENCE_MAX_SAMPLE_ID_CHARS", default=300),
+    "MAX_METADATA_BYTES": env.int("EVIDENCE_MAX_METADATA_BYTES", default=65536),
+    "MAX_METADATA_DEPTH": env.int("EVIDENCE_MAX_METADATA_DEPTH", default=20),
+    "REQUEUE_AFTER_SECONDS": env.int("EVIDENCE_REQUEUE_AFTER_SECONDS", default=120),
+    "STALE_PARSING_SECONDS": env.int("EVIDENCE_STALE_PARSING_SECONDS", default=600),
+    "MAX_INGEST_ATTEMPTS": env.int("EVIDENCE_MAX_INGEST_ATTEMPTS", default=3),
 }
 
 LOGGING = {

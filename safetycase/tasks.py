@@ -5,12 +5,17 @@ the other: no import circle."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
 from safetycase import selectors
 from safetycase.services.assessments import case_assess
-from safetycase.services.exports import pdf_export_run
+from safetycase.services.exports import pdf_export_run, pdf_exports_requeue
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -25,7 +30,13 @@ def assess_case(case_id: int, trigger: str, detail: str = "") -> str:
     case = selectors.case_or_none(case_id=case_id)
     if case is None:
         return "gone"
-    return case_assess(case=case, trigger=trigger, detail=detail).overall_status
+    try:
+        return case_assess(case=case, trigger=trigger, detail=detail).overall_status
+    except SoftTimeLimitExceeded:
+        # The previous assessment stays the latest; the next trigger (or the daily one) tries
+        # again. Criteria are bounded in cost, so this means a case far beyond normal size.
+        logger.error("Assessing case %s (%s) passed the task's time limit", case_id, trigger)
+        return "timed out"
 
 
 @shared_task(acks_late=True)
@@ -48,3 +59,9 @@ def export_case_pdf(export_id: int) -> str:
     """Render a queued PDF export (large cases); safe to run twice."""
     export = pdf_export_run(export_id=export_id)
     return export.status if export else "gone"
+
+
+@shared_task
+def sweep_stale_exports() -> int:
+    """Exports whose job was never delivered, or whose worker died while rendering."""
+    return len(pdf_exports_requeue())

@@ -123,6 +123,7 @@ API_MATRIX: dict[tuple[str, str], Rule] = {
     ("/api/v1/runs/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
     ("/api/v1/runs/", "POST"): Rule(INGEST, about_case=False),
     ("/api/v1/runs/{id}/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
+    ("/api/v1/runs/{id}/statistics/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
 }
 
 # UI views by URL name: the methods tried and who may use them. Tokens do not sign in to

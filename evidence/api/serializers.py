@@ -90,6 +90,45 @@ class RunSerializer(serializers.ModelSerializer):
         ]
 
 
+class RunSummarySerializer(serializers.ModelSerializer):
+    """A run in a list: identity, status and counts, but none of its nested data (metrics,
+    statistics, provenance), whose size the uploader decides; those are on the run's own
+    page and its paged statistics."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api_run_detail")
+    uploaded_by = serializers.CharField(
+        source="log_file.uploaded_by", allow_null=True, read_only=True
+    )
+
+    class Meta:
+        model = EvaluationRun
+        fields = [
+            "id",
+            "url",
+            "status",
+            "error",
+            "log_status",
+            "format",
+            "harness",
+            "harness_version",
+            "eval_id",
+            "task",
+            "task_version",
+            "model",
+            "model_version",
+            "started_at",
+            "completed_at",
+            "total_samples",
+            "completed_samples",
+            "sample_count",
+            "error_count",
+            "progress",
+            "created_at",
+            "ingested_at",
+            "uploaded_by",
+        ]
+
+
 class RunUploadSerializer(serializers.Serializer):
     file = serializers.ListField(
         child=serializers.FileField(),

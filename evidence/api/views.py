@@ -11,8 +11,15 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from evidence import conf, selectors, services
-from evidence.api.serializers import RunSerializer, RunUploadResultSerializer, RunUploadSerializer
+from evidence.api.serializers import (
+    RunSerializer,
+    RunStatisticSerializer,
+    RunSummarySerializer,
+    RunUploadResultSerializer,
+    RunUploadSerializer,
+)
 from evidence.filtersets import EvaluationRunFilterSet
+from evidence.models import EvaluationRun, RunStatistic
 
 
 class RunDetailApi(generics.RetrieveAPIView):
@@ -28,17 +35,31 @@ class RunDetailApi(generics.RetrieveAPIView):
         return selectors.runs_with_results()
 
 
-class RunCollectionApi(generics.ListAPIView):
-    """GET: evaluation runs, newest first, filterable by task, model, status, harness and date.
-    POST: upload a log."""
+class RunStatisticsApi(generics.ListAPIView):
+    """One run's per-score statistics (k, n, rate, Clopper–Pearson and Wilson 95% bounds),
+    by score name, paged (`limit`, `offset`)."""
 
-    serializer_class = RunSerializer
+    serializer_class = RunStatisticSerializer
+    queryset = RunStatistic.objects.none()  # for the schema; get_queryset is the real one
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        run = generics.get_object_or_404(EvaluationRun.objects.only("pk"), pk=self.kwargs["pk"])
+        return run.statistics.order_by("name", "id")
+
+
+class RunCollectionApi(generics.ListAPIView):
+    """GET: evaluation runs, newest first, filterable by task, model, status, harness and date;
+    each run as a summary (its metrics and statistics are on its own URL). POST: upload a log."""
+
+    serializer_class = RunSummarySerializer
     filterset_class = EvaluationRunFilterSet
     parser_classes = [MultiPartParser]
     required_scope = {"GET": "read", "POST": "ingest"}  # API-token scopes (see settings)
 
     def get_queryset(self):
-        return selectors.runs_with_results()
+        return EvaluationRun.objects.select_related("log_file__uploaded_by")
 
     @extend_schema(
         request={"multipart/form-data": RunUploadSerializer},
@@ -58,7 +79,10 @@ class RunCollectionApi(generics.ListAPIView):
         description=(
             "Upload an evaluation log as multipart field `file`. Needs the ingest permission. "
             "The run is parsed in the background; poll its `url` until `status` is `ingested` "
-            "or `failed`."
+            "or `failed`. Only the first EVIDENCE_HEADER_READ_BYTES of the file are read "
+            "here: a larger log that cannot be read answers 202 and its run fails with the "
+            "reason. `metadata` over EVIDENCE_MAX_METADATA_BYTES or nested deeper than "
+            "EVIDENCE_MAX_METADATA_DEPTH, or containing a NUL character, answers 400."
         ),
     )
     def post(self, request):
@@ -105,17 +129,77 @@ class RunCollectionApi(generics.ListAPIView):
 
 
 def _metadata(raw) -> dict:
+    """The upload's `metadata` field, bounded before it is parsed (size), while (nesting, which
+    the JSON parser would meet as a RecursionError) and after (NUL, which PostgreSQL refuses)."""
     if raw in (None, ""):
         return {}
+    limit = conf.setting("MAX_METADATA_BYTES")
     if hasattr(raw, "read"):
-        raw = raw.read()
+        raw = raw.read(limit + 1)
+    if len(raw) > limit:
+        raise ValidationError(
+            {
+                "metadata": [
+                    f"metadata is longer than {limit:,} bytes (EVIDENCE_MAX_METADATA_BYTES)."
+                ]
+            }
+        )
+    depth = conf.setting("MAX_METADATA_DEPTH")
+    if _nesting(raw) > depth:
+        raise ValidationError(
+            {
+                "metadata": [
+                    f"metadata nests deeper than {depth} levels (EVIDENCE_MAX_METADATA_DEPTH)."
+                ]
+            }
+        )
     try:
         value = json.loads(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationError({"metadata": [f"metadata is not valid JSON: {exc}."]}) from exc
     if not isinstance(value, dict):
         raise ValidationError({"metadata": ["metadata must be a JSON object."]})
+    if _has_nul(value):
+        raise ValidationError({"metadata": ["metadata contains a NUL character (\\u0000)."]})
     return value
+
+
+def _has_nul(value) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _nesting(raw: str | bytes) -> int:
+    """How deep the brackets of a JSON text nest (outside strings), without parsing it."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    deepest = depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _results_before_samples(files):

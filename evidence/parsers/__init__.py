@@ -159,6 +159,72 @@ def read_headers(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> list[P
     return [run.header for run in parse_runs(path, limits=limits)]
 
 
+def read_headers_bounded(
+    path: str | Path, *, max_bytes: int, limits: Limits = DEFAULT_LIMITS
+) -> list[ParsedHeader] | ParsedHeader:
+    """What the upload step may read of a log: at most about `max_bytes` of it.
+
+    The headers of every run (as `read_headers`) when they can be had within the bound: an
+    Inspect `.eval` (its header.json member only), an lm-eval samples file, or any file of at
+    most `max_bytes`. Otherwise one provisional header with the format and whatever identity
+    (eval id, task, model) the first `max_bytes` name; the worker reads the rest. Raises
+    `LogFormatError` when the format itself cannot be recognised.
+    """
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt in (INSPECT_EVAL, LM_EVAL_SAMPLES) or path.stat().st_size <= max_bytes:
+        return read_headers(path, limits=limits)
+    identity = _identity_within(path, fmt, max_bytes) if fmt in (GENERIC, INSPECT_JSON) else {}
+    return ParsedHeader(
+        format=fmt,
+        harness={GENERIC: "", INSPECT_JSON: "inspect", LM_EVAL: "lm_eval"}.get(fmt, ""),
+        harness_version="",
+        eval_id=identity.get("eval_id", ""),
+        task=identity.get("task", ""),
+        task_version="",
+        model=identity.get("model", ""),
+        log_status="",
+        details={"header_pending": True},
+    )
+
+
+def _identity_within(path: Path, fmt: str, max_bytes: int) -> dict[str, str]:
+    """Eval id, task and model from the first `max_bytes` of a JSON log, where they are."""
+    key = "run" if fmt == GENERIC else "eval"
+    found: dict[str, str] = {}
+    with open(path, "rb") as fh:
+        reader = JsonTextReader(
+            fh,
+            what="The file",
+            max_value_chars=max_bytes,
+            max_total_chars=max_bytes,
+            chunk_bytes=min(1 << 20, max_bytes),
+        )
+        try:
+            for name in reader.iter_object():
+                if name not in (key, "task", "model"):
+                    reader.skip()
+                    continue
+                value = reader.value()
+                if not isinstance(value, dict):
+                    continue
+                if fmt == GENERIC and name == "run":
+                    found["eval_id"] = value.get("id")
+                elif fmt == GENERIC:
+                    found[name] = value.get("name")
+                else:
+                    found.update(
+                        eval_id=value.get("eval_id"),
+                        task=value.get("task"),
+                        model=value.get("model"),
+                    )
+                if fmt == INSPECT_JSON or {"eval_id", "task", "model"} <= found.keys():
+                    break
+        except (Exhausted, LogFormatError):
+            pass  # the worker reads the whole file and reports what is wrong with it
+    return {k: v for k, v in found.items() if isinstance(v, str) and "\x00" not in v}
+
+
 def open_run(
     path: str | Path,
     *,
@@ -225,4 +291,5 @@ __all__ = [
     "parse_lm_eval_runs",
     "parse_runs",
     "read_headers",
+    "read_headers_bounded",
 ]

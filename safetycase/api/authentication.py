@@ -2,7 +2,10 @@
 
 Requests with unknown or revoked keys are counted per client address (in the cache, for
 API_TOKEN_FAILURE_LIMIT within LOGIN_LOCKOUT_SECONDS); past the limit the address gets 429 for
-any token until the window ends, so nobody can try keys at the speed of the server.
+every further unknown key until the window ends, so nobody can try keys at the speed of the
+server. A request carrying a valid key, or none (a browser session), is never refused for what
+others sent from the same address: behind NAT or a proxy, one colleague's misconfigured script
+must not lock the others out.
 """
 
 from __future__ import annotations
@@ -27,17 +30,17 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
         limit = settings.API_TOKEN_FAILURE_LIMIT
         key = _failures_key(request)
         window = int(settings.AXES_COOLOFF_TIME.total_seconds())
-        if limit and cache.get(key, 0) >= limit:
-            raise exceptions.Throttled(
-                wait=window,
-                detail=(
-                    f"Too many requests with unknown or revoked API tokens came from your "
-                    f"address; try again in up to {window} seconds."
-                ),
-            )
         try:
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:
+            if limit and cache.get(key, 0) >= limit:
+                raise exceptions.Throttled(
+                    wait=window,
+                    detail=(
+                        f"Too many requests with unknown or revoked API tokens came from your "
+                        f"address; try again in up to {window} seconds."
+                    ),
+                ) from None
             if limit:
                 # A fixed window from the first failure: add() only sets a missing key.
                 cache.add(key, 0, timeout=window)

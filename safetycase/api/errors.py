@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import DatabaseError, DataError
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -9,6 +11,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from safetycase.adapters.graphviz import DiagramError
 from safetycase.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
@@ -19,8 +23,13 @@ def exception_handler(exc, context):
         return Response({"detail": f"The diagram could not be rendered: {exc}"}, status=503)
     if isinstance(exc, DataError):
         # A value the database cannot hold (out of range, NUL characters): the request's fault.
+        # The database's own text stays in the log: it can quote other rows and the schema.
+        logger.warning("DataError answered with 400: %s", exc)
         return Response(
-            {"detail": f"A value in the request cannot be stored or compared: {exc}".strip()},
+            {
+                "detail": "A value in the request cannot be stored or compared (out of range, "
+                "too long, or containing a NUL character)."
+            },
             status=400,
         )
     if isinstance(exc, DatabaseError) and _is_unavailable(exc):

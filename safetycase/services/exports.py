@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -26,7 +29,7 @@ from safetycase.errors import ApplicationError
 from safetycase.models import PdfExport, SafetyCase, Version
 from safetycase.selectors.exports import export_setting
 from safetycase.services.assessments import case_assess
-from safetycase.services.queue import enqueue_pdf_export
+from safetycase.services.queue import EXPORT_CASE_PDF, enqueue_pdf_export, send
 
 logger = logging.getLogger(__name__)
 
@@ -142,9 +145,60 @@ def pdf_export_request(
     (`tasks.export_case_pdf`)."""
     if version is not None and version.case_id != case.pk:
         raise ValueError("The version belongs to another case.")
+    _refuse_second_export_in_flight(actor=actor, case=case)
     export = PdfExport.objects.create(case=case, version=version, created_by=actor, pdfa=pdfa)
     enqueue_pdf_export(export.pk)
     return export
+
+
+class ExportInFlight(ApplicationError):
+    status_code = 429
+
+
+def _refuse_second_export_in_flight(*, actor, case: SafetyCase) -> None:
+    """One export per user and case at a time: each costs seconds of a worker, and a viewer
+    may export, so an unbounded queue of them would be a way to hold the workers."""
+    in_flight = PdfExport.objects.filter(
+        case=case,
+        created_by=actor,
+        status__in=[PdfExport.Status.QUEUED, PdfExport.Status.RUNNING],
+    ).first()
+    if in_flight is not None:
+        raise ExportInFlight(
+            f"Your export {in_flight.pk} of this case is still {in_flight.status}; wait for it "
+            "to finish before asking for another.",
+            extra={"export": in_flight.pk},
+        )
+
+
+def pdf_exports_requeue() -> list[int]:
+    """Send again exports still `queued` after a while (broker down when requested) and
+    recover `running` ones whose worker stopped reporting (heartbeat older than
+    SAFETYCASE_EXPORT_STALE_SECONDS): queued again, or failed with a sentence after
+    SAFETYCASE_EXPORT_MAX_ATTEMPTS attempts. Returns the ids sent again."""
+    now = timezone.now()
+    stale_cutoff = now - timedelta(seconds=export_setting("EXPORT_STALE_SECONDS", 600))
+    max_attempts = export_setting("EXPORT_MAX_ATTEMPTS", 3)
+    stale = PdfExport.objects.filter(status=PdfExport.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=stale_cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=stale_cutoff)
+    )
+    stale.filter(attempts__gte=max_attempts).update(
+        status=PdfExport.Status.FAILED,
+        finished_at=now,
+        error=(
+            f"Rendering was attempted {max_attempts} times and each attempt stopped without "
+            "finishing (the worker died or passed its time limit)."
+        ),
+    )
+    recovered = list(stale.filter(attempts__lt=max_attempts).values_list("pk", flat=True))
+    PdfExport.objects.filter(pk__in=recovered).update(status=PdfExport.Status.QUEUED)
+    waiting = PdfExport.objects.filter(
+        status=PdfExport.Status.QUEUED, created_at__lt=now - timedelta(seconds=120)
+    )
+    export_ids = sorted({*waiting.values_list("pk", flat=True), *recovered})
+    for export_id in export_ids:
+        send(EXPORT_CASE_PDF, export_id)
+    return export_ids
 
 
 def pdf_export_run(*, export_id: int) -> PdfExport | None:
@@ -155,19 +209,32 @@ def pdf_export_run(*, export_id: int) -> PdfExport | None:
         return export
 
     def progress(percent: int, stage: str) -> None:
-        # Plain updates commit at once, so the status endpoint shows them while we work.
-        PdfExport.objects.filter(pk=export_id).update(progress=percent, stage=stage)
+        # Plain updates commit at once, so the status endpoint shows them while we work; the
+        # heartbeat tells the sweeper this worker is alive.
+        PdfExport.objects.filter(pk=export_id).update(
+            progress=percent, stage=stage, heartbeat_at=timezone.now()
+        )
 
     PdfExport.objects.filter(pk=export_id).update(
-        status=PdfExport.Status.RUNNING, progress=0, stage="starting", error=""
+        status=PdfExport.Status.RUNNING,
+        progress=0,
+        stage="starting",
+        error="",
+        heartbeat_at=timezone.now(),
+        attempts=F("attempts") + 1,
     )
     try:
         if export.version is not None:
             result = version_export_pdf(version=export.version, pdfa=export.pdfa, progress=progress)
         else:
             result = case_export_pdf(case=export.case, pdfa=export.pdfa, progress=progress)
-    except (typst.PdfError, DiagramError, ApplicationError) as exc:
-        logger.warning("PDF export %s of case %s failed: %s", export_id, export.case_id, exc)
+    except (typst.PdfError, DiagramError, ApplicationError, SoftTimeLimitExceeded) as exc:
+        logger.warning("PDF export %s of case %s failed: %r", export_id, export.case_id, exc)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            exc = ApplicationError(
+                "Rendering took longer than the time limit of "
+                f"{settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds (TASK_SOFT_TIME_LIMIT)."
+            )
         export.refresh_from_db()
         export.status = PdfExport.Status.FAILED
         export.error = str(exc)[:5000]

@@ -19,9 +19,16 @@ ASSESS_CASE = "safetycase.tasks.assess_case"
 EXPORT_CASE_PDF = "safetycase.tasks.export_case_pdf"
 
 
-def enqueue(task_name: str, *args) -> None:
-    """Queue the task named `task_name` with `args` when the current transaction commits."""
-    transaction.on_commit(lambda: current_app.tasks[task_name].delay(*args))
+def enqueue(task_name: str, *args, robust: bool = False) -> None:
+    """Queue the task named `task_name` with `args` when the current transaction commits.
+    `robust`: a broker that cannot be reached is logged instead of raised (the row is already
+    committed and a sweeper sends it again)."""
+    transaction.on_commit(lambda: send(task_name, *args), robust=robust)
+
+
+def send(task_name: str, *args) -> None:
+    """Send the task named `task_name` now (sweepers re-sending what was never delivered)."""
+    current_app.tasks[task_name].delay(*args)
 
 
 def enqueue_assessment(case_id: int, trigger: str, detail: str) -> None:
@@ -29,7 +36,7 @@ def enqueue_assessment(case_id: int, trigger: str, detail: str) -> None:
 
 
 def enqueue_pdf_export(export_id: int) -> None:
-    enqueue(EXPORT_CASE_PDF, export_id)
+    enqueue(EXPORT_CASE_PDF, export_id, robust=True)
 
 
 def reassesses_case(edit: str):

@@ -43,9 +43,13 @@ def _export_page(request: HttpRequest, case, version=None) -> HttpResponse:
     queues the export for a worker and leads to its status page."""
     pdfa = request.GET.get("pdfa") == "1" or request.POST.get("pdfa") == "1"
     if request.method == "POST":
-        export = services.pdf_export_request(
-            actor=request.user, case=case, pdfa=pdfa, version=version
-        )
+        try:
+            export = services.pdf_export_request(
+                actor=request.user, case=case, pdfa=pdfa, version=version
+            )
+        except services.ExportInFlight as exc:
+            export_id = exc.extra["export"]
+            return redirect("case_export_status", case_id=case.pk, export_id=export_id)
         return redirect("case_export_status", case_id=case.pk, export_id=export.pk)
     context = {"case": case, "version": version, "pdfa": pdfa}
     if version is None:

@@ -79,4 +79,17 @@ def run_log(request: HttpRequest, run_id: int) -> FileResponse:
     log = run.samples_file if request.GET.get("file") == "samples" else run.log_file
     if log is None:
         raise Http404(f"Run {run.pk} has no samples file.")
-    return FileResponse(log.file.open("rb"), as_attachment=True, filename=log.name)
+    return download_response(log)
+
+
+def download_response(log) -> FileResponse:
+    """An uploaded file is never rendered by the browser from our origin (a `.js` or `.html`
+    log would otherwise run as the site): always bytes, always a download, never sniffed."""
+    response = FileResponse(
+        log.file.open("rb"),
+        as_attachment=True,
+        filename=log.name,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
