@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from safetycase.services import exports as export_services
 from safetycase.models import PdfExport
+from safetycase.services import exports as export_services
 
 pytestmark = pytest.mark.django_db
 
