@@ -345,3 +345,17 @@ def test_watch_delivers_logs_written_while_the_server_was_down(tmp_path):
         client.send_signal(signal.SIGINT)
         client.wait(timeout=30)
     assert "Traceback" not in "".join(output.seen)
+
+
+def test_the_client_needs_only_the_standard_library_for_a_local_directory(tmp_path):
+    settled_copy(FIXTURES / "inspect" / "arith-success.eval", tmp_path)
+    # -S: no site-packages at all, only the standard library and this checkout.
+    result = subprocess.run(
+        [sys.executable, "-S", "-m", "evidence.push", str(tmp_path), "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"send {tmp_path}/arith-success.eval" in result.stdout
