@@ -422,8 +422,14 @@ class Client:
                 status, answer = self.request(
                     "GET", run["url"], what=f"following run {run.get('id')}"
                 )
-            except Stop as exc:
-                return {**run, "note": f"cannot follow it ({exc})"}
+            except Unreachable as exc:
+                return {**run, "note": f"its outcome could not be followed: {exc}"}
+            except Stop:
+                return {
+                    **run,
+                    "note": "its outcome cannot be followed: the token may not read runs "
+                    "(create it with the read scope too)",
+                }
             if status != 200:
                 return {**run, "note": f"cannot follow it ({status})"}
             run = answer
@@ -513,12 +519,12 @@ class Pusher:
             if seen and seen[:2] == [entry.size, entry.mtime] and seen[2] in state["sent"]:
                 continue  # unchanged since it was sent
             if now - entry.mtime < SETTLE_SECONDS:
-                self.note(f"{entry.name}:{entry.mtime}", f"{shown}: still being written")
+                self.note(f"{entry.name}:unsettled", f"{shown}: still being written")
                 continue
             with self.logs.local_copy(entry) as path:
                 why = unsettled_reason(path, kind, entry.name)
                 if why:
-                    self.note(f"{entry.name}:{entry.mtime}:{why}", f"{shown}: {why}")
+                    self.note(f"{entry.name}:unsettled", f"{shown}: {why}")
                     continue
                 digest = sha256_of(path)
                 state["seen"][entry.name] = [entry.size, entry.mtime, digest]

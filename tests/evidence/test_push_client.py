@@ -359,3 +359,33 @@ def test_the_client_needs_only_the_standard_library_for_a_local_directory(tmp_pa
     )
     assert result.returncode == 0, result.stderr
     assert f"send {tmp_path}/arith-success.eval" in result.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# Following runs that a real worker parses (Redis in CI's second pass)
+
+
+@pytest.fixture
+def celery_worker(django_db_blocker):
+    from celery.contrib.testing.worker import start_worker
+
+    from safetycase.celery import app
+
+    with django_db_blocker.unblock():
+        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False):
+            yield
+
+
+@pytest.mark.requires_broker
+@pytest.mark.django_db(transaction=True)
+def test_runs_parsed_by_a_worker_are_followed_until_they_end(
+    celery_worker, live_server, ingest_token, tmp_path, capsys
+):
+    """The upload answers `queued`; the client polls the run until the worker has ingested it."""
+    settled_copy(FIXTURES / "inspect" / "arith-success.eval", tmp_path)
+    settled_copy(FIXTURES / "inspect" / "arith-error.eval", tmp_path)
+    assert run_push(str(tmp_path), "--url", live_server.url, "--token", ingest_token) == 0
+    out = capsys.readouterr().out
+    for run in EvaluationRun.objects.all():
+        assert run.status == "ingested", run.error
+        assert f"{run.log_file.name}: run {run.pk} ingested" in out
