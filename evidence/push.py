@@ -573,6 +573,10 @@ class Pusher:
                 run_status = "not ingested"
             elif status == 200:
                 line += " (already uploaded)"
+            if run.get("supersedes"):  # a re-scored log replacing an earlier run
+                line += f" (supersedes run {run['supersedes']})"
+            if run.get("superseded_at"):
+                line += " (superseded since by a later log with the same eval id)"
             if run.get("error"):
                 line += f": {run['error']}"
             if run.get("note"):
