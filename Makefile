@@ -16,13 +16,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Embedded set-up: SQLite under ./var, Celery tasks in-process, DEBUG on, nothing else needed.
+# The set-up steps log only warnings (no per-task "succeeded" lines, no axes banner), so the
+# logins and the address, printed by serve_local once the server listens, come last.
 run: export DEBUG ?= 1
 run: $(STAMP)
 	mkdir -p var
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py setup_admin --url http://127.0.0.1:$(PORT)/ --reviewer reviewer
-	$(BIN)/python manage.py load_demo --reviewer reviewer
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	LOG_LEVEL=WARNING $(BIN)/python manage.py migrate --noinput -v 0
+	LOG_LEVEL=WARNING $(BIN)/python manage.py setup_admin --reviewer reviewer -v 0
+	LOG_LEVEL=WARNING $(BIN)/python manage.py load_demo --reviewer reviewer
+	$(BIN)/python manage.py serve_local 127.0.0.1:$(PORT) --login admin --login reviewer
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -29,16 +29,56 @@ def env_secret(name: str, default: str | None = None) -> str | None:
 
 
 DEBUG = env.bool("DEBUG", default=False)
+# The embedded set-up of `make run`: no DATABASE_URL (SQLite under VAR_DIR) and no broker.
+EMBEDDED = not os.environ.get("DATABASE_URL") and not os.environ.get("CELERY_BROKER_URL")
 
-# Without DEBUG a real secret is mandatory; with DEBUG a fixed development key keeps sessions
-# valid across restarts of `make run`.
+
+def embedded_secret_key(var_dir: Path) -> str:
+    """A random key generated once into VAR_DIR, so that in a `make run` checkout every
+    `manage.py` command works with no environment typed in front, and sessions survive restarts.
+    Only the embedded set-up uses it: a deployment must be given SECRET_KEY."""
+    import secrets
+
+    path = var_dir / "secret-key"
+    try:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        import time
+
+        for _ in range(50):  # another process may have created it and be writing it now
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.1)
+        return key
+    except OSError as exc:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is not set and no key can be kept in {var_dir} ({exc.strerror})."
+        ) from exc
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(50) + "\n")
+    return path.read_text().strip()
+
+
+# A deployment (DATABASE_URL or CELERY_BROKER_URL set) must be given a secret; with DEBUG a
+# fixed development key serves one that has none.
 SECRET_KEY = env_secret("SECRET_KEY") or (
-    "django-insecure-development-key-only-for-debug" if DEBUG else None
+    embedded_secret_key(VAR_DIR)
+    if EMBEDDED
+    else "django-insecure-development-key-only-for-debug"
+    if DEBUG
+    else None
 )
 if not SECRET_KEY:
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off. Only the embedded set-up (no DATABASE_URL "
+        "and no CELERY_BROKER_URL) generates its own, in SAFETYCASE_VAR_DIR."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

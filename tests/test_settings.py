@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,10 +43,55 @@ def test_deploy_check_is_clean_in_production_mode():
     assert "no issues" in result.stdout
 
 
-def test_it_refuses_to_start_without_a_secret_when_debug_is_off():
-    result = run_manage("check", DEBUG="0")
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        {"DATABASE_URL": "postgres://safetycase@127.0.0.1:5432/safetycase"},
+        {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"},
+    ],
+    ids=["database", "broker"],
+)
+def test_a_deployment_refuses_to_start_without_a_secret_when_debug_is_off(tmp_path, deployment):
+    result = run_manage("check", DEBUG="0", SAFETYCASE_VAR_DIR=str(tmp_path), **deployment)
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off." in result.stderr
+    assert list(tmp_path.iterdir()) == []  # and no key was made up for it
+
+
+def embedded_env(var_dir: Path) -> dict[str, str]:
+    """A checkout's shell after `make run`: nothing set but the variable pointing at ./var."""
+    return {"PATH": os.environ["PATH"], "HOME": str(var_dir), "SAFETYCASE_VAR_DIR": str(var_dir)}
+
+
+def test_the_embedded_set_up_generates_its_secret_once_and_keeps_it(tmp_path):
+    var_dir = tmp_path / "var"
+    script = "from django.conf import settings; print(settings.SECRET_KEY)"
+    keys = []
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=ROOT,
+            env=embedded_env(var_dir),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        keys.append(result.stdout.strip().splitlines()[-1])
+    key_file = var_dir / "secret-key"
+    assert keys[0] == keys[1] == key_file.read_text().strip()
+    assert len(keys[0]) >= 50
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    # Another checkout gets another key.
+    other = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=embedded_env(tmp_path / "other"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert other.stdout.strip().splitlines()[-1] != keys[0]
 
 
 def test_secret_can_come_from_a_file(tmp_path):

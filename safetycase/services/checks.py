@@ -3,13 +3,30 @@ the row was not changed since the editor loaded it."""
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
 from django.utils.dateparse import parse_datetime
 
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 
-IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+IDENTIFIER_PUNCTUATION = frozenset("_.-")
+
+
+def identifier_is_valid(identifier: str) -> bool:
+    """Letters and digits of any script (gsn2x accepts any YAML key, so "Gü1" or "G安全1" must
+    import), their combining marks, and '_', '.', '-' after a first letter or digit.
+
+    No spaces, '/', ',' or '?': identifiers travel in URL paths (percent-encoded by Django's
+    reverse()) and in comma-separated `?fold=` lists.
+    """
+    if not identifier or len(identifier) > 100 or not identifier[0].isalnum():
+        return False
+    return all(
+        char.isalnum()
+        or char in IDENTIFIER_PUNCTUATION
+        or unicodedata.category(char).startswith("M")
+        for char in identifier
+    )
 
 
 def require_permission(actor, perm: str, case, doing: str) -> None:
@@ -18,10 +35,11 @@ def require_permission(actor, perm: str, case, doing: str) -> None:
 
 
 def validate_identifier(identifier: str) -> None:
-    if not IDENTIFIER_PATTERN.match(identifier or "") or len(identifier) > 100:
+    if not identifier_is_valid(identifier):
         raise ApplicationError(
-            f"{identifier!r} is not a valid node identifier: use letters, digits, '_', '-' "
-            "or '.', starting with a letter or digit (at most 100 characters)."
+            f"{identifier!r} is not a valid node identifier: use letters (of any script), "
+            "digits, '_', '-' or '.', starting with a letter or digit, without spaces (at most "
+            "100 characters)."
         )
 
 

@@ -79,3 +79,82 @@ def test_ingest_command_fails_for_unreadable_files(tmp_path):
 def test_ingest_command_rejects_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="is not a file"):
         call_command("ingest", str(tmp_path / "nope.eval"))
+
+
+# --------------------------------------------------------------------------------------------
+# Log directories where the logs live: fsspec URLs (file:// here; s3:// works the same way)
+
+
+def a_log_directory(tmp_path: Path) -> Path:
+    logs = tmp_path / "bucket" / "logs"
+    (logs / "2026-12").mkdir(parents=True)
+    settled_copy(FIXTURES / "inspect" / "arith-success.eval", logs)
+    settled_copy(FIXTURES / "inspect" / "arith-sample-errors.eval", logs / "2026-12")
+    for name in (
+        "samples_arith_gen_2026-11-24T11-15-47.729466.jsonl",
+        "results_2026-11-24T11-15-47.729466.json",
+    ):
+        settled_copy(FIXTURES / "lm-eval" / name, logs)
+    (logs / "logs.json").write_text("{}")
+    (logs / "README.txt").write_text("not a log")
+    return logs
+
+
+@pytest.mark.django_db
+def test_ingest_reads_a_log_directory_from_a_file_url(
+    eager_celery, tmp_path, django_capture_on_commit_callbacks
+):
+    logs = a_log_directory(tmp_path)
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("ingest", logs.as_uri(), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert f"{logs.as_uri()}/logs.json: skipped, not a log (written by Inspect)" in lines
+    names = set(EvaluationRun.objects.values_list("log_file__name", flat=True))
+    assert names == {
+        "arith-success.eval",
+        "arith-sample-errors.eval",
+        "results_2026-11-24T11-15-47.729466.json",
+    }
+    assert set(EvaluationRun.objects.values_list("status", flat=True)) == {"ingested"}
+    # The samples file went after its results and is attached to its run.
+    gen = EvaluationRun.objects.get(task="arith_gen")
+    assert gen.samples_file is not None
+    assert gen.samples_file.name == "samples_arith_gen_2026-11-24T11-15-47.729466.jsonl"
+
+
+@pytest.mark.django_db
+def test_ingest_reads_one_log_from_a_file_url(
+    eager_celery, tmp_path, django_capture_on_commit_callbacks
+):
+    logs = a_log_directory(tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("ingest", (logs / "arith-success.eval").as_uri(), stdout=StringIO())
+    assert EvaluationRun.objects.get().log_file.name == "arith-success.eval"
+
+
+@pytest.mark.django_db
+def test_ingest_says_what_is_wrong_with_a_url(tmp_path):
+    with pytest.raises(CommandError, match="holds no evaluation logs"):
+        call_command("ingest", (tmp_path).as_uri(), stdout=StringIO())
+    with pytest.raises(CommandError, match="cannot be read"):
+        call_command("ingest", "nosuchprotocol://bucket/logs", stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_push_reads_a_log_directory_from_a_file_url(
+    live_server, uploader, eager_celery, tmp_path, capsys
+):
+    _, token = services_tokens.token_create(user=uploader, scopes=["ingest", "read"])
+    logs = a_log_directory(tmp_path)
+    url = logs.as_uri()
+    assert push.main([url, "--url", live_server.url, "--token", token]) == 0
+    out = capsys.readouterr().out
+    assert f"{url}/2026-12/arith-sample-errors.eval: run" in out
+    # Two Inspect logs, and the lm-eval results file's group and its two tasks.
+    tasks = EvaluationRun.objects.filter(status="ingested").values_list("task", flat=True)
+    assert sorted(tasks) == ["arith", "arith", "arith_gen", "arith_mc", "arith_suite"]
+    # Remembered beside the logs, like for a local directory: nothing is sent twice.
+    assert (logs / push.STATE_FILE).exists()
+    assert push.main([url, "--url", live_server.url, "--token", token]) == 0
+    assert capsys.readouterr().out == ""

@@ -9,7 +9,8 @@ Semantics in short (rule numbers as in the reference):
 - R1 (E)  identifiers are non-empty and unique across all modules.
 - R2 (E/W) the type is known (E); a gsn2x identifier prefix contradicting the type is W.
 - R3 (W)  the statement is non-empty.
-- R4 (E/W) supported_by: goal→goal|strategy|solution, strategy→goal (strategy→solution is W),
+- R4 (E/W) supported_by: goal→goal|strategy|solution, strategy→goal (strategy→solution and
+  strategy→strategy, which gsn2x accepts, are W),
   counter_goal→counter_goal|counter_solution; only counter elements may challenge; unknown
   relation types are E.
 - R5 (E)  in_context_of: goal|strategy → context|assumption|justification, or → a goal of another
@@ -397,6 +398,19 @@ def _check_relation_types(index: _Index, rel: Relation, out: _Findings) -> None:
                 source,
                 f"Strategy {source} is supported directly by solution {target}; insert a "
                 f"sub-goal between {source} and {target} stating what {target} shows.",
+            )
+            return
+        if source_type == STRATEGY and target_type == STRATEGY:
+            # gsn2x accepts this (its V04 lets strategies support strategies), so files it
+            # reads import; the standard's permitted connections do not include it.
+            out.add(
+                4,
+                WARNING,
+                source,
+                f"Strategy {source} is supported directly by strategy {target}; the GSN "
+                "Community Standard (v3, SCSC-141C, permitted SupportedBy connections) lets a "
+                f"strategy be supported only by goals: state the claim that {target} argues "
+                f"over as a sub-goal between {source} and {target}.",
             )
             return
         hint = "; use in_context_of for contextual elements" if target_type in _CONTEXTUAL else ""

@@ -4,7 +4,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from safetycase.paths import var_dir
+from safetycase.paths import local_login, password_file
 
 
 class Command(BaseCommand):
@@ -27,15 +27,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, url, reviewer=None, **options):
-        password = self._account("admin", os.environ.get("ADMIN_PASSWORD"), superuser=True)
-        self.stdout.write(f"Log in at {url} as admin / {password}")
+        self._account("admin", os.environ.get("ADMIN_PASSWORD"), superuser=True)
+        if options["verbosity"]:
+            self.stdout.write(local_login(url, "admin"))
         if reviewer:
-            password = self._account(reviewer, None, superuser=False)
-            self.stdout.write(f"Log in at {url} as {reviewer} / {password}")
+            self._account(reviewer, None, superuser=False)
+            if options["verbosity"]:
+                self.stdout.write(local_login(url, reviewer))
 
-    def _account(self, username: str, wanted_password: str | None, *, superuser: bool) -> str:
-        """The password to print: generated for a new account, read back for an existing one."""
-        password_file = var_dir() / f"{username}-password"
+    def _account(self, username: str, wanted_password: str | None, *, superuser: bool) -> None:
+        """Create the account if it does not exist, keeping a generated password in var/."""
         User = get_user_model()
         if not User.objects.filter(username=username).exists():
             password = wanted_password or secrets.token_urlsafe(12)
@@ -43,10 +44,7 @@ class Command(BaseCommand):
                 User.objects.create_superuser(username, f"{username}@example.org", password)
             else:
                 User.objects.create_user(username, f"{username}@example.org", password)
-            password_file.parent.mkdir(parents=True, exist_ok=True)
-            password_file.write_text(password + "\n")
-            password_file.chmod(0o600)
-            return password
-        if password_file.exists():
-            return password_file.read_text().strip()
-        return f"(unchanged; set it with `manage.py changepassword {username}`)"
+            path = password_file(username)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(password + "\n")
+            path.chmod(0o600)

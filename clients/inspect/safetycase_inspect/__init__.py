@@ -1,0 +1,1 @@
+"""Inspect hook uploading each finished evaluation log to a safety-case tracker."""
