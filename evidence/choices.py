@@ -15,3 +15,13 @@ class LogFormat(models.TextChoices):
     LM_EVAL_SAMPLES = "lm_eval_samples", "lm-evaluation-harness samples"
     GENERIC = "generic", "generic run file"
     UNKNOWN = "unknown", "unknown"
+
+
+class ProjectRole(models.TextChoices):
+    """A project member's role, which applies to every case of the project unless the case
+    gives the member another one. The same four roles as a case's (safetycase.choices.Role)."""
+
+    OWNER = "owner", "Owner"
+    AUTHOR = "author", "Author"
+    REVIEWER = "reviewer", "Reviewer"
+    VIEWER = "viewer", "Viewer"

@@ -9,10 +9,11 @@ from typing import Any
 from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.urls import NoReverseMatch, reverse
 
+from evidence import projects as evidence_projects
 from evidence import selectors as evidence_selectors
 from evidence.choices import RunStatus
-from evidence.models import EvaluationRun
-from safetycase import assessment
+from evidence.models import EvaluationRun, Share
+from safetycase import assessment, projects
 from safetycase.choices import AssessmentTrigger
 from safetycase.diagrams import argument_dot
 from safetycase.errors import NotFound
@@ -36,8 +37,9 @@ def cases_for_user(*, user) -> QuerySet[SafetyCase]:
     """The cases a user is a member of, with node counts; empty for anonymous users."""
     if not user.is_authenticated:
         return SafetyCase.objects.none()
+    mine = SafetyCase.objects.filter(projects.member_of_case_q(user)).values("pk")
     return (
-        SafetyCase.objects.filter(memberships__user=user)
+        SafetyCase.objects.filter(pk__in=mine)
         .annotate(node_count=Count("nodes", distinct=True))
         .order_by("name")
     )
@@ -47,15 +49,22 @@ def case_for_user(*, user, case_id: int) -> SafetyCase:
     """The case, if the user is a member; otherwise NotFound, so that case names do not leak."""
     memberships = Membership.objects.filter(user=user) if user.is_authenticated else None
     case = (
-        SafetyCase.objects.filter(pk=case_id, memberships__user=user)
+        SafetyCase.objects.filter(pk=case_id)
         .prefetch_related(Prefetch("memberships", queryset=memberships, to_attr="own"))
         .first()
         if user.is_authenticated
         else None
     )
-    if case is None:
+    role = (
+        projects.effective_role(
+            user=user, case=case, case_role=case.own[0].role if case.own else None
+        )
+        if case is not None
+        else None
+    )
+    if role is None:
         raise NotFound(f"There is no case {case_id} that you can see.")
-    case._role_cache = {user.pk: case.own[0].role}
+    case._role_cache = {user.pk: role}
     return case
 
 
@@ -188,7 +197,11 @@ def run_facts(*, runs) -> list[assessment.RunFacts]:
                 model_version=run.model_version,
                 status=run.status,
                 log_status=run.log_status,
-                finished_at=run.completed_at or run.ingested_at or run.created_at,
+                # Never later than we received it: a harness clock cannot keep a run fresh.
+                finished_at=min(
+                    run.completed_at or run.ingested_at or run.created_at,
+                    run.ingested_at or run.created_at,
+                ),
                 metadata=run.metadata,
                 statistics={s.name: (s.k, s.n) for s in run.statistics.all()},
                 metrics=metrics,
@@ -264,7 +277,9 @@ def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
         "nodes": node_facts(case_nodes(case=case)),
         "relations": link_relations(case_links(case=case)),
         "bindings": binding_facts(bindings),
-        "runs": run_facts(runs=candidate_runs(tasks=bound_tasks(bindings))),
+        "runs": run_facts(
+            runs=candidate_runs(tasks=bound_tasks(bindings), project_id=case.project_id)
+        ),
         "attestations": attestation_facts(attestations),
     }
 
@@ -282,9 +297,17 @@ def bound_tasks(bindings) -> set[str]:
     return tasks
 
 
-def candidate_runs(*, tasks: set[str], ingested_after=None) -> QuerySet[EvaluationRun]:
-    """Ingested runs of these tasks (only those ingested after a time, for incremental loads)."""
-    runs = EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
+def candidate_runs(
+    *, tasks: set[str], project_id: int, ingested_after=None
+) -> QuerySet[EvaluationRun]:
+    """Ingested runs of these tasks that the cases of the project may use: its own and those
+    shared with it, never superseded ones (only those ingested after a time, for incremental
+    loads)."""
+    runs = EvaluationRun.objects.filter(
+        evidence_projects.runs_usable_in_project(project_id=project_id),
+        task__in=tasks,
+        status=RunStatus.INGESTED,
+    )
     if ingested_after is not None:
         runs = runs.filter(ingested_at__gt=ingested_after)
     return runs.prefetch_related("statistics", "metrics").order_by("id")
@@ -306,6 +329,14 @@ def argument_fingerprint(*, case: SafetyCase) -> tuple:
             .values()
         ),
         tuple(Attestation.objects.filter(case=case).aggregate(Count("id"), Max("id")).values()),
+        # The runs the case may use change without a new ingestion when a share is made or
+        # revoked, or a run is superseded: those make the next assessment load runs afresh.
+        tuple(
+            Share.objects.filter(to_project_id=case.project_id)
+            .aggregate(Count("id"), Max("created_at"), Max("revoked_at"))
+            .values()
+        ),
+        EvaluationRun.objects.aggregate(Max("superseded_at"))["superseded_at__max"],
     )
 
 
@@ -457,7 +488,11 @@ def node_evidence(
             tasks.add(str(task))
     candidates = (
         list(
-            EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
+            EvaluationRun.objects.filter(
+                evidence_projects.runs_usable_in_project(project_id=case.project_id),
+                task__in=tasks,
+                status=RunStatus.INGESTED,
+            )
             .select_related("log_file")
             .prefetch_related("statistics", "metrics")
             .order_by("-id")[:500]
@@ -551,13 +586,11 @@ def _metric_for(run: EvaluationRun, selector: dict):
 
 
 def run_for_user(*, user, run_id: int) -> EvaluationRun:
-    """A run with its file, uploader, metrics and statistics, if the user may see it.
-
-    Every logged-in user may see every run for now (runs are not tied to cases yet); this is
-    the one place to change when they are.
-    """
+    """A run with its file, uploader, metrics and statistics, if the user may see it (a
+    member of its project or of a case of it, or of a project it is shared with:
+    evidence.projects.visible_runs)."""
     run = (
-        evidence_selectors.runs_with_results().filter(pk=run_id).first()
+        evidence_selectors.runs_visible_to(user=user).filter(pk=run_id).first()
         if user.is_authenticated
         else None
     )

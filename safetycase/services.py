@@ -22,7 +22,8 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from safetycase import assessment, selectors
+from evidence import projects as evidence_projects
+from safetycase import assessment, projects, selectors
 from safetycase.choices import BindingKind, LinkType, NodeType, Role
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from safetycase.gsn.gsn2x import Gsn2xError, load_files
@@ -91,13 +92,17 @@ def case_create(
     description: str = "",
     modules: dict | None = None,
     owner=None,
+    project=None,
 ) -> SafetyCase:
-    """Create a case; the owner, if given, becomes its owner (an author who also manages the
-    case's members)."""
-    if SafetyCase.objects.filter(name=name).exists():
-        raise Conflict(f"A case named {name!r} already exists.")
+    """Create a case in a project (see safetycase.projects); the owner, if given, becomes its
+    owner (an author who also manages the case's members)."""
     with transaction.atomic():
+        project = projects.project_for_new_case(name=name, owner=owner, project=project)
+        # Names are unique per project, and only members of the project learn of a conflict.
+        if SafetyCase.objects.filter(project=project, name=name).exists():
+            raise Conflict(f"A case named {name!r} already exists in project {project.name!r}.")
         case = SafetyCase.objects.create(
+            project=project,
             name=name,
             model_name=model_name,
             model_version=model_version,
@@ -297,6 +302,7 @@ def case_import_argument(
     deployment: str = "",
     description: str = "",
     owner=None,
+    project=None,
 ) -> SafetyCase:
     """Create a case holding a whole argument (import). All or nothing."""
     case = case_create(
@@ -307,6 +313,7 @@ def case_import_argument(
         description=description,
         modules=argument.modules,
         owner=owner,
+        project=project,
     )
     for element in argument.elements:
         _validate_identifier(element.identifier)
@@ -661,6 +668,7 @@ def case_instantiate_template(
     description: str = "",
     owner=None,
     library=None,
+    project=None,
 ) -> SafetyCase:
     """Create case `name` from a template of the library. The case's model name, version and
     deployment fill the template parameters `model`, `model_version` and `deployment` when
@@ -677,6 +685,7 @@ def case_instantiate_template(
         deployment=deployment or str(instance.values.get("deployment", "")),
         description=description,
         owner=owner,
+        project=project,
     )
     _store_instance(case=case, instance=instance)
     return case
@@ -813,7 +822,9 @@ def _case_facts(case: SafetyCase) -> tuple[dict[str, Any], assessment.Assessment
     else:
         started = timezone.now()
         tasks = selectors.bound_tasks(memo.facts["bindings"])
-        fresh = selectors.candidate_runs(tasks=tasks, ingested_after=memo.runs_seen_until)
+        fresh = selectors.candidate_runs(
+            tasks=tasks, ingested_after=memo.runs_seen_until, project_id=case.project_id
+        )
         for run in selectors.run_facts(runs=fresh):
             memo.runs[run.id] = run
         memo.runs_seen_until = started - timedelta(seconds=5)
@@ -911,8 +922,10 @@ def cases_bound_to_run(*, run) -> list[int]:
     run_facts = selectors.run_facts(runs=[run])[0]
     case_ids = set()
     # A selector names one task or a list of them; the text match narrows, binding_matches decides.
+    # Only cases of the run's project and of projects it is shared with.
     bindings = EvidenceBinding.objects.filter(
-        Q(selector__task=run.task) | Q(selector__task__icontains=run.task)
+        Q(selector__task=run.task) | Q(selector__task__icontains=run.task),
+        case__project_id__in=evidence_projects.projects_using_run(run=run),
     ).select_related("case")
     for binding in bindings:
         if assessment.binding_matches(
@@ -958,10 +971,13 @@ def _enqueue_assessment(case_id: int, trigger: str, detail: str) -> None:
 # API tokens
 
 
-def token_create(*, user, scopes: list[str], name: str = "") -> tuple[ApiToken, str]:
-    """A new API key for `user`. Returns the token and the key; the key is not stored (only
-    its sha256), so this is the only time anyone sees it."""
+def token_create(*, user, scopes: list[str], name: str = "", project=None) -> tuple[ApiToken, str]:
+    """A new API key for `user` in `project` (a Project, a project name, or None for the
+    user's only project; see safetycase.projects.project_for_token). Returns the token and
+    the key; the key is not stored (only its sha256), so this is the only time anyone sees it."""
     from safetycase.api.authentication import key_digest
+
+    project = projects.project_for_token(user=user, project=project)
 
     unknown = sorted(set(scopes) - set(ApiToken.SCOPES))
     if unknown or not scopes:
@@ -971,6 +987,7 @@ def token_create(*, user, scopes: list[str], name: str = "") -> tuple[ApiToken, 
     key = "sct_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
+        project=project,
         name=name,
         key_sha256=key_digest(key),
         prefix=key[:12],

@@ -38,6 +38,11 @@ class RunStatisticSerializer(serializers.ModelSerializer):
 
 class RunSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api_run_detail")
+    project = serializers.CharField(source="project.name", read_only=True)
+    supersedes = serializers.PrimaryKeyRelatedField(read_only=True)
+    superseded_by = serializers.SerializerMethodField(
+        help_text="The run that replaced this one (same harness id, newer content), if any."
+    )
     file = LogFileSerializer(source="log_file", read_only=True)
     uploaded_by = serializers.CharField(
         source="log_file.uploaded_by", allow_null=True, read_only=True
@@ -50,6 +55,7 @@ class RunSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "url",
+            "project",
             "status",
             "error",
             "log_status",
@@ -77,7 +83,14 @@ class RunSerializer(serializers.ModelSerializer):
             "uploaded_by",
             "metrics",
             "statistics",
+            "supersedes",
+            "superseded_at",
+            "superseded_by",
         ]
+
+    def get_superseded_by(self, run) -> int | None:
+        successor = getattr(run, "superseded_by", None)
+        return successor.pk if successor is not None else None
 
 
 class RunUploadSerializer(serializers.Serializer):
@@ -87,6 +100,14 @@ class RunUploadSerializer(serializers.Serializer):
             "The log: an Inspect `.eval` or `.json` log, an lm-evaluation-harness "
             "`results_*.json` (optionally with its `samples_*.jsonl` files as further `file` "
             "parts), or a generic run file (docs/evidence-formats.md)."
+        ),
+    )
+    project = serializers.CharField(
+        required=False,
+        help_text=(
+            "The project to upload into, by name. An API token's uploads always go to the "
+            "token's project; with a browser session it is needed when you are a member of "
+            "several projects."
         ),
     )
     metadata = serializers.JSONField(
@@ -104,8 +125,13 @@ class RunUploadSerializer(serializers.Serializer):
 
 
 class RunUploadResultSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True)
     status = serializers.CharField()
-    url = serializers.URLField()
+    url = serializers.URLField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
+    project = serializers.CharField(help_text="The project the log was stored in.")
     runs = RunSerializer(many=True)
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What happened beyond storing: superseded runs, samples kept pending.",
+    )
