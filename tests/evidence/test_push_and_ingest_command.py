@@ -55,9 +55,7 @@ def test_push_reports_a_refused_token(live_server, author, tmp_path, capsys):
 
 
 @pytest.mark.django_db
-def test_ingest_command_ingests_local_files(
-    eager_celery, django_capture_on_commit_callbacks, lab
-):
+def test_ingest_command_ingests_local_files(eager_celery, django_capture_on_commit_callbacks, lab):
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):
         call_command(
