@@ -50,6 +50,7 @@ def case_for_user(*, user, case_id: int) -> SafetyCase:
     memberships = Membership.objects.filter(user=user) if user.is_authenticated else None
     case = (
         SafetyCase.objects.filter(pk=case_id)
+        .select_related("project")
         .prefetch_related(Prefetch("memberships", queryset=memberships, to_attr="own"))
         .first()
         if user.is_authenticated

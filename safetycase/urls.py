@@ -145,3 +145,15 @@ urlpatterns += [
     ),
     path("cases/<int:case_id>/audit/", audit_views.case_audit, name="case_audit"),
 ]
+
+# Projects: their members (owners manage them) and the shares they give and receive.
+from safetycase import project_views  # noqa: E402
+
+urlpatterns += [
+    path("projects/<int:project_id>/", project_views.project_members, name="project_members"),
+    path(
+        "projects/<int:project_id>/members/<str:username>/remove/",
+        project_views.project_member_remove,
+        name="project_member_remove",
+    ),
+]

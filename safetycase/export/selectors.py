@@ -39,7 +39,9 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
     node_facts = selectors.node_facts(nodes)
     relations = selectors.link_relations(links)
     binding_facts = selectors.binding_facts(bindings)
-    candidate_runs = selectors.candidate_runs(tasks=selectors.bound_tasks(bindings))
+    candidate_runs = selectors.candidate_runs(
+        tasks=selectors.bound_tasks(bindings), project_id=case.project_id
+    )
     now = assessment.created_at if assessment else _latest(case, nodes, bindings, attestations)
     citations = evidence.citations(
         case=selectors.case_facts(case),
@@ -185,9 +187,9 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
         )
         for b in bindings
     ]
-    candidate_runs = selectors.candidate_runs(tasks=selectors.bound_tasks(binding_facts)).filter(
-        ingested_at__lte=cutoff
-    )
+    candidate_runs = selectors.candidate_runs(
+        tasks=selectors.bound_tasks(binding_facts), project_id=version.case.project_id
+    ).filter(ingested_at__lte=cutoff)
     citations = evidence.citations(
         case=domain.CaseFacts(
             model_name=snapshot_case.get("model_name", ""),
