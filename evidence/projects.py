@@ -290,7 +290,7 @@ def _keep_an_owner(project: Project, membership: ProjectMembership) -> None:
 
 
 def _validate_share_selector(selector: Any) -> dict[str, Any]:
-    if selector in (None, ""):
+    if not selector:
         return {}
     if not isinstance(selector, dict):
         raise ProjectRefused("A share's selector must be a JSON object with `task` and `model`.")
