@@ -110,6 +110,9 @@ class LogFile(models.Model):
     sha256 = models.CharField(max_length=64)
     # lm-evaluation-harness samples files: the task hash that matches them to their results.
     task_hash = models.CharField(max_length=100, blank=True, db_index=True)
+    # A samples file no results run has taken yet (posted before its results, or posted again
+    # when every run of its task already had it): the next results of its task take it.
+    awaiting_results = models.BooleanField(default=False)
     format = models.CharField(max_length=20, choices=LogFormat.choices, default=LogFormat.UNKNOWN)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

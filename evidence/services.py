@@ -302,13 +302,18 @@ def _attach_samples_file(
             same = [run for run in candidates if run.samples_file_id == existing.pk]
             free = [run for run in candidates if run.samples_file_id is None]
             if same and not (free and free[0].pk > same[0].pk):
+                # Posted again: the run that has it. A deterministic re-run writes the same
+                # samples; if its results come later, they take this file.
+                LogFile.objects.filter(pk=existing.pk).update(awaiting_results=True)
                 return SubmitResult(runs=same[:1], created=False, log_file=existing)
-            if not candidates and not existing.sample_runs.exists():
+            if not candidates:
+                LogFile.objects.filter(pk=existing.pk).update(awaiting_results=True)
                 return SubmitResult(runs=[], created=False, log_file=existing, pending=True)
         log_file = existing or _store_file(
             path, name, sha256, size, LogFormat.LM_EVAL_SAMPLES, uploaded_by, project, task_hash
         )
         if not candidates:
+            LogFile.objects.filter(pk=log_file.pk).update(awaiting_results=True)
             return SubmitResult(
                 runs=[],
                 created=True,
@@ -339,6 +344,7 @@ def _attach_samples_file(
         run.status = RunStatus.QUEUED
         run.error = ""
         run.save(update_fields=["samples_file", "status", "error"])
+        LogFile.objects.filter(pk=log_file.pk).update(awaiting_results=False)
         _enqueue_ingest(run.pk)
     return SubmitResult(runs=[run], created=True, log_file=log_file, notes=notes)
 
@@ -373,14 +379,16 @@ def _attach_pending_samples(run: EvaluationRun) -> None:
             project_id=run.project_id,
             format=LogFormat.LM_EVAL_SAMPLES,
             task_hash=task_hash,
-            sample_runs__isnull=True,
+            awaiting_results=True,
         )
+        .select_for_update()
         .order_by("-id")
         .first()
     )
     if pending is not None:
         run.samples_file = pending
         run.save(update_fields=["samples_file"])
+        LogFile.objects.filter(pk=pending.pk).update(awaiting_results=False)
 
 
 def _current_runs_with_eval_ids(project, eval_ids: Iterable[str]) -> dict[str, EvaluationRun]:

@@ -181,6 +181,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='logfile',
+            name='awaiting_results',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name='logfile',
             name='task_hash',
             field=models.CharField(blank=True, db_index=True, max_length=100),
         ),
