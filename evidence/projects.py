@@ -92,7 +92,13 @@ def project_for_upload(*, user, name: str = "", token=None) -> Project:
         )
     mine = projects_for_user(user=user)
     if token_project_id is not None:
-        project = Project.objects.get(pk=token_project_id)
+        project = mine.filter(pk=token_project_id).first()
+        if project is None:
+            raise ProjectRefused(
+                "The owner of this API token is no longer a member of its project, so it "
+                "cannot upload there.",
+                403,
+            )
         if name and name != project.name:
             raise ProjectRefused(
                 f"This API token uploads into project {project.name!r}, not {name!r}."
