@@ -19,7 +19,7 @@ from django.db.models import Q
 from evidence import projects as evidence_projects
 from evidence.choices import ProjectRole
 from evidence.models import Project, ProjectMembership
-from safetycase.errors import ApplicationError, NotFound
+from safetycase.errors import ApplicationError
 
 CREATES_CASES = (ProjectRole.OWNER, ProjectRole.AUTHOR)
 
@@ -45,7 +45,9 @@ def project_for_new_case(*, name: str, owner=None, project=None) -> Project:
             name=project, memberships__user=owner, memberships__role__in=CREATES_CASES
         ).first()
         if found is None:
-            raise NotFound(f"You are not an author or owner of a project named {project!r}.")
+            raise ApplicationError(
+                f"You are not an author or owner of a project named {project!r}."
+            )
         return found
     mine = (
         list(

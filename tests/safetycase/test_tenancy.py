@@ -529,3 +529,21 @@ def test_bindings_ignore_superseded_and_other_projects_runs(bound_case, uploader
     binding = EvidenceBinding.objects.get(case=bound_case)
     candidates = selectors.candidate_runs(tasks=selectors.bound_tasks([binding]), project_id=lab.pk)
     assert list(candidates.values_list("pk", flat=True)) == [mine.pk]
+
+
+def test_a_case_in_an_unknown_project_is_refused_with_a_sentence(api_client_for, author):
+    response = api_client_for(author).post(
+        "/api/v1/cases/", {"name": "Somewhere", "project": "nowhere"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "'nowhere'" in response.json()["detail"]
+    assert not SafetyCase.objects.filter(name="Somewhere").exists()
+
+
+def test_a_token_stops_uploading_when_its_owner_leaves_the_project(uploader, lab, author):
+    _, key = services.token_create(user=uploader, scopes=["ingest"])
+    projects.project_member_remove(actor=author, project=lab, username="harness")
+    response = upload(token_client(key), json.dumps(generic_run("left", 0, 10)).encode())
+    assert response.status_code == 403
+    assert "no longer a member" in response.json()["detail"]
+    assert not EvaluationRun.objects.exists()
