@@ -361,6 +361,7 @@ def case_import_gsn2x(
     deployment: str = "",
     description: str = "",
     owner=None,
+    project=None,
 ) -> tuple[SafetyCase | None, Argument, list]:
     """Read gsn2x files (and the files their `module.uses` name), check them with the GSN rules
     and create the case only if no rule reports an error. All or nothing.
@@ -385,6 +386,7 @@ def case_import_gsn2x(
             deployment=deployment,
             description=description,
             owner=owner,
+            project=project,
         )
     except IntegrityError as exc:  # e.g. a link listed twice, if the rules let it through
         raise ApplicationError(f"The argument cannot be stored: {exc}") from exc

@@ -154,6 +154,7 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
         "challenge_id": challenge.pk,
         "number": 1,
         "username": reviewer.username,
+        "project_id": case.project_id,
     }
     return case, arguments
 

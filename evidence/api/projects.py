@@ -36,8 +36,12 @@ class ProjectMemberSerializer(serializers.Serializer):
 class ShareSerializer(serializers.ModelSerializer):
     from_project = serializers.CharField(source="from_project.name", read_only=True)
     to_project = serializers.CharField(source="to_project.name", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", default=None)
-    revoked_by = serializers.CharField(source="revoked_by.username", default=None)
+    created_by = serializers.CharField(
+        source="created_by.username", default=None, allow_null=True, read_only=True
+    )
+    revoked_by = serializers.CharField(
+        source="revoked_by.username", default=None, allow_null=True, read_only=True
+    )
     runs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:

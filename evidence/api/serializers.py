@@ -39,7 +39,9 @@ class RunStatisticSerializer(serializers.ModelSerializer):
 class RunSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api_run_detail")
     project = serializers.CharField(source="project.name", read_only=True)
-    supersedes = serializers.PrimaryKeyRelatedField(read_only=True)
+    supersedes = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The run this one replaced, if any."
+    )
     superseded_by = serializers.SerializerMethodField(
         help_text="The run that replaced this one (same harness id, newer content), if any."
     )
