@@ -20,3 +20,13 @@ class LogFormat(models.TextChoices):
 class StatisticKind(models.TextChoices):
     BINARY = "binary", "binary (every sample's value is 0 or 1)"
     NUMERIC = "numeric", "numeric (mean and standard error; no k)"
+
+
+class ProjectRole(models.TextChoices):
+    """A project member's role, which applies to every case of the project unless the case
+    gives the member another one. The same four roles as a case's (safetycase.choices.Role)."""
+
+    OWNER = "owner", "Owner"
+    AUTHOR = "author", "Author"
+    REVIEWER = "reviewer", "Reviewer"
+    VIEWER = "viewer", "Viewer"

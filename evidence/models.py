@@ -3,33 +3,128 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from simple_history.models import HistoricalRecords
 
-from evidence.choices import LogFormat, RunStatus, StatisticKind
+from evidence.choices import LogFormat, ProjectRole, RunStatus, StatisticKind
+
+# Projects live here, in the lower layer, and not in `safetycase`: every run belongs to a
+# project, and the evidence app decides alone which runs an uploader may de-duplicate against
+# and who may read a run, so it must know projects, their members and their shares without
+# importing the argument app (DESIGN: `evidence` never imports `safetycase`). Cases and API
+# tokens point here with their own foreign keys.
+
+
+class Project(models.Model):
+    """The tenant: an organisation's or a team's workspace. It owns cases, evaluation runs and
+    API tokens; its members' roles apply to all its cases unless a case says otherwise."""
+
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        help_text="Unique; used by `--project` and the `project` upload field.",
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="projects"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectMembership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships"
+    )
+    role = models.CharField(max_length=20, choices=ProjectRole.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["project", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_project_membership"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=ProjectRole.values), name="project_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.role} of project {self.project}"
+
+
+class Share(models.Model):
+    """Runs of one project made usable by the cases of another: the listed runs, or every
+    run matching `selector` ({"task": name or list, "model": name}; empty keys match all), or
+    both. Revoking keeps the row (who, when) so the trail stays whole."""
+
+    from_project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shares_given")
+    to_project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="shares_received"
+    )
+    runs = models.ManyToManyField("EvaluationRun", blank=True, related_name="shares")
+    selector = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["from_project", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"share {self.pk}: {self.from_project} → {self.to_project}"
 
 
 def log_upload_path(instance: LogFile, filename: str) -> str:
-    # Content-addressed: the same bytes always land at the same path.
+    # Content-addressed within the project: the same bytes land at the same path in one
+    # project, and two projects never share (or delete) each other's file.
     suffix = (
         "".join(c for c in filename.rsplit(".", 1)[-1][:10] if c.isalnum())
         if "." in filename
         else ""
     )
-    return f"logs/{instance.sha256[:2]}/{instance.sha256}{'.' + suffix if suffix else ''}"
+    name = f"{instance.sha256}{'.' + suffix if suffix else ''}"
+    return f"logs/p{instance.project_id}/{instance.sha256[:2]}/{name}"
 
 
 class LogFile(models.Model):
     """An uploaded original log, stored unchanged. One file can hold several runs (an
     lm-evaluation-harness results file covers several tasks)."""
 
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="log_files")
     file = models.FileField(upload_to=log_upload_path, max_length=300)
     name = models.CharField(max_length=300, help_text="File name as uploaded.")
     size = models.BigIntegerField()
-    sha256 = models.CharField(max_length=64, unique=True)
+    sha256 = models.CharField(max_length=64)
+    # lm-evaluation-harness samples files: the task hash that matches them to their results.
+    task_hash = models.CharField(max_length=100, blank=True, db_index=True)
+    # A samples file no results run has taken yet (posted before its results, or posted again
+    # when every run of its task already had it): the next results of its task take it.
+    awaiting_results = models.BooleanField(default=False)
     format = models.CharField(max_length=20, choices=LogFormat.choices, default=LogFormat.UNKNOWN)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "sha256"], name="log_sha256_unique_in_project"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sha256[:12]})"
@@ -38,8 +133,18 @@ class LogFile(models.Model):
 class EvaluationRun(models.Model):
     """One evaluation run ingested from a harness log: identity, status, metrics, statistics."""
 
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="runs")
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
     error = models.TextField(blank=True, help_text="Why ingestion failed, for the harness author.")
+    # A newer log with the same harness id (a re-scored or completed log, or one after a
+    # failure) supersedes this run: it stays for the record, but no binding reads it.
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # What the log's header says (status, dates, counts, metrics), hashed: the same log
+    # exported again (Inspect .json and .eval) has the same; a re-scored one does not.
+    header_sha256 = models.CharField(max_length=64, blank=True)
     log_file = models.ForeignKey(LogFile, on_delete=models.PROTECT, related_name="runs")
     # An lm-evaluation-harness samples file attached to its results run.
     samples_file = models.ForeignKey(
@@ -79,13 +184,15 @@ class EvaluationRun(models.Model):
         permissions = [("ingest_run", "Can upload evaluation logs")]
         constraints = [
             models.UniqueConstraint(
-                fields=["eval_id"], condition=~models.Q(eval_id=""), name="run_eval_id_unique"
+                fields=["project", "eval_id"],
+                condition=~models.Q(eval_id="") & models.Q(superseded_at__isnull=True),
+                name="run_eval_id_unique_in_project",
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=RunStatus.values), name="run_status_valid"
             ),
         ]
-        indexes = [models.Index(fields=["task", "model", "status"])]
+        indexes = [models.Index(fields=["project", "task", "model", "status"])]
 
     def __str__(self) -> str:
         return f"run {self.pk}: {self.task or '?'} on {self.model or '?'} ({self.status})"

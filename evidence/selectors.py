@@ -9,8 +9,16 @@ from evidence.models import EvaluationRun, SampleResult
 def runs_with_results() -> QuerySet[EvaluationRun]:
     """Runs with their file, metrics and statistics loaded in a fixed number of queries."""
     return EvaluationRun.objects.select_related(
-        "log_file", "log_file__uploaded_by"
+        "log_file", "log_file__uploaded_by", "project", "superseded_by"
     ).prefetch_related("metrics", "statistics")
+
+
+def runs_visible_to(*, user, token=None) -> QuerySet[EvaluationRun]:
+    """`runs_with_results` narrowed to the runs the user (and token) may read; see
+    evidence.projects for the rule."""
+    from evidence.projects import visible_runs
+
+    return runs_with_results().filter(pk__in=visible_runs(user=user, token=token).values("pk"))
 
 
 def run_samples(

@@ -16,6 +16,7 @@ worker died, and stops at the task's soft time limit with a reason.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -65,56 +66,92 @@ class SubmitResult:
     log_file: LogFile | None = None
     failed: bool = False  # the file was stored, but it is not a log we can read
     notes: list[str] = field(default_factory=list)
+    # An lm-evaluation-harness samples file kept until the results of its run arrive.
+    pending: bool = False
 
 
-def log_submit(*, upload, metadata: dict[str, Any] | None = None, uploaded_by=None) -> SubmitResult:
-    """Accept one uploaded log file (a Django UploadedFile or any binary file with a name)."""
+# A harness clock a little ahead of ours is tolerated; a later date is not evidence of anything
+# and would keep a run "newest" for ever.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def log_submit(
+    *, upload, project, metadata: dict[str, Any] | None = None, uploaded_by=None
+) -> SubmitResult:
+    """Accept one uploaded log file (a Django UploadedFile or any binary file with a name) into
+    `project` (an evidence.Project).
+
+    Identity is per project: the same bytes in the same project are the same run(s); a log
+    whose harness id matches a run of the project but whose bytes differ (a re-scored,
+    completed or repaired log) becomes a new run that supersedes the old one. Nothing in
+    another project is ever looked at or returned.
+    """
     metadata = metadata or {}
     with _local_copy_of_upload(upload) as (path, sha256, size):
-        existing = LogFile.objects.filter(sha256=sha256).first()
-        if existing is not None:
-            runs = list(existing.runs.all()) or list(existing.sample_runs.all())
+        existing = LogFile.objects.filter(project=project, sha256=sha256).first()
+        if existing is not None and existing.format != LogFormat.LM_EVAL_SAMPLES:
+            runs = list(existing.runs.all())
             return SubmitResult(runs=runs, created=False, log_file=existing)
         try:
             headers = parsers.read_headers_bounded(
                 path, max_bytes=conf.setting("HEADER_READ_BYTES"), limits=conf.limits()
             )
         except LogFormatError as exc:
-            return _store_unreadable(path, upload_name(upload), sha256, size, str(exc), uploaded_by)
-
+            return _store_unreadable(
+                path, upload_name(upload), sha256, size, str(exc), uploaded_by, project
+            )
         if isinstance(headers, ParsedHeader):  # too large to read here: the worker will
             headers = [headers]
+        _refuse_future_dates(headers)
         if headers[0].format == LogFormat.LM_EVAL_SAMPLES:
             return _attach_samples_file(
-                path, upload_name(upload), sha256, size, headers[0], uploaded_by
+                path, upload_name(upload), sha256, size, headers[0], uploaded_by, project, existing
             )
 
-        known = _runs_with_eval_ids([h.eval_id for h in headers if h.eval_id])
-        if known and len(known) == len(headers):
-            return SubmitResult(runs=known, created=False)
-        new_headers = [h for h in headers if h.eval_id not in {r.eval_id for r in known}]
         try:
             with _removed_unless_committed() as stored, transaction.atomic():
+                known = _current_runs_with_eval_ids(project, [h.eval_id for h in headers])
+                same = [
+                    known[h.eval_id]
+                    for h in headers
+                    if h.eval_id in known and not _superseded_by(known[h.eval_id], h)
+                ]
+                if len(same) == len(headers):
+                    # The same log again (another export of it): the same runs.
+                    return SubmitResult(runs=same, created=False)
                 log_file = _store_file(
-                    path, upload_name(upload), sha256, size, headers[0].format, uploaded_by
+                    path, upload_name(upload), sha256, size, headers[0].format, uploaded_by, project
                 )
                 stored.append(log_file.file.name)
-                runs = [
-                    EvaluationRun.objects.create(
+                runs, notes = [], []
+                for header in headers:
+                    older = known.get(header.eval_id) if header.eval_id else None
+                    if older is not None and older in same:
+                        runs.append(older)
+                        continue
+                    if older is not None:
+                        notes.append(
+                            f"Run {older.pk} had the same harness id ({header.eval_id}) but "
+                            f"{_superseded_by(older, header)}; this log supersedes it."
+                        )
+                        _mark_superseded(older)
+                    run = EvaluationRun.objects.create(
+                        project=project,
                         log_file=log_file,
-                        # Provenance the log itself carries (generic files), overridden by
-                        # what the uploader sent.
+                        supersedes=older,
+                        header_sha256=_header_fingerprint(header),
+                        # Provenance the log itself carries (generic files), overridden by what
+                        # the uploader sent.
                         metadata={**header.details.get("metadata", {}), **metadata},
                         **_run_fields(header),
                     )
-                    for header in new_headers
-                ]
-                for run in runs:
+                    _attach_pending_samples(run)
+                    runs.append(run)
                     _enqueue_ingest(run.pk)
         except IntegrityError:
-            # A simultaneous upload of the same file or eval id committed first: its runs.
-            return _winner_of_race(sha256, [h.eval_id for h in headers if h.eval_id])
-        return SubmitResult(runs=known + runs, created=True, log_file=log_file)
+            # A simultaneous upload of the same file or harness id committed first: its runs.
+            return _winner_of_race(project, sha256, [h.eval_id for h in headers if h.eval_id])
+        return SubmitResult(runs=runs, created=True, log_file=log_file, notes=notes)
 
 
 @contextlib.contextmanager
@@ -133,12 +170,55 @@ def _removed_unless_committed() -> Iterator[list[str]]:
         raise
 
 
-def _winner_of_race(sha256: str, eval_ids: list[str]) -> SubmitResult:
-    existing = LogFile.objects.filter(sha256=sha256).first()
+def _winner_of_race(project, sha256: str, eval_ids: list[str]) -> SubmitResult:
+    existing = LogFile.objects.filter(project=project, sha256=sha256).first()
     if existing is not None:
         runs = list(existing.runs.all()) or list(existing.sample_runs.all())
         return SubmitResult(runs=runs, created=False, log_file=existing)
-    return SubmitResult(runs=_runs_with_eval_ids(eval_ids), created=False)
+    return SubmitResult(
+        runs=list(_current_runs_with_eval_ids(project, eval_ids).values()), created=False
+    )
+
+
+def _header_fingerprint(header: ParsedHeader) -> str:
+    content = dataclasses.asdict(header)
+    for key in ("format", "details"):  # how it was written, not what it says
+        content.pop(key, None)
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _superseded_by(older: EvaluationRun, header: ParsedHeader) -> str:
+    """Why a log with the harness id of `older` replaces it ("" when it is the same log): the
+    old one failed to ingest, was written while the run was still going, or says something
+    else (a re-scored log keeps its eval id)."""
+    if older.status == RunStatus.FAILED:
+        return "it had failed to ingest"
+    if older.log_status == "started":
+        return "it was written while the run was still going"
+    if older.header_sha256 != _header_fingerprint(header):
+        return "other content"
+    return ""
+
+
+def _refuse_future_dates(headers: list[ParsedHeader]) -> None:
+    """A log that says it started or finished in the future is refused before anything is
+    stored."""
+    latest_acceptable = timezone.now() + FUTURE_TOLERANCE
+    for header in headers:
+        for label, text in (("finished", header.completed_at), ("started", header.started_at)):
+            moment = _datetime(text)
+            if moment is not None and moment > latest_acceptable:
+                raise UploadRefused(
+                    f"The log says its run {label} at {moment.isoformat()}, which is in the "
+                    "future; fix the harness's clock or the file's dates and upload it again."
+                )
+
+
+def _mark_superseded(run: EvaluationRun) -> None:
+    """Before its successor is created (one current run per harness id and project)."""
+    run.superseded_at = timezone.now()
+    EvaluationRun.objects.filter(pk=run.pk).update(superseded_at=run.superseded_at)
+    logger.info("run %s superseded by a newer log with harness id %s", run.pk, run.eval_id)
 
 
 def upload_name(upload) -> str:
@@ -184,72 +264,196 @@ class _SpooledUpload(File):
         return self.file.name
 
 
-def _store_file(path: Path, name: str, sha256: str, size: int, format: str, uploaded_by) -> LogFile:
+def _store_file(
+    path: Path,
+    name: str,
+    sha256: str,
+    size: int,
+    format: str,
+    uploaded_by,
+    project,
+    task_hash: str = "",
+) -> LogFile:
     """Store the upload (the temporary file at `path` is consumed) and its LogFile row."""
-    log_file = LogFile(name=name, size=size, sha256=sha256, format=format, uploaded_by=uploaded_by)
+    log_file = LogFile(
+        project=project,
+        name=name,
+        size=size,
+        sha256=sha256,
+        format=format,
+        uploaded_by=uploaded_by,
+        task_hash=task_hash[:100],
+    )
     with open(path, "rb") as handle:
         log_file.file.save(name, _SpooledUpload(handle, name=str(path)), save=False)
     log_file.save()
     return log_file
 
 
-def _store_unreadable(path, name, sha256, size, reason, uploaded_by) -> SubmitResult:
+def _store_unreadable(path, name, sha256, size, reason, uploaded_by, project) -> SubmitResult:
     """Keep the file and record a failed run, so nothing sent to us is lost silently."""
     try:
         with _removed_unless_committed() as stored, transaction.atomic():
-            log_file = _store_file(path, name, sha256, size, LogFormat.UNKNOWN, uploaded_by)
+            log_file = _store_file(
+                path, name, sha256, size, LogFormat.UNKNOWN, uploaded_by, project
+            )
             stored.append(log_file.file.name)
             run = EvaluationRun.objects.create(
-                log_file=log_file, status=RunStatus.FAILED, error=reason, format=LogFormat.UNKNOWN
+                project=project,
+                log_file=log_file,
+                status=RunStatus.FAILED,
+                error=reason,
+                format=LogFormat.UNKNOWN,
             )
     except IntegrityError:  # the same bytes, posted at the same moment
-        return _winner_of_race(sha256, [])
+        return _winner_of_race(project, sha256, [])
     return SubmitResult(runs=[run], created=True, log_file=log_file, failed=True)
 
 
+def _results_runs_for_task_hash(project, task_hash: str):
+    return EvaluationRun.objects.filter(
+        project=project,
+        format=LogFormat.LM_EVAL,
+        details__task_hash=task_hash,
+        superseded_at__isnull=True,
+    ).order_by("-id")
+
+
 def _attach_samples_file(
-    path, name, sha256, size, header: ParsedHeader, uploaded_by
+    path, name, sha256, size, header: ParsedHeader, uploaded_by, project, existing
 ) -> SubmitResult:
-    """An lm-evaluation-harness samples file: attach it to the results run it belongs to."""
-    # The samples file names no run; lm-eval's task hash over its documents identifies it.
+    """An lm-evaluation-harness samples file: attach it to the results run of its own run.
+
+    The samples file names no run; lm-eval's task hash over its documents identifies the task,
+    and a deterministic re-run has the same hash (and often the same bytes). So the file goes
+    to the newest results run of the project with that hash that has no samples yet; when
+    every such run has its samples, a file with the same bytes is the same run, and one with
+    other bytes supersedes the newest run. When no results run has the hash yet, the file is
+    kept pending and attached when the results arrive.
+    """
     task_hash = header.details.get("task_hash", "")
-    run = (
-        EvaluationRun.objects.filter(format=LogFormat.LM_EVAL, details__task_hash=task_hash)
-        .order_by("-id")
-        .first()
-        if task_hash
-        else None
-    )
-    if run is None:
+    if not task_hash:
+        if existing is not None:
+            return SubmitResult(runs=list(existing.sample_runs.all()), created=False)
         return _store_unreadable(
             path,
             name,
             sha256,
             size,
-            "This lm-evaluation-harness samples file matches no uploaded results file (no run "
-            "has its task hash); upload the results_*.json of the same run first, or both "
-            "together.",
+            "This lm-evaluation-harness samples file has no documents to compute its task "
+            "hash from, so it cannot be matched to a results file.",
             uploaded_by,
+            project,
         )
     try:
         with _removed_unless_committed() as stored, transaction.atomic():
-            log_file = _store_file(path, name, sha256, size, LogFormat.LM_EVAL_SAMPLES, uploaded_by)
-            stored.append(log_file.file.name)
-            run = EvaluationRun.objects.select_for_update().get(pk=run.pk)
+            candidates = list(_results_runs_for_task_hash(project, task_hash).select_for_update())
+            if existing is not None:
+                same = [run for run in candidates if run.samples_file_id == existing.pk]
+                free = [run for run in candidates if run.samples_file_id is None]
+                if same and not (free and free[0].pk > same[0].pk):
+                    # Posted again: the run that has it. A deterministic re-run writes the same
+                    # samples; if its results come later, they take this file.
+                    LogFile.objects.filter(pk=existing.pk).update(awaiting_results=True)
+                    return SubmitResult(runs=same[:1], created=False, log_file=existing)
+                if not candidates:
+                    LogFile.objects.filter(pk=existing.pk).update(awaiting_results=True)
+                    return SubmitResult(runs=[], created=False, log_file=existing, pending=True)
+            log_file = existing or _store_file(
+                path, name, sha256, size, LogFormat.LM_EVAL_SAMPLES, uploaded_by, project, task_hash
+            )
+            if existing is None:
+                stored.append(log_file.file.name)
+            if not candidates:
+                LogFile.objects.filter(pk=log_file.pk).update(awaiting_results=True)
+                return SubmitResult(
+                    runs=[],
+                    created=True,
+                    log_file=log_file,
+                    pending=True,
+                    notes=[
+                        "No results file of this project has this samples file's task hash yet; "
+                        "it is kept and attached when the results_*.json of its run arrives."
+                    ],
+                )
+            run = next((r for r in candidates if r.samples_file_id is None), None)
+            notes = []
+            if run is None:
+                older = candidates[0]
+                _mark_superseded(older)
+                run = EvaluationRun.objects.create(
+                    project=project,
+                    log_file=older.log_file,
+                    supersedes=older,
+                    metadata=older.metadata,
+                    **{name: getattr(older, name) for name in _COPIED_RUN_FIELDS},
+                )
+                notes.append(
+                    f"Run {older.pk} already had other samples for this task; run {run.pk} "
+                    "with these samples supersedes it."
+                )
             run.samples_file = log_file
             run.status = RunStatus.QUEUED
             run.error = ""
             run.attempts = 0
             run.save(update_fields=["samples_file", "status", "error", "attempts"])
+            LogFile.objects.filter(pk=log_file.pk).update(awaiting_results=False)
             _enqueue_ingest(run.pk)
     except IntegrityError:
-        return _winner_of_race(sha256, [])
-    return SubmitResult(runs=[run], created=True, log_file=log_file)
+        return _winner_of_race(project, sha256, [])
+    return SubmitResult(runs=[run], created=True, log_file=log_file, notes=notes)
 
 
-def _runs_with_eval_ids(eval_ids: Iterable[str]) -> list[EvaluationRun]:
+_COPIED_RUN_FIELDS = (
+    "format",
+    "harness",
+    "harness_version",
+    "eval_id",
+    "harness_run_id",
+    "task",
+    "task_version",
+    "model",
+    "model_version",
+    "log_status",
+    "log_error",
+    "started_at",
+    "completed_at",
+    "total_samples",
+    "completed_samples",
+    "details",
+)
+
+
+def _attach_pending_samples(run: EvaluationRun) -> None:
+    """A samples file that arrived before the results of its run is attached now."""
+    task_hash = run.details.get("task_hash") if run.format == LogFormat.LM_EVAL else ""
+    if not task_hash:
+        return
+    pending = (
+        LogFile.objects.filter(
+            project_id=run.project_id,
+            format=LogFormat.LM_EVAL_SAMPLES,
+            task_hash=task_hash,
+            awaiting_results=True,
+        )
+        .select_for_update()
+        .order_by("-id")
+        .first()
+    )
+    if pending is not None:
+        run.samples_file = pending
+        run.save(update_fields=["samples_file"])
+        LogFile.objects.filter(pk=pending.pk).update(awaiting_results=False)
+
+
+def _current_runs_with_eval_ids(project, eval_ids: Iterable[str]) -> dict[str, EvaluationRun]:
     ids = [i for i in eval_ids if i]
-    return list(EvaluationRun.objects.filter(eval_id__in=ids)) if ids else []
+    if not ids:
+        return {}
+    runs = EvaluationRun.objects.select_for_update().filter(
+        project=project, eval_id__in=ids, superseded_at__isnull=True
+    )
+    return {run.eval_id: run for run in runs}
 
 
 def _run_fields(header: ParsedHeader) -> dict[str, Any]:
@@ -393,12 +597,50 @@ class ScoreTally:
 
 def run_ingest(*, run_id: int) -> EvaluationRun | None:
     """Parse a queued run's log into samples, metrics and statistics. Safe to run twice; None
-    when the run no longer exists (a job delivered after its run was deleted)."""
-    run = EvaluationRun.objects.select_related("log_file", "samples_file").filter(pk=run_id).first()
-    if run is None:
-        return None
-    if run.status in (RunStatus.INGESTED, RunStatus.FAILED):
-        return run
+    when the run no longer exists (a job delivered after its run was deleted).
+
+    One worker at a time per run (a lock on the run), and the run is finished only if its
+    samples file is still the one parsed: a samples file attached meanwhile (results and
+    samples posted together, or samples posted while the results were being parsed) makes it
+    parse again with the samples, instead of being overwritten as "ingested" without them.
+    """
+    with _run_lock(run_id):
+        while True:
+            run = (
+                EvaluationRun.objects.select_related("log_file", "samples_file")
+                .filter(pk=run_id)
+                .first()
+            )
+            if run is None:
+                return None
+            if run.status in (RunStatus.INGESTED, RunStatus.FAILED):
+                return run
+            done = _run_ingest_once(run)
+            if done is not None:
+                return done
+
+
+@contextlib.contextmanager
+def _run_lock(run_id: int) -> Iterator[None]:
+    """A PostgreSQL session lock per run, held while one worker parses it (released by the
+    database if the worker dies). SQLite runs one writer at a time anyway."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK_NAMESPACE, run_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_NAMESPACE, run_id])
+
+
+RUN_LOCK_NAMESPACE = 0x5CE  # the first key of pg_advisory_lock's pair: "runs being parsed"
+
+
+def _run_ingest_once(run: EvaluationRun) -> EvaluationRun | None:
+    """One parse of the run; None when its samples file changed meanwhile (parse again)."""
     EvaluationRun.objects.filter(pk=run.pk).update(
         status=RunStatus.PARSING,
         progress=0,
@@ -452,7 +694,11 @@ def _adopt_header(run: EvaluationRun, path: Path) -> EvaluationRun:
     mine = next((h for h in headers if run.eval_id and h.eval_id == run.eval_id), headers[0])
     fields = _run_fields(mine)
     duplicate = (
-        EvaluationRun.objects.filter(eval_id=fields["eval_id"]).exclude(pk=run.pk).first()
+        EvaluationRun.objects.filter(
+            project_id=run.project_id, eval_id=fields["eval_id"], superseded_at__isnull=True
+        )
+        .exclude(pk=run.pk)
+        .first()
         if fields["eval_id"]
         else None
     )
@@ -472,13 +718,16 @@ def _adopt_header(run: EvaluationRun, path: Path) -> EvaluationRun:
         ) from None
     known = set(
         EvaluationRun.objects.filter(
-            eval_id__in=[h.eval_id for h in headers if h.eval_id]
+            project_id=run.project_id,
+            eval_id__in=[h.eval_id for h in headers if h.eval_id],
+            superseded_at__isnull=True,
         ).values_list("eval_id", flat=True)
     )
     for other in headers:
         if other is mine or (other.eval_id and other.eval_id in known):
             continue
         sibling = EvaluationRun.objects.create(
+            project_id=run.project_id,
             log_file=run.log_file,
             metadata={**other.details.get("metadata", {}), **run.metadata},
             **_run_fields(other),
@@ -551,7 +800,9 @@ def _store_results(
     counts: list[ScoreCount],
     sample_count: int,
     error_count: int,
-) -> EvaluationRun:
+) -> EvaluationRun | None:
+    """Metrics, statistics and the ingested status in one transaction; None when a samples
+    file was attached while the log was parsed (the caller parses again)."""
     with transaction.atomic():
         RunMetric.objects.filter(run=run).delete()
         RunStatistic.objects.filter(run=run).delete()
@@ -568,7 +819,12 @@ def _store_results(
             for m in header.metrics
         )
         RunStatistic.objects.bulk_create(_statistic_row(run, count) for count in counts)
-        run.refresh_from_db()
+        parsed_samples_file = run.samples_file_id
+        run = EvaluationRun.objects.select_for_update().get(pk=run.pk)
+        if run.samples_file_id != parsed_samples_file:
+            # A samples file was attached while we parsed: parse again with it.
+            transaction.set_rollback(True)
+            return None
         run.status = RunStatus.INGESTED
         run.error = ""
         run.sample_count = sample_count

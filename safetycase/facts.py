@@ -148,8 +148,11 @@ def run_facts(*, runs) -> list[assessment.RunFacts]:
 
 
 def run_finished_at(run):
-    """The time the assessment ages a run from."""
-    return run.completed_at or run.ingested_at or run.created_at
+    """The time the assessment ages a run from: when it finished, but never later than when we
+    received it, so a harness clock (or a forged date) cannot keep a run fresh."""
+    return min(
+        run.completed_at or run.ingested_at or run.created_at, run.ingested_at or run.created_at
+    )
 
 
 # ---------------------------------------------------------------------------------------------

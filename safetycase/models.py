@@ -9,9 +9,12 @@ from safetycase.choices import AssessmentTrigger, BindingKind, LinkType, NodeTyp
 
 
 class SafetyCase(models.Model):
-    """One argument about one model in one deployment."""
+    """One argument about one model in one deployment, in one project (evidence.Project: the
+    project lives in the evidence app so that runs can belong to it without that app
+    importing this one)."""
 
-    name = models.CharField(max_length=200, unique=True)
+    project = models.ForeignKey("evidence.Project", on_delete=models.PROTECT, related_name="cases")
+    name = models.CharField(max_length=200)
     model_name = models.CharField(max_length=200, blank=True)
     model_version = models.CharField(max_length=200, blank=True)
     deployment = models.CharField(max_length=500, blank=True)
@@ -27,6 +30,9 @@ class SafetyCase(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="case_name_unique_in_project")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -271,6 +277,16 @@ class ApiToken(models.Model):
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    # Uploads with the token land in this project, and the token reads runs of this project
+    # only. Empty only for tokens made before projects whose user was in several (they cannot
+    # upload until replaced).
+    project = models.ForeignKey(
+        "evidence.Project",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
     )
     name = models.CharField(max_length=100, blank=True)
     key_sha256 = models.CharField(max_length=64, unique=True)

@@ -1,5 +1,6 @@
-"""Object permissions on cases, as django-rules predicates over case membership roles (owner,
-author, reviewer, viewer).
+"""Object permissions on cases, as django-rules predicates over a user's effective role on a
+case (owner, author, reviewer, viewer): the case membership's role, else the role in the case's
+project (safetycase.projects.effective_role).
 
 Node and link permissions are checked against their case.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import rules
 
+from safetycase import projects
 from safetycase.choices import Role
 
 
@@ -20,7 +22,9 @@ def _role(user, case) -> str | None:
         cache = case._role_cache = {}
     if user.pk not in cache:
         membership = case.memberships.filter(user=user).only("role").first()
-        cache[user.pk] = membership.role if membership else None
+        cache[user.pk] = projects.effective_role(
+            user=user, case=case, case_role=membership.role if membership else None
+        )
     return cache[user.pk]
 
 

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from safetycase.views import audit as audit_views
 from safetycase.views import authoring, cases, exports, health, nodes, runs
 from safetycase.views import members as members_views
+from safetycase.views import projects as projects_views
 from safetycase.views import review as review_views
 
 urlpatterns = [
@@ -154,4 +155,14 @@ urlpatterns += [
         name="case_member_remove",
     ),
     path("cases/<int:case_id>/audit/", audit_views.case_audit, name="case_audit"),
+]
+
+# Projects: their members (owners manage them) and the shares they give and receive.
+urlpatterns += [
+    path("projects/<int:project_id>/", projects_views.project_members, name="project_members"),
+    path(
+        "projects/<int:project_id>/members/<str:username>/remove/",
+        projects_views.project_member_remove,
+        name="project_member_remove",
+    ),
 ]

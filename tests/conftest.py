@@ -55,8 +55,20 @@ def make_user(django_user_model):
 
 
 @pytest.fixture
-def author(make_user):
-    return make_user("alice")
+def lab(db):
+    """The project the personas' cases and runs belong to (alice owns it)."""
+    from evidence.models import Project
+
+    return Project.objects.get_or_create(name="lab")[0]
+
+
+@pytest.fixture
+def author(make_user, lab):
+    from evidence import projects
+
+    user = make_user("alice")
+    projects.project_member_set(project=lab, user=user, role="owner")
+    return user
 
 
 @pytest.fixture
@@ -65,8 +77,12 @@ def reviewer(make_user):
 
 
 @pytest.fixture
-def viewer(make_user):
-    return make_user("vera")
+def viewer(make_user, lab):
+    from evidence import projects
+
+    user = make_user("vera")
+    projects.project_member_set(project=lab, user=user, role="viewer")
+    return user
 
 
 @pytest.fixture
@@ -125,14 +141,18 @@ def api_client_for():
 
 
 @pytest.fixture
-def uploader(make_user):
+def uploader(make_user, lab):
     """A harness account allowed to upload logs (the ingest permission)."""
     from django.contrib.auth.models import Permission
+
+    from evidence import projects
 
     user = make_user("harness")
     user.user_permissions.add(
         Permission.objects.get(content_type__app_label="evidence", codename="ingest_run")
     )
+    # Its uploads land in the lab project, where the personas' cases are.
+    projects.project_member_set(project=lab, user=user, role="viewer")
     return user
 
 

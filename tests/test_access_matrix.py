@@ -16,8 +16,17 @@ Policy:
   cases either: an ingest-only token gets 403 everywhere except `POST /api/v1/runs/` (it
   belongs here to an author of the case, so the 403s come from its scope alone); a read-only
   token (here the owner's) reads what its user reads and gets 403 for every write.
-- Runs, templates and the case list are not about one case: every signed-in user reads them;
-  only accounts with the ingest permission upload logs.
+- Templates and the case list are not about one case: every signed-in user reads them.
+- Projects own cases, runs and tokens. The case lives in project "lab" (alice owns it, vera is
+  a viewer of it; bob and ada are members of the case only). A run of "lab" is read (API
+  detail, page, progress, original log) by members of "lab" and of its cases, and by the
+  reviewer of a case of project "institute" with which "lab" shares that run; to a member of
+  another project ("elsewhere") and to an outsider it does not exist (404). The run list
+  answers everyone signed in, with only the runs they may read (checked separately below).
+- Uploads need the ingest scope: the ingest tokens of "lab" and of "elsewhere" upload, each
+  into its own project.
+- A project's detail, members and shares are read by its members; only its owners share runs
+  or revoke shares; everyone else is told the project does not exist (404).
 """
 
 from __future__ import annotations
@@ -43,9 +52,17 @@ from safetycase.models import Challenge, EvidenceBinding, Link, Node, PdfExport
 pytestmark = pytest.mark.django_db
 
 MEMBERS = {"viewer", "reviewer", "author", "owner"}
-SESSION_PRINCIPALS = ["anonymous", "outsider", *sorted(MEMBERS), "ingest_token"]
+# Signed in, but members of nothing in project "lab": they must learn nothing about it.
+STRANGERS = {"outsider", "other_member", "shared_reviewer"}
+SESSION_PRINCIPALS = [
+    "anonymous",
+    *sorted(STRANGERS),
+    *sorted(MEMBERS),
+    "ingest_token",
+    "other_ingest_token",
+]
 API_PRINCIPALS = [*SESSION_PRINCIPALS, "read_token"]
-SIGNED_IN = {"outsider", *MEMBERS}
+SIGNED_IN = {*STRANGERS, *MEMBERS}
 CRITERION = "cp_upper(k, n, 0.95) < 0.01"
 
 # --------------------------------------------------------------------------------------------
@@ -61,18 +78,25 @@ MANAGE_MEMBERS = {"owner"}
 RESOLVE = {"author", "owner"}  # and the challenger, who is neither principal here
 EXPORT = MEMBERS  # queueing an export is a POST: a read-only token may not
 SIGNED_IN_READ = SIGNED_IN | {"read_token"}
-INGEST = {"ingest_token"}
-EVERYONE = {"anonymous", *SIGNED_IN, "ingest_token", "read_token"}
+INGEST = {"ingest_token", "other_ingest_token"}
+EVERYONE = {"anonymous", *SIGNED_IN, "ingest_token", "other_ingest_token", "read_token"}
+READ_RUN = MEMBERS | {"shared_reviewer", "read_token"}
+RUN_PAGE = MEMBERS | {"shared_reviewer"}
+LAB_MEMBERS = {"viewer", "owner"}  # members of the project itself, not only of its case
+READ_PROJECT = LAB_MEMBERS | {"read_token"}
+LAB_OWNER = {"owner"}
 
 
 @dataclass(frozen=True)
 class Rule:
     allowed: frozenset
-    about_case: bool = True  # outsiders get 404 rather than 403
+    about_case: bool = True  # those who cannot see the object get 404 rather than 403
+    seen_by: frozenset = frozenset(MEMBERS)  # who sees it (403 when not allowed), else 404
 
-    def __init__(self, allowed, about_case: bool = True):
+    def __init__(self, allowed, about_case: bool = True, seen_by=MEMBERS):
         object.__setattr__(self, "allowed", frozenset(allowed))
         object.__setattr__(self, "about_case", about_case)
+        object.__setattr__(self, "seen_by", frozenset(seen_by))
 
 
 API_MATRIX: dict[tuple[str, str], Rule] = {
@@ -121,9 +145,18 @@ API_MATRIX: dict[tuple[str, str], Rule] = {
     ("/api/v1/cases/{case_id}/exports/{export_id}/", "GET"): Rule(READ_CASE),
     ("/api/v1/cases/{case_id}/exports/{export_id}/download", "GET"): Rule(READ_CASE),
     ("/api/v1/runs/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
-    ("/api/v1/runs/", "POST"): Rule(INGEST, about_case=False),
-    ("/api/v1/runs/{id}/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
-    ("/api/v1/runs/{id}/statistics/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
+    # dora (other_member) may upload logs with her session too: into her own project.
+    ("/api/v1/runs/", "POST"): Rule(INGEST | {"other_member"}, about_case=False),
+    ("/api/v1/runs/{id}/", "GET"): Rule(READ_RUN, seen_by=READ_RUN),
+    ("/api/v1/runs/{id}/statistics/", "GET"): Rule(READ_RUN, seen_by=READ_RUN),
+    ("/api/v1/projects/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
+    ("/api/v1/projects/{project_id}/", "GET"): Rule(READ_PROJECT, seen_by=LAB_MEMBERS),
+    ("/api/v1/projects/{project_id}/members/", "GET"): Rule(READ_PROJECT, seen_by=LAB_MEMBERS),
+    ("/api/v1/projects/{project_id}/shares/", "GET"): Rule(READ_PROJECT, seen_by=LAB_MEMBERS),
+    ("/api/v1/projects/{project_id}/shares/", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
+    ("/api/v1/projects/{project_id}/shares/{share_id}/revoke/", "POST"): Rule(
+        LAB_OWNER, seen_by=LAB_MEMBERS
+    ),
 }
 
 # UI views by URL name: the methods tried and who may use them. Tokens do not sign in to
@@ -138,9 +171,12 @@ UI_MATRIX: dict[tuple[str, str], Rule] = {
     ("healthz", "GET"): Rule(EVERYONE, about_case=False),
     ("schema", "GET"): Rule(EVERYONE, about_case=False),
     ("api_docs", "GET"): Rule(EVERYONE, about_case=False),
-    ("run_detail", "GET"): Rule(SIGNED_IN, about_case=False),
-    ("run_progress", "GET"): Rule(SIGNED_IN, about_case=False),
-    ("run_log", "GET"): Rule(SIGNED_IN, about_case=False),
+    ("run_detail", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
+    ("run_progress", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
+    ("run_log", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
+    ("project_members", "GET"): Rule(LAB_MEMBERS, seen_by=LAB_MEMBERS),
+    ("project_members", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
+    ("project_member_remove", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
     ("case_export", "GET"): Rule(CASE_PAGE),
     ("case_export", "POST"): Rule(CASE_PAGE),
     ("case_export_status", "GET"): Rule(CASE_PAGE),
@@ -183,11 +219,11 @@ def expected_status(rule: Rule, principal: str, *, api: bool) -> str:
     """ "ok" (any success), or the refusal this principal must get."""
     if principal in rule.allowed:
         return "ok"
-    if principal == "anonymous" or (not api and principal == "ingest_token"):
+    if principal == "anonymous" or (not api and principal.endswith("_token")):
         return "401" if api else "login"
     if principal.endswith("_token"):
         return "403"  # the token's scope is checked before anything is looked up
-    if rule.about_case and principal == "outsider":
+    if rule.about_case and principal not in rule.seen_by:
         return "404"
     return "403"
 
@@ -291,19 +327,46 @@ def world(case, author, reviewer, viewer, outsider, make_user):
     services.version_sign_off(actor=rita, case=case)
     export = PdfExport.objects.create(case=case, created_by=author, status="done", progress=100)
     export.file.save("case.pdf", ContentFile(b"%PDF-1.4\n% a stored export\n"))
+    from evidence import projects
+
+    lab = case.project
+    projects.project_member_set(project=lab, user=harness, role="author")
     run = evidence_services.log_submit(
-        upload=SimpleUploadedFile("run.json", json.dumps(generic_log("existing")).encode())
+        upload=SimpleUploadedFile("run.json", json.dumps(generic_log("existing")).encode()),
+        project=lab,
     ).runs[0]
+    # Another organisation: dora owns project "elsewhere", its case, and an ingest token.
+    dora = make_user("dora")
+    dora.user_permissions.add(
+        Permission.objects.get(content_type__app_label="evidence", codename="ingest_run")
+    )
+    elsewhere = projects.project_create(name="elsewhere", owner=dora)
+    services.case_create(name=case.name, model_name="example-model", owner=dora)
+    # A safety institute: sam reviews a case of project "institute"; lab shares the run.
+    sam = make_user("sam")
+    institute = projects.project_create(name="institute", owner=make_user("ian"))
+    institute_case = services.case_create(name="Audit", project=institute)
+    services.membership_set(case=institute_case, user=sam, role=Role.REVIEWER)
+    share = projects.share_create(
+        actor=author, from_project=lab, to_project_name="institute", run_ids=[run.pk]
+    )
     users = {
         "outsider": outsider,
+        "other_member": dora,
+        "shared_reviewer": sam,
         "viewer": viewer,
         "reviewer": reviewer,
         "author": ada,
         "owner": author,
     }
     _, ingest_key = services.token_create(user=harness, scopes=["ingest"])
+    _, other_ingest_key = services.token_create(user=dora, scopes=["ingest"], project=elsewhere)
     _, read_key = services.token_create(user=author, scopes=["read"])
-    keys = {"ingest_token": ingest_key, "read_token": read_key}
+    keys = {
+        "ingest_token": ingest_key,
+        "other_ingest_token": other_ingest_key,
+        "read_token": read_key,
+    }
     return {
         "case": case,
         "users": users,
@@ -322,6 +385,8 @@ def world(case, author, reviewer, viewer, outsider, make_user):
             "id": run.pk,
             "template_id": "AL",
             "template": "AL",
+            "project_id": lab.pk,
+            "share_id": share.pk,
         },
     }
 
@@ -361,6 +426,10 @@ API_REQUESTS = {
     ("/api/v1/cases/{case_id}/members/", "POST"): {"username": "charlie", "role": "viewer"},
     ("/api/v1/cases/{case_id}/members/{username}/", "PATCH"): {"role": "reviewer"},
     ("/api/v1/cases/{case_id}/exports/", "POST"): {"pdfa": False},
+    ("/api/v1/projects/{project_id}/shares/", "POST"): {
+        "to_project": "elsewhere",
+        "selector": {"task": "oversight_subversion"},
+    },
 }
 API_QUERIES = {("/api/v1/cases/{case_id}/versions/diff/", "GET"): "?a=1&b=1"}
 
@@ -442,6 +511,8 @@ UI_ARGS = {
     "case_member_role": ["case_id", "username"],
     "case_member_remove": ["case_id", "username"],
     "case_audit": ["case_id"],
+    "project_members": ["project_id"],
+    "project_member_remove": ["project_id", "username"],
 }
 UI_FORMS = {
     "authoring_case_from_template": {
@@ -460,6 +531,7 @@ UI_FORMS = {
     "version_sign_off": {"note": ""},
     "case_members": {"username": "charlie", "role": "viewer"},
     "case_member_role": {"role": "reviewer"},
+    "project_members": {"username": "charlie", "role": "viewer"},
 }
 UI_QUERIES = {"version_diff": "?a=1&b=1"}
 

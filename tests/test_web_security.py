@@ -134,6 +134,9 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
         call_command("load_demo", owner=author.username, stdout=io.StringIO())
     case = SafetyCase.objects.get(memberships__user=author)
     services.membership_set(case=case, user=reviewer, role=Role.REVIEWER)
+    from evidence import projects
+
+    projects.project_member_set(project=case.project, user=reviewer, role=Role.REVIEWER)
     node = case.nodes.get(identifier="G0")
     services.comment_create(actor=reviewer, node=node, text="<script>alert(1)</script> noted")
     challenge = services.challenge_create(actor=reviewer, node=node, claim="Is this enough?")
@@ -154,6 +157,7 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
         "challenge_id": challenge.pk,
         "number": 1,
         "username": reviewer.username,
+        "project_id": case.project_id,
     }
     return case, arguments
 

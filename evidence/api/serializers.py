@@ -48,6 +48,13 @@ class RunStatisticSerializer(serializers.ModelSerializer):
 
 class RunSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api_run_detail")
+    project = serializers.CharField(source="project.name", read_only=True)
+    supersedes = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The run this one replaced, if any."
+    )
+    superseded_by = serializers.SerializerMethodField(
+        help_text="The run that replaced this one (same harness id, newer content), if any."
+    )
     file = LogFileSerializer(source="log_file", read_only=True)
     uploaded_by = serializers.CharField(
         source="log_file.uploaded_by", allow_null=True, read_only=True
@@ -60,6 +67,7 @@ class RunSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "url",
+            "project",
             "status",
             "error",
             "log_status",
@@ -87,7 +95,14 @@ class RunSerializer(serializers.ModelSerializer):
             "uploaded_by",
             "metrics",
             "statistics",
+            "supersedes",
+            "superseded_at",
+            "superseded_by",
         ]
+
+    def get_superseded_by(self, run) -> int | None:
+        successor = getattr(run, "superseded_by", None)
+        return successor.pk if successor is not None else None
 
 
 class RunSummarySerializer(serializers.ModelSerializer):
@@ -138,6 +153,14 @@ class RunUploadSerializer(serializers.Serializer):
             "parts), or a generic run file (docs/evidence-formats.md)."
         ),
     )
+    project = serializers.CharField(
+        required=False,
+        help_text=(
+            "The project to upload into, by name. An API token's uploads always go to the "
+            "token's project; with a browser session it is needed when you are a member of "
+            "several projects."
+        ),
+    )
     metadata = serializers.JSONField(
         required=False,
         help_text=(
@@ -153,8 +176,13 @@ class RunUploadSerializer(serializers.Serializer):
 
 
 class RunUploadResultSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True)
     status = serializers.CharField()
-    url = serializers.URLField()
+    url = serializers.URLField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
+    project = serializers.CharField(help_text="The project the log was stored in.")
     runs = RunSerializer(many=True)
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What happened beyond storing: superseded runs, samples kept pending.",
+    )

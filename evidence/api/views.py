@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from evidence import conf, selectors, services
+from evidence import conf, projects, selectors, services
 from evidence.api.serializers import (
     RunSerializer,
     RunStatisticSerializer,
@@ -27,12 +28,14 @@ class RunDetailApi(generics.RetrieveAPIView):
     statistics per score, counted per sample with each sample's epochs reduced first: k of n
     samples with rate and Clopper–Pearson and Wilson 95% bounds for a binary score, mean and
     stderr for every score, and the trial counts beside (k_trials, n_trials, k_any,
-    partial_trials, no_answer_trials); see docs/evidence-formats.md."""
+    partial_trials, no_answer_trials); see docs/evidence-formats.md. Only members of the run's
+    project (or of a case of it), and members of a project it is shared with, see it; for
+    everyone else it does not exist (404)."""
 
     serializer_class = RunSerializer
 
     def get_queryset(self):
-        return selectors.runs_with_results()
+        return selectors.runs_visible_to(user=self.request.user, token=self.request.auth)
 
 
 class RunStatisticsApi(generics.ListAPIView):
@@ -45,13 +48,15 @@ class RunStatisticsApi(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        run = generics.get_object_or_404(EvaluationRun.objects.only("pk"), pk=self.kwargs["pk"])
+        visible = selectors.runs_visible_to(user=self.request.user, token=self.request.auth)
+        run = generics.get_object_or_404(visible.only("pk"), pk=self.kwargs["pk"])
         return run.statistics.order_by("name", "id")
 
 
 class RunCollectionApi(generics.ListAPIView):
-    """GET: evaluation runs, newest first, filterable by task, model, status, harness and date;
-    each run as a summary (its metrics and statistics are on its own URL). POST: upload a log."""
+    """GET: the evaluation runs you may see (your projects' and those shared with them), newest
+    first, filterable by task, model, status, harness and date; each run as a summary (its
+    metrics and statistics are on its own URL). POST: upload a log into a project."""
 
     serializer_class = RunSummarySerializer
     filterset_class = EvaluationRunFilterSet
@@ -59,16 +64,30 @@ class RunCollectionApi(generics.ListAPIView):
     required_scope = {"GET": "read", "POST": "ingest"}  # API-token scopes (see settings)
 
     def get_queryset(self):
-        return EvaluationRun.objects.select_related("log_file__uploaded_by")
+        visible = projects.visible_runs(user=self.request.user, token=self.request.auth)
+        return EvaluationRun.objects.select_related("log_file__uploaded_by", "project").filter(
+            pk__in=visible.values("pk")
+        )
 
     @extend_schema(
         request={"multipart/form-data": RunUploadSerializer},
         responses={
-            202: OpenApiResponse(RunUploadResultSerializer, description="Stored; parsing queued."),
+            202: OpenApiResponse(
+                RunUploadResultSerializer,
+                description="Stored; parsing queued. A log whose harness id matches a run of "
+                "the project but whose content differs is a new run that supersedes the old "
+                "one (`notes` says which). An lm-eval samples file whose results have not "
+                "arrived yet is kept pending (`status` `pending`, no runs).",
+            ),
             200: OpenApiResponse(
                 RunUploadResultSerializer,
-                description="This file, or a log with the same harness eval id, was posted "
-                "before: the existing run.",
+                description="This file was posted to this project before: the existing run.",
+            ),
+            400: OpenApiResponse(
+                description="No project to put it in (unknown project, not a member, several "
+                "projects and no `project` field, a token of no project), the log says it "
+                "started or finished more than 5 minutes in the future, or `metadata` is too "
+                "large, too deep or contains a NUL character.",
             ),
             413: OpenApiResponse(description="The file exceeds the upload limit."),
             422: OpenApiResponse(
@@ -78,6 +97,9 @@ class RunCollectionApi(generics.ListAPIView):
         },
         description=(
             "Upload an evaluation log as multipart field `file`. Needs the ingest permission. "
+            "The run lands in the project of the API token; with a browser session, in the "
+            "project named by the `project` field (needed when you are in several). "
+            "De-duplication by content and harness id looks only inside that project. "
             "The run is parsed in the background; poll its `url` until `status` is `ingested` "
             "or `failed`. Only the first EVIDENCE_HEADER_READ_BYTES of the file are read "
             "here: a larger log that cannot be read answers 202 and its run fails with the "
@@ -97,16 +119,29 @@ class RunCollectionApi(generics.ListAPIView):
         if not files:
             raise ValidationError({"file": ["Attach the log as multipart field `file`."]})
         metadata = _metadata(request.data.get("metadata"))
+        try:
+            project = projects.project_for_upload(
+                user=request.user, name=str(request.data.get("project") or ""), token=request.auth
+            )
+        except projects.ProjectRefused as exc:
+            return Response({"detail": exc.message}, status=exc.status_code)
         results = []
-        for upload in _results_before_samples(files):
-            try:
-                results.append(
-                    services.log_submit(upload=upload, metadata=metadata, uploaded_by=request.user)
-                )
-            except services.UploadRefused as exc:
-                return Response({"detail": exc.message}, status=exc.status_code)
-        runs = [run for result in results for run in result.runs]
-        first = runs[0]
+        try:
+            # One transaction for the whole request: the results and samples files of one
+            # lm-eval run are committed together, so their single parse sees both.
+            with transaction.atomic():
+                for upload in _results_before_samples(files):
+                    results.append(
+                        services.log_submit(
+                            upload=upload,
+                            metadata=metadata,
+                            uploaded_by=request.user,
+                            project=project,
+                        )
+                    )
+        except services.UploadRefused as exc:
+            return Response({"detail": exc.message}, status=exc.status_code)
+        runs = list({run.pk: run for result in results for run in result.runs}.values())
         if any(result.failed for result in results):
             code = 422
         elif any(result.created for result in results):
@@ -118,13 +153,18 @@ class RunCollectionApi(generics.ListAPIView):
             many=True,
             context={"request": request},
         )
-        body = {
-            "id": first.pk,
-            "status": first.status,
-            "url": request.build_absolute_uri(first.get_absolute_url()),
-            "error": first.error,
-            "runs": serializer.data,
-        }
+        notes = [note for result in results for note in result.notes]
+        if not runs:  # only lm-eval samples files, kept until their results arrive
+            body = {"id": None, "status": "pending", "url": None, "error": ""}
+        else:
+            first = runs[0]
+            body = {
+                "id": first.pk,
+                "status": first.status,
+                "url": request.build_absolute_uri(first.get_absolute_url()),
+                "error": first.error,
+            }
+        body.update({"project": project.name, "runs": serializer.data, "notes": notes})
         return Response(body, status=code)
 
 

@@ -58,10 +58,13 @@ class CaseListSerializer(serializers.ModelSerializer):
 
 
 class CaseSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.name", read_only=True)
+
     class Meta:
         model = SafetyCase
         fields = [
             "id",
+            "project",
             "name",
             "model_name",
             "model_version",
@@ -160,6 +163,16 @@ class CaseCreatedSerializer(CaseDetailSerializer):
 
 class CaseCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
+    project = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=(
+            "Name of the project the case belongs to; you must be an author or owner of it. "
+            "Left out: your only such project, or a new project of your own when you have "
+            "none. Case names are unique within a project."
+        ),
+    )
     model_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     model_version = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""

@@ -42,7 +42,7 @@ class CaseListApi(generics.ListAPIView):
                 "without a value, `unknown` parameters the template lacks, `invalid` values "
                 "of the wrong type.",
             ),
-            409: OpenApiResponse(description="A case with this name exists."),
+            409: OpenApiResponse(description="A case with this name exists in that project."),
         },
         description=(
             "Create a case; you become its owner. With `template` (an id from "

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet
 
+from evidence import projects as evidence_projects
 from evidence.choices import RunStatus
-from evidence.models import EvaluationRun
+from evidence.models import EvaluationRun, Share
 from safetycase import facts
 from safetycase.core import assessment
 from safetycase.models import Assessment, Attestation, EvidenceBinding, Link, Node, SafetyCase
@@ -23,7 +24,9 @@ def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
         "nodes": facts.node_facts(case_nodes(case=case)),
         "relations": facts.relations(case_links(case=case)),
         "bindings": facts.binding_facts(bindings),
-        "runs": facts.run_facts(runs=candidate_runs(tasks=bound_tasks(bindings))),
+        "runs": facts.run_facts(
+            runs=candidate_runs(tasks=bound_tasks(bindings), project_id=case.project_id)
+        ),
         "attestations": facts.attestation_facts(attestations),
     }
 
@@ -41,9 +44,17 @@ def bound_tasks(bindings) -> set[str]:
     return tasks
 
 
-def candidate_runs(*, tasks: set[str], ingested_after=None) -> QuerySet[EvaluationRun]:
-    """Ingested runs of these tasks (only those ingested after a time, for incremental loads)."""
-    runs = EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
+def candidate_runs(
+    *, tasks: set[str], project_id: int, ingested_after=None
+) -> QuerySet[EvaluationRun]:
+    """Ingested runs of these tasks that the cases of the project may use: its own and those
+    shared with it, never superseded ones (only those ingested after a time, for incremental
+    loads)."""
+    runs = EvaluationRun.objects.filter(
+        evidence_projects.runs_usable_in_project(project_id=project_id),
+        task__in=tasks,
+        status=RunStatus.INGESTED,
+    )
     if ingested_after is not None:
         runs = runs.filter(ingested_at__gt=ingested_after)
     return runs.prefetch_related("statistics", "metrics").order_by("id")
@@ -65,6 +76,14 @@ def argument_fingerprint(*, case: SafetyCase) -> tuple:
             .values()
         ),
         tuple(Attestation.objects.filter(case=case).aggregate(Count("id"), Max("id")).values()),
+        # The runs the case may use change without a new ingestion when a share is made or
+        # revoked, or a run is superseded: those make the next assessment load runs afresh.
+        tuple(
+            Share.objects.filter(to_project_id=case.project_id)
+            .aggregate(Count("id"), Max("created_at"), Max("revoked_at"))
+            .values()
+        ),
+        EvaluationRun.objects.aggregate(Max("superseded_at"))["superseded_at__max"],
     )
 
 
@@ -81,13 +100,15 @@ def previous_assessment_for_changes(*, case: SafetyCase) -> dict[str, Any] | Non
 
 def cases_bound_to_run(*, run) -> list[int]:
     """Ids of the cases with a binding that selects this run (harnesses never name nodes)."""
-    run = facts.run_facts(runs=[run])[0]
+    run_facts = facts.run_facts(runs=[run])[0]
     case_ids = set()
     # A selector names one task or a list of them; the text match narrows, binding_matches decides.
+    # Only cases of the run's project and of projects it is shared with.
     bindings = EvidenceBinding.objects.filter(
-        Q(selector__task=run.task) | Q(selector__task__icontains=run.task)
+        Q(selector__task=run.task) | Q(selector__task__icontains=run.task),
+        case__project_id__in=evidence_projects.projects_using_run(run=run),
     ).select_related("case")
     for binding in bindings:
-        if assessment.binding_matches(binding.selector, run, facts.case_facts(binding.case)):
+        if assessment.binding_matches(binding.selector, run_facts, facts.case_facts(binding.case)):
             case_ids.add(binding.case_id)
     return sorted(case_ids)

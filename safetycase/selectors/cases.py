@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
-from safetycase import facts
+from safetycase import facts, projects
 from safetycase.choices import AssessmentTrigger
 from safetycase.core.gsn.model import Argument, Finding
 from safetycase.core.gsn.rules import check_argument
@@ -26,8 +26,9 @@ def cases_for_user(*, user) -> QuerySet[SafetyCase]:
     """The cases a user is a member of, with node counts; empty for anonymous users."""
     if not user.is_authenticated:
         return SafetyCase.objects.none()
+    mine = SafetyCase.objects.filter(projects.member_of_case_q(user)).values("pk")
     return (
-        SafetyCase.objects.filter(memberships__user=user)
+        SafetyCase.objects.filter(pk__in=mine)
         .annotate(node_count=Count("nodes", distinct=True))
         .order_by("name")
     )
@@ -37,15 +38,23 @@ def case_for_user(*, user, case_id: int) -> SafetyCase:
     """The case, if the user is a member; otherwise NotFound, so that case names do not leak."""
     memberships = Membership.objects.filter(user=user) if user.is_authenticated else None
     case = (
-        SafetyCase.objects.filter(pk=case_id, memberships__user=user)
+        SafetyCase.objects.filter(pk=case_id)
+        .select_related("project")
         .prefetch_related(Prefetch("memberships", queryset=memberships, to_attr="own"))
         .first()
         if user.is_authenticated
         else None
     )
-    if case is None:
+    role = (
+        projects.effective_role(
+            user=user, case=case, case_role=case.own[0].role if case.own else None
+        )
+        if case is not None
+        else None
+    )
+    if role is None:
         raise NotFound(f"There is no case {case_id} that you can see.")
-    case._role_cache = {user.pk: case.own[0].role}
+    case._role_cache = {user.pk: role}
     return case
 
 

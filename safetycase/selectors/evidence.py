@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from evidence import projects as evidence_projects
 from evidence import selectors as evidence_selectors
 from evidence.choices import RunStatus
 from evidence.models import EvaluationRun
@@ -49,7 +50,11 @@ def node_evidence(
     tasks = bound_tasks(bindings)
     candidates = (
         list(
-            EvaluationRun.objects.filter(task__in=tasks, status=RunStatus.INGESTED)
+            EvaluationRun.objects.filter(
+                evidence_projects.runs_usable_in_project(project_id=case.project_id),
+                task__in=tasks,
+                status=RunStatus.INGESTED,
+            )
             .select_related("log_file")
             .prefetch_related("statistics", "metrics")
             .order_by("-id")[:500]
@@ -143,13 +148,11 @@ def _metric_for(run: EvaluationRun, selector: dict):
 
 
 def run_for_user(*, user, run_id: int) -> EvaluationRun:
-    """A run with its file, uploader, metrics and statistics, if the user may see it.
-
-    Every logged-in user may see every run for now (runs are not tied to cases yet); this is
-    the one place to change when they are.
-    """
+    """A run with its file, uploader, metrics and statistics, if the user may see it (a
+    member of its project or of a case of it, or of a project it is shared with:
+    evidence.projects.visible_runs)."""
     run = (
-        evidence_selectors.runs_with_results().filter(pk=run_id).first()
+        evidence_selectors.runs_visible_to(user=user).filter(pk=run_id).first()
         if user.is_authenticated
         else None
     )

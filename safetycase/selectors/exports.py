@@ -78,7 +78,7 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
     node_facts = facts.node_facts(nodes)
     relations = facts.relations(links)
     binding_facts = facts.binding_facts(bindings)
-    runs_of_tasks = candidate_runs(tasks=bound_tasks(bindings))
+    runs_of_tasks = candidate_runs(tasks=bound_tasks(bindings), project_id=case.project_id)
     now = assessment.created_at if assessment else _latest(case, nodes, bindings, attestations)
     citations, runs = _citations_and_runs(
         facts.case_facts(case),
@@ -159,7 +159,9 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
     node_facts = facts.node_facts(snapshot.get("nodes", []))
     relations = facts.relations(links)
     binding_facts = facts.binding_facts(bindings)
-    runs_of_tasks = candidate_runs(tasks=bound_tasks(binding_facts)).filter(ingested_at__lte=cutoff)
+    runs_of_tasks = candidate_runs(
+        tasks=bound_tasks(binding_facts), project_id=version.case.project_id
+    ).filter(ingested_at__lte=cutoff)
     flags = (frozen or {}).get("flags") or []
     citations, runs = _citations_and_runs(
         facts.case_facts(snapshot_case),

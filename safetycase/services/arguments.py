@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from simple_history.utils import bulk_create_with_history
 
-from safetycase import facts
+from safetycase import facts, projects
 from safetycase.choices import LinkType, NodeType, Role
 from safetycase.core.gsn.gsn2x import Gsn2xError, load_files
 from safetycase.core.gsn.model import Argument, Severity
@@ -40,13 +40,17 @@ def case_create(
     description: str = "",
     modules: dict | None = None,
     owner=None,
+    project=None,
 ) -> SafetyCase:
-    """Create a case; the owner, if given, becomes its owner (an author who also manages the
-    case's members)."""
-    if SafetyCase.objects.filter(name=name).exists():
-        raise Conflict(f"A case named {name!r} already exists.")
+    """Create a case in a project (see safetycase.projects); the owner, if given, becomes its
+    owner (an author who also manages the case's members)."""
     with transaction.atomic():
+        project = projects.project_for_new_case(name=name, owner=owner, project=project)
+        # Names are unique per project, and only members of the project learn of a conflict.
+        if SafetyCase.objects.filter(project=project, name=name).exists():
+            raise Conflict(f"A case named {name!r} already exists in project {project.name!r}.")
         case = SafetyCase.objects.create(
+            project=project,
             name=name,
             model_name=model_name,
             model_version=model_version,
@@ -234,6 +238,7 @@ def case_import_argument(
     deployment: str = "",
     description: str = "",
     owner=None,
+    project=None,
 ) -> SafetyCase:
     """Create a case holding a whole argument (import). All or nothing."""
     case = case_create(
@@ -244,6 +249,7 @@ def case_import_argument(
         description=description,
         modules=argument.modules,
         owner=owner,
+        project=project,
     )
     for element in argument.elements:
         validate_identifier(element.identifier)
@@ -269,6 +275,7 @@ def case_import_gsn2x(
     deployment: str = "",
     description: str = "",
     owner=None,
+    project=None,
 ) -> tuple[SafetyCase | None, Argument, list]:
     """Read gsn2x files (and the files their `module.uses` name), check them with the GSN rules
     and create the case only if no rule reports an error. All or nothing.
@@ -293,6 +300,7 @@ def case_import_gsn2x(
             deployment=deployment,
             description=description,
             owner=owner,
+            project=project,
         )
     except IntegrityError as exc:  # e.g. a link listed twice, if the rules let it through
         raise ApplicationError(f"The argument cannot be stored: {exc}") from exc

@@ -58,7 +58,9 @@ def _case_facts(case: SafetyCase) -> tuple[dict[str, Any], assessment.Assessment
     else:
         started = timezone.now()
         tasks = selectors.bound_tasks(memo.facts["bindings"])
-        fresh = selectors.candidate_runs(tasks=tasks, ingested_after=memo.runs_seen_until)
+        fresh = selectors.candidate_runs(
+            tasks=tasks, ingested_after=memo.runs_seen_until, project_id=case.project_id
+        )
         for run in facts.run_facts(runs=fresh):
             memo.runs[run.id] = run
         memo.runs_seen_until = started - timedelta(seconds=5)

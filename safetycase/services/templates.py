@@ -111,6 +111,7 @@ def case_instantiate_template(
     description: str = "",
     owner=None,
     library=None,
+    project=None,
 ) -> SafetyCase:
     """Create case `name` from a template of the library. The case's model name, version and
     deployment fill the template parameters `model`, `model_version` and `deployment` when
@@ -127,6 +128,7 @@ def case_instantiate_template(
         deployment=deployment or str(instance.values.get("deployment", "")),
         description=description,
         owner=owner,
+        project=project,
     )
     _store_instance(case=case, instance=instance)
     return case

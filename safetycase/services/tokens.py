@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from safetycase import projects
 from safetycase.errors import ApplicationError
 from safetycase.models import ApiToken
 from safetycase.selectors.tokens import key_digest
@@ -15,9 +16,11 @@ from safetycase.selectors.tokens import key_digest
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-def token_create(*, user, scopes: list[str], name: str = "") -> tuple[ApiToken, str]:
-    """A new API key for `user`. Returns the token and the key; the key is not stored (only
-    its sha256), so this is the only time anyone sees it."""
+def token_create(*, user, scopes: list[str], name: str = "", project=None) -> tuple[ApiToken, str]:
+    """A new API key for `user` in `project` (a Project, a project name, or None for the
+    user's only project; see safetycase.projects.project_for_token). Returns the token and
+    the key; the key is not stored (only its sha256), so this is the only time anyone sees it."""
+    project = projects.project_for_token(user=user, project=project)
     unknown = sorted(set(scopes) - set(ApiToken.SCOPES))
     if unknown or not scopes:
         raise ApplicationError(
@@ -26,6 +29,7 @@ def token_create(*, user, scopes: list[str], name: str = "") -> tuple[ApiToken, 
     key = "sct_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
+        project=project,
         name=name,
         key_sha256=key_digest(key),
         prefix=key[:12],

@@ -68,7 +68,7 @@ def test_the_case_page_node_panel_and_run_page_work_under_the_policy(
     log = INSPECT / "arith-sample-errors.eval"
     upload = io.BytesIO(log.read_bytes())
     upload.name = log.name
-    run = evidence_services.log_submit(upload=upload).runs[0]
+    run = evidence_services.log_submit(upload=upload, project=case.project).runs[0]
     evidence_services.run_ingest(run_id=run.pk)
     page.goto(f"{live_server.url}/runs/{run.pk}/")
     expect(page.locator("table.samples tbody tr").first).to_be_visible()

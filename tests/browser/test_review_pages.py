@@ -17,6 +17,7 @@ import re
 import pytest
 from django.core.management import call_command
 
+from evidence import projects
 from evidence import services as evidence_services
 from evidence.models import EvaluationRun
 
@@ -110,12 +111,13 @@ def test_the_diagram_pans_and_zooms(live_server, demo, open_page, expect):
 
 
 def test_a_run_posted_meanwhile_is_followed_until_ingested(
-    live_server, make_user, uploader, open_page, expect, monkeypatch, eager_celery
+    live_server, make_user, uploader, lab, open_page, expect, monkeypatch, eager_celery
 ):
     # The worker is played by the test: the upload is stored and queued, nothing more.
     queued: list[int] = []
     monkeypatch.setattr(evidence_services, "_enqueue_ingest", queued.append)
     reviewer = make_user("rita")
+    projects.project_member_set(project=lab, user=reviewer, role="reviewer")
     page = open_page()
     log_in(page, live_server, reviewer)
 
@@ -202,14 +204,15 @@ def test_without_javascript_every_node_is_a_link_to_its_page(live_server, demo, 
 
 
 def test_without_javascript_a_parsing_run_page_reloads_until_done(
-    live_server, make_user, open_page, expect, monkeypatch, eager_celery
+    live_server, make_user, lab, open_page, expect, monkeypatch, eager_celery
 ):
     monkeypatch.setattr(evidence_services, "_enqueue_ingest", lambda run_id: None)
     reviewer = make_user("rita")
+    projects.project_member_set(project=lab, user=reviewer, role="reviewer")
     log = INSPECT / "arith-sample-errors.eval"
     upload = io.BytesIO(log.read_bytes())
     upload.name = log.name
-    run = evidence_services.log_submit(upload=upload).runs[0]
+    run = evidence_services.log_submit(upload=upload, project=lab).runs[0]
     page = open_page(javascript=False)
     log_in(page, live_server, reviewer)
     page.goto(f"{live_server.url}/runs/{run.pk}/")

@@ -253,10 +253,23 @@ def test_lm_eval_samples_posted_later_attach_to_their_run(
     assert mc.sample_count == 40
 
 
-def test_lm_eval_samples_without_their_results_fail_with_a_reason(harness_client):
-    response = post_file(harness_client, LM_SAMPLES_MC)
-    assert response.status_code == 422
-    assert "matches no uploaded results file" in response.json()["error"]
+def test_lm_eval_samples_before_their_results_wait_for_them(
+    harness_client, django_capture_on_commit_callbacks
+):
+    response = post_file(harness_client, LM_SAMPLES_MC, capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert (body["status"], body["runs"]) == ("pending", [])
+    assert "kept" in body["notes"][0]
+    assert not EvaluationRun.objects.exists()  # no failed run that the same bytes return
+    # The same bytes again: still pending, nothing new.
+    again = post_file(harness_client, LM_SAMPLES_MC, capture=django_capture_on_commit_callbacks)
+    assert (again.status_code, again.json()["status"]) == (200, "pending")
+    post_file(harness_client, LM_RESULTS, capture=django_capture_on_commit_callbacks)
+    mc = EvaluationRun.objects.get(task="arith_mc")
+    assert mc.status == "ingested", mc.error
+    assert mc.samples_file is not None
+    assert mc.sample_count == 40
 
 
 GENERIC_RUN = {

@@ -55,22 +55,28 @@ def test_push_reports_a_refused_token(live_server, author, tmp_path, capsys):
 
 
 @pytest.mark.django_db
-def test_ingest_command_ingests_local_files(eager_celery, django_capture_on_commit_callbacks):
+def test_ingest_command_ingests_local_files(eager_celery, django_capture_on_commit_callbacks, lab):
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("ingest", str(FIXTURES / "inspect" / "arith-success.eval"), stdout=out)
+        call_command(
+            "ingest",
+            str(FIXTURES / "inspect" / "arith-success.eval"),
+            "--project",
+            "lab",
+            stdout=out,
+        )
     run = EvaluationRun.objects.get()
     assert run.status == "ingested"
     assert f"run {run.pk} queued" in out.getvalue() or f"run {run.pk} ingested" in out.getvalue()
 
 
 @pytest.mark.django_db
-def test_ingest_command_fails_for_unreadable_files(tmp_path):
+def test_ingest_command_fails_for_unreadable_files(tmp_path, lab):
     junk = tmp_path / "junk.json"
     junk.write_text("this is not json")
     out = StringIO()
     with pytest.raises(CommandError, match="1 run\\(s\\) failed"):
-        call_command("ingest", str(junk), stdout=out)
+        call_command("ingest", str(junk), "--project", "lab", stdout=out)
     assert "failed" in out.getvalue()
     assert EvaluationRun.objects.get().status == "failed"
 

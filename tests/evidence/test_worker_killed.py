@@ -87,12 +87,14 @@ def wait_until(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_killed_worker_s_job_is_redelivered_and_ingested_once(django_capture_on_commit_callbacks):
+def test_a_killed_worker_s_job_is_redelivered_and_ingested_once(
+    django_capture_on_commit_callbacks, lab
+):
     from safetycase.celery import app
 
     assert not app.conf.task_always_eager
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.log_submit(upload=generic_log_with_samples())
+        result = services.log_submit(upload=generic_log_with_samples(), project=lab)
     run_id = result.runs[0].pk
 
     first = start_worker()

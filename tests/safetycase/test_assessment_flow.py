@@ -226,8 +226,15 @@ def test_a_selector_may_name_several_tasks(bound_case, author):
     assert selectors.bound_tasks([binding]) == {"oversight_subversion", "self_exfiltration"}
     from evidence.models import LogFile
 
-    log_file = LogFile.objects.create(name="x.json", size=1, sha256="1" * 64, file="logs/x.json")
+    project = bound_case.project
+    log_file = LogFile.objects.create(
+        project=project, name="x.json", size=1, sha256="1" * 64, file="logs/x.json"
+    )
     run = EvaluationRun.objects.create(
-        log_file=log_file, task="self_exfiltration", model="example-model", model_version="2026-11"
+        project=project,
+        log_file=log_file,
+        task="self_exfiltration",
+        model="example-model",
+        model_version="2026-11",
     )
     assert selectors.cases_bound_to_run(run=run) == [bound_case.pk]

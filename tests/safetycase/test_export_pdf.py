@@ -92,14 +92,14 @@ def internal_links(content: bytes) -> int:
 
 
 @pytest.fixture
-def submit(eager_celery, django_capture_on_commit_callbacks):
+def submit(eager_celery, django_capture_on_commit_callbacks, lab):
     """Upload a log as a harness would (ingested, and bound cases re-assessed, in-process)."""
 
     def submit_log(document_: dict, *, user=None):
         upload = io.BytesIO(json.dumps(document_).encode())
         upload.name = f"{document_['run']['id']}.json"
         with django_capture_on_commit_callbacks(execute=True):
-            result = evidence_services.log_submit(upload=upload, uploaded_by=user)
+            result = evidence_services.log_submit(upload=upload, uploaded_by=user, project=lab)
         run = result.runs[0]
         run.refresh_from_db()
         return run

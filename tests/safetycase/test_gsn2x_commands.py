@@ -196,8 +196,9 @@ def test_case_details_and_owner_are_stored(author):
 
 
 def test_a_taken_case_name_is_refused(case):
+    # Case names are unique within a project.
     with pytest.raises(CommandError, match="already exists"):
-        import_files([FIXTURES / "example.gsn.yaml"], case.name)
+        import_files([FIXTURES / "example.gsn.yaml"], case.name, "--project", "lab")
     assert SafetyCase.objects.count() == 1
 
 

@@ -35,7 +35,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def submit(eager_celery, django_capture_on_commit_callbacks):
+def submit(eager_celery, django_capture_on_commit_callbacks, lab):
     """Upload a log as a harness would (ingested, and bound cases re-assessed, in-process)."""
 
     def submit_log(content, *, name="run.json", user=None, metadata=None):
@@ -47,7 +47,7 @@ def submit(eager_celery, django_capture_on_commit_callbacks):
         upload.name = name
         with django_capture_on_commit_callbacks(execute=True):
             result = evidence_services.log_submit(
-                upload=upload, metadata=metadata or {}, uploaded_by=user
+                upload=upload, metadata=metadata or {}, uploaded_by=user, project=lab
             )
         run = result.runs[0]
         run.refresh_from_db()
@@ -142,13 +142,16 @@ def test_outsiders_get_404_for_case_node_and_panel(client, bound_case, outsider)
             assert bound_case.name not in response.content.decode()
 
 
-def test_any_logged_in_user_may_see_runs_for_now(client, outsider, submit):
+def test_run_pages_are_for_members_of_the_run_s_project(client, outsider, viewer, submit):
     run = submit(generic_run("visible-run", 0, 400))
-    client.force_login(outsider)
+    client.force_login(viewer)  # a viewer of the project "lab" the run was uploaded to
     assert client.get(f"/runs/{run.pk}/").status_code == 200
     assert client.get(f"/runs/{run.pk}/progress/").status_code == 200
     assert client.get(f"/runs/{run.pk}/log").status_code == 200
     assert client.get(f"/runs/{run.pk + 1000}/").status_code == 404
+    client.force_login(outsider)  # in no project: the run does not exist for them
+    for suffix in ("", "progress/", "log"):
+        assert client.get(f"/runs/{run.pk}/{suffix}").status_code == 404
 
 
 # ---------------------------------------------------------------------------------------------

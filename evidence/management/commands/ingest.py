@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence import push, services
+from evidence import projects, push, services
+from evidence.models import Project
 
 
 class Command(BaseCommand):
@@ -20,7 +21,9 @@ class Command(BaseCommand):
         "pip install 'safetycase-tracker[s3]'). In a directory, files that are no log, Inspect's "
         "eval-set.json/logs.json and logs still being written are skipped with a line saying "
         "so. Each log is stored and its runs are parsed: in this process when no Celery broker "
-        "is configured, else by the workers. Prints one line per run: id, status and task."
+        "is configured, else by the workers, into project --project (may be left out when "
+        "--user is a member of exactly one project). Prints one line per run: id, status and "
+        "task."
     )
 
     def add_arguments(self, parser):
@@ -29,8 +32,9 @@ class Command(BaseCommand):
             "--metadata", default="{}", help="JSON object of provenance stored with each run."
         )
         parser.add_argument("--user", help="Record this username as the uploader.")
+        parser.add_argument("--project", default="", help="Name of the project to ingest into.")
 
-    def handle(self, *args, files, metadata, user, **options):
+    def handle(self, *args, files, metadata, user, project, **options):
         try:
             extra = json.loads(metadata)
         except ValueError as exc:
@@ -42,6 +46,7 @@ class Command(BaseCommand):
             uploader = get_user_model().objects.filter(username=user).first()
             if uploader is None:
                 raise CommandError(f"There is no user {user!r}.")
+        target = self._project(project, uploader)
         logs = []
         for where in files:
             logs.extend(self._logs_at(where))
@@ -59,13 +64,17 @@ class Command(BaseCommand):
                     upload = File(handle, name=log.entry.name.rsplit("/", 1)[-1])
                     try:
                         result = services.log_submit(
-                            upload=upload, metadata=extra, uploaded_by=uploader
+                            upload=upload, metadata=extra, uploaded_by=uploader, project=target
                         )
                     except services.UploadRefused as exc:
                         raise CommandError(f"{log.shown}: {exc.message}") from exc
+            if result.pending:
+                self.stdout.write(f"{log.shown}: kept until the results file of its run arrives")
             for run in result.runs:
                 run.refresh_from_db()
                 note = "" if result.created else " (already uploaded)"
+                for line in result.notes:
+                    self.stdout.write(f"{log.shown}: {line}")
                 reason = f": {run.error}" if run.error else ""
                 failures += run.status == "failed"
                 self.stdout.write(
@@ -73,6 +82,21 @@ class Command(BaseCommand):
                 )
         if failures:
             raise CommandError(f"{failures} run(s) failed to ingest.")
+
+    def _project(self, name: str, uploader) -> Project:
+        """The named project (the uploader, if given, must be a member), or the uploader's
+        only project."""
+        if name and uploader is None:
+            found = Project.objects.filter(name=name).first()
+            if found is None:
+                raise CommandError(f"There is no project named {name!r}.")
+            return found
+        if uploader is None:
+            raise CommandError("Say which project the logs belong to with --project NAME.")
+        try:
+            return projects.project_for_upload(user=uploader, name=name)
+        except projects.ProjectRefused as exc:
+            raise CommandError(exc.message) from exc
 
     def _logs_at(self, where: str) -> list[_Log]:
         """The log at `where`, or every log in the directory at `where` (a local path or an

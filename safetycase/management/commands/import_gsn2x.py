@@ -22,11 +22,19 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+", metavar="FILE", help="gsn2x .gsn.yaml files.")
         parser.add_argument("--case", required=True, metavar="NAME", help="Name of the new case.")
         parser.add_argument("--owner", metavar="USERNAME", help="Make this user the owner.")
+        parser.add_argument(
+            "--project",
+            metavar="NAME",
+            default="",
+            help="The case's project (default: the owner's only project, else a new one).",
+        )
         parser.add_argument("--model-name", default="", help="Model the case is about.")
         parser.add_argument("--model-version", default="", help="Version of that model.")
         parser.add_argument("--deployment", default="", help="Deployment the case covers.")
 
-    def handle(self, *args, files, case, owner, model_name, model_version, deployment, **opts):
+    def handle(
+        self, *args, files, case, owner, project, model_name, model_version, deployment, **opts
+    ):
         owner_user = None
         if owner:
             owner_user = get_user_model().objects.filter(username=owner).first()
@@ -40,6 +48,7 @@ class Command(BaseCommand):
                 model_version=model_version,
                 deployment=deployment,
                 owner=owner_user,
+                project=project or None,
             )
         except ApplicationError as exc:
             raise CommandError(f"Case {case!r} not imported: {exc.message}") from exc

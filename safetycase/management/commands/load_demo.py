@@ -13,8 +13,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from evidence import projects as evidence_projects
 from evidence import services as evidence_services
 from evidence.choices import RunStatus
+from evidence.models import EvaluationRun, Project
 from safetycase import services
 from safetycase.choices import Role
 from safetycase.errors import ApplicationError
@@ -62,26 +64,35 @@ class Command(BaseCommand):
         "with evidence runs made from published figures (safetycase/demo/, docs/demo.md). The "
         "runs are uploaded like harness logs and ingested in this process when no Celery "
         "broker is configured, else by the workers; their dates are moved so that each keeps "
-        "its age. OWNER (default: admin) becomes its owner. Running it again adds nothing: an "
+        "its age. Case and runs go into project PROJECT (default: demo, created if missing). "
+        "OWNER (default: admin) becomes an owner of the project and of the case. Running it "
+        "again adds nothing: an "
         "existing demo case is kept as it is (OWNER is made an owner of it) and runs already "
         "uploaded are recognised by their run id. --reviewer NAME makes the existing user NAME "
-        "a reviewer of the case, who can sign off versions (owners and authors cannot)."
+        "a reviewer of the project and of the case, who can sign off versions (owners and "
+        "authors cannot)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--owner", default="admin", help="Username made owner of the case.")
+        parser.add_argument("--project", default="demo", help="Name of the demo's project.")
         parser.add_argument(
             "--reviewer", metavar="NAME", help="Username made a reviewer of the case."
         )
 
-    def handle(self, *args, owner, reviewer=None, **options):
+    def handle(self, *args, owner, project, reviewer=None, **options):
         user = self._user(owner)
         reviewing = self._user(reviewer) if reviewer else None
         if reviewing is not None and reviewing == user:
             raise CommandError("The owner cannot also be the reviewer: pick another user.")
         spec = read_spec()
+        self.project = self._project(project, user)
         case = self._case(spec, user)
+        self.stdout.write(f"Project {self.project.name!r}: {user.username} is an owner.")
         if reviewing is not None:
+            evidence_projects.project_member_set(
+                project=self.project, user=reviewing, role=Role.REVIEWER
+            )
             services.membership_set(case=case, user=reviewing, role=Role.REVIEWER)
             self.stdout.write(f"{reviewing.username} is a reviewer and can sign off versions.")
         uploaded = self._evidence(spec, user)
@@ -101,9 +112,20 @@ class Command(BaseCommand):
             raise CommandError(f"There is no user {username!r}; run `manage.py setup_admin` first.")
         return user
 
+    def _project(self, name: str, user) -> Project:
+        project = Project.objects.filter(name=name).first()
+        try:
+            if project is None:
+                project = evidence_projects.project_create(name=name, owner=user)
+            else:
+                evidence_projects.project_member_set(project=project, user=user, role="owner")
+        except evidence_projects.ProjectRefused as exc:
+            raise CommandError(exc.message) from exc
+        return project
+
     def _case(self, spec: dict[str, Any], user) -> SafetyCase:
         fields = spec["case"]
-        case = SafetyCase.objects.filter(name=fields["name"]).first()
+        case = SafetyCase.objects.filter(project=self.project, name=fields["name"]).first()
         if case is not None:
             services.membership_set(case=case, user=user, role=Role.OWNER)
             self.stdout.write(
@@ -121,6 +143,7 @@ class Command(BaseCommand):
                 deployment=fields["deployment"],
                 description=fields["description"],
                 owner=user,
+                project=self.project,
             )
             for obligation in spec.get("open_obligations", []):
                 self._add_open_obligation(case, obligation)
@@ -160,13 +183,25 @@ class Command(BaseCommand):
         new = old = 0
         runs = []
         for name, document in demo_documents(today=timezone.now().date(), spec=spec):
+            # Loaded on an earlier day, a run's dates (hence its bytes) differ; the run id
+            # recognises it, rather than superseding it with the same evidence re-dated.
+            loaded = EvaluationRun.objects.filter(
+                project=self.project, eval_id=document["run"]["id"], superseded_at__isnull=True
+            ).first()
+            if loaded is not None:
+                old += 1
+                runs.append((name, loaded))
+                continue
             upload = io.BytesIO(json.dumps(document, indent=2, ensure_ascii=False).encode())
             upload.name = name
             try:
                 # Criteria read a run's upload metadata as `meta`, so the file's metadata is sent
                 # as upload metadata too, as a harness posting to the API would send it.
                 result = evidence_services.log_submit(
-                    upload=upload, metadata=document.get("metadata") or {}, uploaded_by=user
+                    upload=upload,
+                    metadata=document.get("metadata") or {},
+                    uploaded_by=user,
+                    project=self.project,
                 )
             except evidence_services.UploadRefused as exc:
                 raise CommandError(f"{name}: {exc.message}") from exc
