@@ -41,11 +41,13 @@ from safetycase.services.bindings import (  # noqa: F401
 )
 from safetycase.services.exports import (  # noqa: F401
     ExportedPdf,
+    ExportInFlight,
     Progress,
     case_export_pdf,
     export_filename,
     pdf_export_request,
     pdf_export_run,
+    pdf_exports_requeue,
     plan_diagrams,
     version_export_pdf,
 )

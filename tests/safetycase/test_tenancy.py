@@ -148,14 +148,14 @@ def test_a_run_dated_in_the_future_is_refused_even_in_its_own_project(demo):
 
 
 def test_freshness_never_uses_a_finish_time_later_than_ingestion(bound_case, uploader):
-    from safetycase import selectors
+    from safetycase import facts
 
     document = generic_run("clock-ahead", 0, 3000, days_ago=0)
     document["run"]["completed_at"] = (timezone.now() + timedelta(minutes=4)).isoformat()
     result = _submit(document, bound_case.project, uploader)
     run = EvaluationRun.objects.get(pk=result.runs[0].pk)
     assert run.completed_at > run.ingested_at  # the harness's clock is ahead of ours
-    fact = selectors.run_facts(runs=[run])[0]
+    fact = facts.run_facts(runs=[run])[0]
     assert fact.finished_at == run.ingested_at
 
 
