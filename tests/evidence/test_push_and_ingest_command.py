@@ -108,12 +108,12 @@ def a_log_directory(tmp_path: Path) -> Path:
 
 @pytest.mark.django_db
 def test_ingest_reads_a_log_directory_from_a_file_url(
-    eager_celery, tmp_path, django_capture_on_commit_callbacks
+    eager_celery, tmp_path, django_capture_on_commit_callbacks, lab
 ):
     logs = a_log_directory(tmp_path)
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("ingest", logs.as_uri(), stdout=out)
+        call_command("ingest", logs.as_uri(), "--project", "lab", stdout=out)
     lines = out.getvalue().splitlines()
     assert f"{logs.as_uri()}/logs.json: skipped, not a log (written by Inspect)" in lines
     names = set(EvaluationRun.objects.values_list("log_file__name", flat=True))
@@ -131,11 +131,13 @@ def test_ingest_reads_a_log_directory_from_a_file_url(
 
 @pytest.mark.django_db
 def test_ingest_reads_one_log_from_a_file_url(
-    eager_celery, tmp_path, django_capture_on_commit_callbacks
+    eager_celery, tmp_path, django_capture_on_commit_callbacks, lab
 ):
     logs = a_log_directory(tmp_path)
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("ingest", (logs / "arith-success.eval").as_uri(), stdout=StringIO())
+        call_command(
+            "ingest", (logs / "arith-success.eval").as_uri(), "--project", "lab", stdout=StringIO()
+        )
     assert EvaluationRun.objects.get().log_file.name == "arith-success.eval"
 
 

@@ -46,10 +46,10 @@ class Command(BaseCommand):
             uploader = get_user_model().objects.filter(username=user).first()
             if uploader is None:
                 raise CommandError(f"There is no user {user!r}.")
-        target = self._project(project, uploader)
         logs = []
         for where in files:
             logs.extend(self._logs_at(where))
+        target = self._project(project, uploader)
         # lm-evaluation-harness samples files attach to their results run, so results go first.
         logs.sort(key=lambda log: log.entry.name.rsplit("/", 1)[-1].startswith("samples_"))
         failures = 0
