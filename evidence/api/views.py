@@ -48,8 +48,9 @@ class RunStatisticsApi(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        visible = selectors.runs_visible_to(user=self.request.user, token=self.request.auth)
-        run = generics.get_object_or_404(visible.only("pk"), pk=self.kwargs["pk"])
+        visible = projects.visible_runs(user=self.request.user, token=self.request.auth)
+        runs = EvaluationRun.objects.filter(pk__in=visible.values("pk")).only("pk")
+        run = generics.get_object_or_404(runs, pk=self.kwargs["pk"])
         return run.statistics.order_by("name", "id")
 
 

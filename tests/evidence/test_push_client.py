@@ -332,6 +332,7 @@ def test_watch_delivers_logs_written_while_the_server_was_down(tmp_path):
 
     manage("migrate", "--noinput", "-v", "0")
     manage("setup_admin", "-v", "0")
+    manage("create_project", "lab", "--owner", "admin")
     token = manage("create_token", "admin", "--ingest").splitlines()[-1]
     logs = tmp_path / "logs"
     logs.mkdir()
