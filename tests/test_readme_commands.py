@@ -98,6 +98,7 @@ def test_every_command_the_readme_names_runs_with_no_extra_environment(checkout,
     assert (tmp_path / "case.pdf").read_bytes().startswith(b"%PDF")
     run("verify_versions")
     run("cleanup_orphans", "--dry-run")
+    run("create_project", "evaluators", "--owner", "reviewer")
     run("createsuperuser", "--noinput", "--username", "carol", "--email", "carol@example.org")
     run("check")
 
