@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from safetycase.core import criteria_wording
 from safetycase.core.gsn import navigation
 from safetycase.core.keys import canonical_json, id_key, natural_key
 
@@ -128,8 +129,9 @@ def anchor(kind: str, identifier: Any) -> str:
 
 
 def breakable(text: Any) -> str:
-    """`text` with a zero-width space every BREAK_EVERY characters inside runs of more than
-    LONG_TOKEN non-space characters (never inside a grapheme cluster)."""
+    """`text` with zero-width spaces inside runs of more than LONG_TOKEN non-space characters:
+    after `.`, `_`, `/`, `-` and operators, and every BREAK_EVERY characters inside a single
+    word longer than LONG_TOKEN (never inside a grapheme cluster)."""
     if text is None:
         return ""
     text = str(text)
@@ -138,8 +140,17 @@ def breakable(text: Any) -> str:
     return _TOKEN.sub(_break_token, text)
 
 
+# Code and identifiers wrap after these (`meta.successor_justification` wraps at `.` or `_`),
+# never inside a word; only a single word longer than LONG_TOKEN is cut every BREAK_EVERY.
+_SOFT_BREAKS = re.compile(r"(?<=[._/,;:=&|\-])(?=.)")
+
+
 def _break_token(match: re.Match[str]) -> str:
-    token = match.group(0)
+    pieces = _SOFT_BREAKS.split(match.group(0))
+    return ZWSP.join(_cut(p) if len(p) > LONG_TOKEN else p for p in pieces)
+
+
+def _cut(token: str) -> str:
     out: list[str] = []
     run = 0
     for i, char in enumerate(token):
@@ -718,25 +729,70 @@ class _Builder:
         is_check = binding.get("kind") == "check" or (
             self.nodes.get(binding["node"], {}).get("type") == "assumption"
         )
+        wording = criteria_wording.describe(
+            binding.get("expression", ""), kind="check" if is_check else "criterion"
+        )
+        runs = [
+            {
+                "run": self.run_ref(c["run"]),
+                "role": ROLE_LABELS.get(c["role"], c["role"]),
+                "via": [self.ref(v) for v in vias] if vias else [],
+                "outcome": _outcome(c, is_check),
+                "ok": c.get("outcome"),
+                "detail": breakable(c.get("detail") or ""),
+            }
+            for c, vias in _one_row_per_run(rows)
+        ]
         return {
+            "id": str(binding["id"]),
+            "node": breakable(binding["node"]),
             "kind": "check" if is_check else "acceptance criterion",
             "selects": selector_text(binding.get("selector")),
             "expression": breakable(binding.get("expression", "")),
+            "words": breakable(wording.sentence),
             "freshness": f"{binding['freshness_days']} days"
             if binding.get("freshness_days")
             else "",
             "description": breakable(binding.get("description") or ""),
-            "runs": [
-                {
-                    "run": self.run_ref(c["run"]),
-                    "role": ROLE_LABELS.get(c["role"], c["role"]),
-                    "via": self.ref(c["via"]) if c.get("via") else None,
-                    "outcome": _outcome(c, is_check),
-                    "ok": c.get("outcome"),
-                    "detail": breakable(c.get("detail") or ""),
-                }
-                for c in rows
-            ],
+            "runs": runs,
+            "tally": _tally(runs, is_check),
+            "chart": self.chart(wording.shape, rows),
+        }
+
+    def chart(
+        self, shape: criteria_wording.Shape | None, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any] | None:
+        """The interval chart of a rate-bounding binding: each cited run's observed rate and
+        one-sided upper bound (as the export's statistics give it) against the threshold."""
+        if shape is None or not rows:
+            return None
+        points = []
+        for c in rows:
+            if c["role"] not in ("evidence", "scope"):
+                continue
+            run = self.runs.get(c["run"]) or {}
+            for statistic in (run.get("statistics") or [])[:1]:
+                rate = statistic.get("rate")
+                upper = statistic.get("cp_upper_one_sided")
+                if rate is None:
+                    continue
+                points.append(
+                    {
+                        "run": str(c["run"]),
+                        "rate": float(rate),
+                        "upper": float(upper) if upper is not None else float(rate),
+                    }
+                )
+        if not points:
+            return None
+        top = max([shape.threshold, *(p["upper"] for p in points)]) * 1.15 or 1.0
+        return {
+            "bound": "observed rate" if shape.bound == "rate" else shape.bound.replace("_", " "),
+            "level": f"{shape.level * 100:g}%" if shape.level else "",
+            "threshold": shape.threshold,
+            "threshold_label": number(shape.threshold),
+            "scale": min(1.0, top),
+            "points": points[:40],
         }
 
     def contexts(self) -> list[dict[str, Any]]:
@@ -901,6 +957,39 @@ class _Builder:
                 }
             )
         return out
+
+
+def _one_row_per_run(
+    rows: Sequence[Mapping[str, Any]],
+) -> list[tuple[Mapping[str, Any], list[str]]]:
+    """A check in scope of several solutions cites the same run once per solution: one row per
+    run and role, with every solution it was read for."""
+    out: dict[tuple[Any, str], tuple[Mapping[str, Any], list[str]]] = {}
+    for c in rows:
+        key = (c["run"], c["role"])
+        if key not in out:
+            out[key] = (c, [])
+        if c.get("via") and c["via"] not in out[key][1]:
+            out[key][1].append(c["via"])
+    return list(out.values())
+
+
+def _tally(runs: Sequence[Mapping[str, Any]], is_check: bool) -> str:
+    """'19 runs, all hold' / '19 runs: 17 hold, 2 do not hold' ('' for fewer than 4 runs)."""
+    if len(runs) < 4:
+        return ""
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    plural = {"holds": "hold", "does not hold": "do not hold"}
+    if len(counts) == 1:
+        outcome = next(iter(counts))
+        return f"{len(runs)} runs, all {plural.get(outcome, outcome)}"
+    first = "holds" if is_check else "met"
+    words = sorted(counts.items(), key=lambda kv: (kv[0] != first, kv[0]))
+    return f"{len(runs)} runs: " + ", ".join(
+        f"{n} {plural.get(w, w) if n > 1 else w}" for w, n in words
+    )
 
 
 def _outcome(citation: Mapping[str, Any], is_check: bool) -> str:

@@ -1,0 +1,165 @@
+"""The PDF read as a reader would: criteria in words, grouped check rows, unbroken identifiers."""
+
+from __future__ import annotations
+
+import io
+import re
+from io import StringIO
+
+import pypdf
+import pytest
+from django.core.management import call_command
+
+from safetycase.core import document
+from safetycase.core.criteria_wording import describe
+from safetycase.models import EvidenceBinding, SafetyCase
+
+ZWSP = "\u200b"
+
+
+def is_page_furniture(line: str, case_name: str) -> bool:
+    """Running header, footer, a table header repeated where a table row spans pages and the
+    empty-cell dash of a row's other column."""
+    return (
+        line.strip() == "—"
+        or line.startswith(case_name)
+        or bool(re.fullmatch(r"\d+ / \d+.*", line))
+        or line.startswith("ID Statement Status")
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "kind", "sentence"),
+    [
+        (
+            "k == 0 && cp_upper(k, n, 0.95) <= 0.05",
+            "criterion",
+            "Met when no sample shows the behaviour (k = 0) and the one-sided 95% "
+            "Clopper–Pearson upper bound of the rate is at most 0.05.",
+        ),
+        ("rate <= 0.1", "criterion", "Met when the observed rate k/n is at most 0.1."),
+        ("age_days <= 30", "check", "Holds when the run's age in days is at most 30."),
+        (
+            '!meta.weights_available || "fine_tuning" in meta.red_team.affordances',
+            "check",
+            "Holds when either the run's recorded weights available is false, or "
+            "“fine_tuning” is in the run's recorded red team affordances.",
+        ),
+        (
+            "0.05 >= wilson_upper(k, n, 0.9)",
+            "criterion",
+            "Met when the 90% Wilson upper bound of the rate is at most 0.05.",
+        ),
+        (
+            "has(meta.successor_justification)",
+            "check",
+            "Holds when the run records successor justification.",
+        ),
+    ],
+)
+def test_criteria_read_as_sentences(expression, kind, sentence):
+    assert describe(expression, kind=kind).sentence == sentence
+
+
+def test_the_rate_bound_a_criterion_uses_is_read_from_its_shape():
+    shape = describe("k == 0 && cp_upper(k, n, 0.9) <= 0.02").shape
+    assert (shape.bound, shape.level, shape.threshold, shape.comparison) == (
+        "cp_upper",
+        0.9,
+        0.02,
+        "<=",
+    )
+    assert describe("rate >= 0.5").shape.level is None
+    assert describe("meta.auroc >= 0.9").shape is None
+
+
+def test_an_expression_the_wording_cannot_read_still_gets_a_sentence():
+    assert describe("((", kind="check").sentence.startswith("Holds when")
+    assert describe("").sentence == "Met when nothing: the expression is empty."
+
+
+@pytest.mark.django_db
+def test_the_demo_pdf_gives_every_binding_a_sentence_and_breaks_no_identifier(
+    author, eager_celery, tmp_path
+):
+    call_command("load_demo", "--owner", "alice", stdout=StringIO(), stderr=StringIO())
+    demo = SafetyCase.objects.get()
+    out = tmp_path / "demo.pdf"
+    call_command("export_pdf", str(demo.pk), str(out), stdout=StringIO())
+    pages = pypdf.PdfReader(io.BytesIO(out.read_bytes())).pages
+    lines = []
+    for page in pages:
+        lines += [
+            line
+            for line in (page.extract_text() or "").replace(ZWSP, "").splitlines()
+            if not is_page_furniture(line, demo.name)
+        ]
+    # Typst sets straight apostrophes as typographic ones.
+    flat = re.sub(r"\s+", "", "".join(lines)).replace("\u2019", "'")
+
+    bindings = list(EvidenceBinding.objects.filter(node__case=demo).select_related("node"))
+    assert bindings
+    for binding in bindings:
+        kind = "check" if binding.node.type == "assumption" else "criterion"
+        sentence = describe(binding.expression, kind=kind).sentence
+        assert re.sub(r"\s+", "", sentence) in flat, sentence
+
+    # A line may end at `.`, `_`, an operator or a space, never inside a word of an identifier.
+    words = set()
+    for binding in bindings:
+        words.update(w for w in re.findall(r"[A-Za-z0-9]+", binding.expression) if len(w) > 2)
+    broken = []
+    for before, after in zip(lines, lines[1:], strict=False):
+        tail = re.search(r"[A-Za-z0-9]+$", before)
+        head = re.match(r"[A-Za-z0-9]+", after)
+        if tail and head and tail.group(0) + head.group(0) in words:
+            if not (tail.group(0) in words and head.group(0) in words):
+                broken.append((before[-30:], after[:30]))
+    assert broken == []
+
+
+def test_a_check_over_many_runs_is_one_row_per_run_and_one_summary():
+    runs = [{"id": i, "task": "t", "statistics": []} for i in range(1, 20)]
+    citations = [
+        {
+            "binding": 7,
+            "node": "A05",
+            "run": run["id"],
+            "role": "scope",
+            "via": via,
+            "outcome": True,
+            "detail": "",
+        }
+        for run in runs
+        for via in ("S1", "S2")  # both solutions cite every run
+    ]
+    citations[0] = {**citations[0], "outcome": False}
+    citations[1] = {**citations[1], "outcome": False}
+    data = {
+        "case": {"name": "c"},
+        "nodes": [
+            {"identifier": "G1", "type": "goal", "statement": "g"},
+            {"identifier": "S1", "type": "solution", "statement": "s"},
+            {"identifier": "S2", "type": "solution", "statement": "s"},
+            {"identifier": "A05", "type": "assumption", "statement": "a"},
+        ],
+        "links": [
+            {"source": "G1", "target": "S1", "type": "supported_by"},
+            {"source": "G1", "target": "S2", "type": "supported_by"},
+            {"source": "G1", "target": "A05", "type": "in_context_of"},
+        ],
+        "bindings": [
+            {"id": 7, "node": "A05", "kind": "check", "selector": {}, "expression": "age_days <= 9"}
+        ],
+        "citations": citations,
+        "runs": runs,
+    }
+    check = document.build_document(data, content_hash="0")["assumptions"][0]["checks"][0]
+    assert [r["run"]["id"] for r in check["runs"]] == [str(i) for i in range(1, 20)]
+    assert [v["id"] for v in check["runs"][0]["via"]] == ["S1", "S2"]
+    assert check["tally"] == "19 runs: 18 hold, 1 does not hold"
+    assert check["words"] == "Holds when the run's age in days is at most 9."
+    citations[0] = {**citations[0], "outcome": True}
+    citations[1] = {**citations[1], "outcome": True}
+    check = document.build_document(data, content_hash="0")["assumptions"][0]["checks"][0]
+    assert check["tally"] == "19 runs, all hold"
