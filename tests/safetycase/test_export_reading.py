@@ -10,6 +10,7 @@ import pypdf
 import pytest
 from django.core.management import call_command
 
+from safetycase import services
 from safetycase.core import document
 from safetycase.core.criteria_wording import describe
 from safetycase.models import EvidenceBinding, SafetyCase
@@ -23,7 +24,7 @@ def is_page_furniture(line: str, case_name: str) -> bool:
     return (
         line.strip() == "—"
         or line.startswith(case_name)
-        or bool(re.fullmatch(r"\d+ / \d+.*", line))
+        or bool(re.fullmatch(r"(case \S+ · .* · \w+ ?)?\d+ / \d+.*", line))
         or line.startswith("ID Statement Status")
     )
 
@@ -163,3 +164,44 @@ def test_a_check_over_many_runs_is_one_row_per_run_and_one_summary():
     citations[1] = {**citations[1], "outcome": True}
     check = document.build_document(data, content_hash="0")["assumptions"][0]["checks"][0]
     assert check["tally"] == "19 runs, all hold"
+
+
+@pytest.mark.django_db
+def test_a_signed_version_has_its_review_record_signature_block_and_identifier_on_every_page(
+    case, author, reviewer
+):
+    node = case.nodes.order_by("identifier").first()
+    services.comment_create(actor=author, node=node, text="Is the bound one-sided?")
+    challenge = services.challenge_create(
+        actor=reviewer, node=node, claim="The honeypots were seen in training."
+    )
+    services.challenge_resolve(
+        actor=author, challenge=challenge, resolution="Fresh honeypots were written."
+    )
+    services.case_assess(case=case, trigger="manual")
+    version = services.version_sign_off(actor=reviewer, case=case)
+    # Raised after the sign-off: not part of the version's record.
+    services.challenge_create(actor=reviewer, node=node, claim="A later counter-claim.")
+
+    content = services.version_export_pdf(version=version).content
+    pages = pypdf.PdfReader(io.BytesIO(content)).pages
+    text = "\n".join(p.extract_text() or "" for p in pages).replace(ZWSP, "")
+    flat = re.sub(r"\s+", "", text)
+    assert "Executive summary" in text
+    record = flat[flat.rindex("7Reviewrecord") : flat.rindex("8Signatures")]
+    for words in (
+        "The honeypots were seen in training.",
+        "Fresh honeypots were written.",
+        "Is the bound one-sided?",
+        f"{reviewer.username},",
+        f"{author.username},",
+    ):
+        assert re.sub(r"\s+", "", words) in record, words
+    assert "Alatercounter-claim." not in flat
+    block = flat[flat.rindex("8Signatures") :]
+    assert reviewer.username in block
+    assert version.content_hash in block
+    assert "manage.pyverify_versions" in block
+    identifier = f"case {case.pk} · v1 · {version.content_hash[:12]}"
+    for page in pages:
+        assert identifier in (page.extract_text() or ""), identifier
