@@ -205,3 +205,30 @@ def test_a_signed_version_has_its_review_record_signature_block_and_identifier_o
     identifier = f"case {case.pk} · v1 · {version.content_hash[:12]}"
     for page in pages:
         assert identifier in (page.extract_text() or ""), identifier
+
+
+def test_a_rate_criterion_gets_an_interval_chart_at_its_own_level():
+    data = {
+        "case": {"name": "c"},
+        "nodes": [{"identifier": "Sn1", "type": "solution", "statement": "s"}],
+        "links": [],
+        "bindings": [
+            {
+                "id": 1,
+                "node": "Sn1",
+                "kind": "criterion",
+                "selector": {"task": "t"},
+                "expression": "k == 0 && cp_upper(k, n, 0.9) <= 0.05",
+            }
+        ],
+        "citations": [
+            {"binding": 1, "node": "Sn1", "run": 4, "role": "evidence", "via": "", "outcome": True}
+        ],
+        "runs": [{"id": 4, "task": "t", "statistics": [{"name": "s", "k": 0, "n": 100}]}],
+    }
+    chart = document.build_document(data, content_hash="0")["argument"][0]["evidence"][0]["chart"]
+    # With no success in n trials the one-sided upper bound at level c is 1 - (1 - c)^(1/n).
+    assert chart["points"] == [
+        {"run": "4", "rate": 0.0, "bound": pytest.approx(1 - 0.1 ** (1 / 100))}
+    ]
+    assert (chart["threshold"], chart["level"]) == (0.05, "90%")

@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from evidence import statistics
 from safetycase.core import criteria_wording
 from safetycase.core.gsn import navigation
 from safetycase.core.keys import canonical_json, id_key, natural_key
@@ -97,6 +98,16 @@ VERSION_WORKING_COPY = {
 # The summary lists at most this many rows of each kind of change since the previous signed
 # version (a first sign-off of a large case would otherwise fill pages); the rest are counted.
 CHANGES_SHOWN = 25
+
+BOUND_LABELS = {
+    "rate": "observed rate",
+    "cp_upper": "one-sided Clopper–Pearson upper bound",
+    "cp_lower": "one-sided Clopper–Pearson lower bound",
+    "wilson_upper": "Wilson upper bound",
+    "wilson_lower": "Wilson lower bound",
+}
+# An interval chart draws at most this many runs (the rest are counted).
+CHART_RUNS = 30
 
 # Long unbroken text (hashes pasted into statements, URLs, hostile 500-character words) gets
 # zero-width break opportunities so it wraps instead of running off the page.
@@ -988,43 +999,54 @@ class _Builder:
             "description": breakable(binding.get("description") or ""),
             "runs": runs,
             "tally": _tally(runs, is_check),
-            "chart": self.chart(wording.shape, rows),
+            "chart": self.chart(wording.shape, rows, binding.get("selector")),
         }
 
     def chart(
-        self, shape: criteria_wording.Shape | None, rows: Sequence[Mapping[str, Any]]
+        self,
+        shape: criteria_wording.Shape | None,
+        rows: Sequence[Mapping[str, Any]],
+        selector: Any,
     ) -> dict[str, Any] | None:
-        """The interval chart of a rate-bounding binding: each cited run's observed rate and
-        one-sided upper bound (as the export's statistics give it) against the threshold."""
+        """The interval chart of a rate-bounding binding: each cited run's observed rate k/n
+        and the bound the expression uses (its function at its level) against the threshold."""
         if shape is None or not rows:
             return None
+        bound = getattr(statistics, shape.bound, None) if shape.bound != "rate" else None
+        score = (
+            selector.get("scorer") or selector.get("metric")
+            if isinstance(selector, Mapping)
+            else None
+        )
         points = []
         for c in rows:
             if c["role"] not in ("evidence", "scope"):
                 continue
-            run = self.runs.get(c["run"]) or {}
-            for statistic in (run.get("statistics") or [])[:1]:
-                rate = statistic.get("rate")
-                upper = statistic.get("cp_upper_one_sided")
-                if rate is None:
-                    continue
-                points.append(
-                    {
-                        "run": str(c["run"]),
-                        "rate": float(rate),
-                        "upper": float(upper) if upper is not None else float(rate),
-                    }
-                )
+            stats = (self.runs.get(c["run"]) or {}).get("statistics") or []
+            chosen = next((x for x in stats if score and x.get("name") == score), None)
+            chosen = chosen or (stats[0] if stats else None)
+            if not chosen or chosen.get("k") is None or not chosen.get("n"):
+                continue
+            k, n = int(chosen["k"]), int(chosen["n"])
+            value = bound(k, n, shape.level) if bound and shape.level else k / n
+            points.append(
+                {
+                    "run": str(c["run"]),
+                    "rate": k / n,
+                    "bound": float(value if value is not None else k / n),
+                }
+            )
         if not points:
             return None
-        top = max([shape.threshold, *(p["upper"] for p in points)]) * 1.15 or 1.0
+        top = max([shape.threshold, *(p["bound"] for p in points), *(p["rate"] for p in points)])
         return {
-            "bound": "observed rate" if shape.bound == "rate" else shape.bound.replace("_", " "),
+            "bound": BOUND_LABELS.get(shape.bound, shape.bound.replace("_", " ")),
             "level": f"{shape.level * 100:g}%" if shape.level else "",
             "threshold": shape.threshold,
             "threshold_label": number(shape.threshold),
-            "scale": min(1.0, top),
-            "points": points[:40],
+            "scale": min(1.0, top * 1.15) or 1.0,
+            "points": points[:CHART_RUNS],
+            "more": max(0, len(points) - CHART_RUNS),
         }
 
     def contexts(self) -> list[dict[str, Any]]:
