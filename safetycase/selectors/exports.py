@@ -23,7 +23,15 @@ from safetycase.core.argument_walks import top_goal_identifier
 from safetycase.core.diff import diff_snapshots
 from safetycase.core.document import evidence
 from safetycase.errors import NotFound
-from safetycase.models import Assessment, Attestation, Node, PdfExport, SafetyCase, Version
+from safetycase.models import (
+    Assessment,
+    Attestation,
+    Challenge,
+    Node,
+    PdfExport,
+    SafetyCase,
+    Version,
+)
 from safetycase.selectors.assessments import bound_tasks, candidate_runs
 from safetycase.selectors.cases import case_bindings, case_links, case_nodes, template_library
 
@@ -136,6 +144,7 @@ def case_export_data(*, case: SafetyCase, assessment: Assessment | None) -> dict
         "runs": [_run(run) for run in runs],
         "previous_version": _version_ref(latest_version),
         "version_changes": changes,
+        "review": review_record(case=case),
     }
 
 
@@ -234,7 +243,110 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
         "runs": [_run(run) for run in runs],
         "previous_version": _version_ref(previous),
         "version_changes": diff_snapshots(previous.snapshot, snapshot) if previous else None,
+        "review": review_record(case=case, until=version.created_at),
     }
+
+
+def review_record(*, case: SafetyCase, until: datetime | None = None) -> dict[str, Any]:
+    """The review of the case as the document prints it: comments, challenges (claim, response,
+    resolution, who and when), the conditions of conditional approvals, withdrawn runs and
+    criterion changes after evidence — up to `until` (a version's sign-off time) when given.
+    Models that a deployment does not have yet are read as having no rows. Five queries."""
+
+    def upto(queryset, field: str):
+        return queryset.filter(**{f"{field}__lte": until}) if until is not None else queryset
+
+    def name(user) -> str:
+        return user.get_username() if user is not None else ""
+
+    comments = upto(case.comments.select_related("node", "author"), "created_at").order_by(
+        "created_at", "id"
+    )
+    challenges = upto(
+        case.challenges.select_related(
+            "node",
+            "raised_by",
+            "resolved_by",
+            *(["responded_by"] if hasattr(Challenge, "responded_by") else []),
+        ),
+        "created_at",
+    ).order_by("created_at", "id")
+    record: dict[str, Any] = {
+        "comments": [
+            {
+                "node": c.node.identifier,
+                "by": name(c.author),
+                "at": _iso(c.created_at),
+                "text": c.text,
+            }
+            for c in comments
+        ],
+        "challenges": [
+            {
+                "node": c.node.identifier,
+                "claim": c.claim,
+                "raised_by": name(c.raised_by),
+                "raised_at": _iso(c.created_at),
+                "state": c.state,
+                "response": getattr(c, "response", "") or "",
+                "responded_by": name(getattr(c, "responded_by", None)),
+                "responded_at": _iso(getattr(c, "responded_at", None)),
+                # A resolution after the version was signed is not part of that version.
+                "resolution": c.resolution if _before(c.resolved_at, until) else "",
+                "resolved_by": name(c.resolved_by) if _before(c.resolved_at, until) else "",
+                "resolved_at": _iso(c.resolved_at) if _before(c.resolved_at, until) else None,
+            }
+            for c in challenges
+        ],
+        "conditions": [],
+        "withdrawals": [],
+        "criterion_changes": [],
+    }
+    if hasattr(case, "conditions"):
+        record["conditions"] = [
+            {
+                "node": c.identifier,
+                "text": c.text,
+                "version": c.version.number,
+                "state": c.state if _before(c.closed_at, until) else "open",
+                "closed_by": name(c.closed_by) if _before(c.closed_at, until) else "",
+                "closed_at": _iso(c.closed_at) if _before(c.closed_at, until) else None,
+            }
+            for c in case.conditions.select_related("version", "closed_by").order_by("id")
+            if until is None or c.version.created_at <= until
+        ]
+    if hasattr(case, "withdrawals"):
+        record["withdrawals"] = [
+            {
+                "node": w.binding.node.identifier,
+                "run": w.run_id,
+                "reason": w.reason,
+                "by": name(w.withdrawn_by),
+                "at": _iso(w.created_at),
+            }
+            for w in upto(
+                case.withdrawals.select_related("binding__node", "withdrawn_by"), "created_at"
+            ).order_by("created_at", "id")
+        ]
+    if hasattr(case, "criterion_changes"):
+        record["criterion_changes"] = [
+            {
+                "node": c.binding.node.identifier,
+                "before": c.old_expression,
+                "after": c.new_expression,
+                "by": name(c.changed_by),
+                "at": _iso(c.changed_at),
+            }
+            for c in upto(
+                case.criterion_changes.select_related("binding__node", "changed_by"),
+                "changed_at",
+            ).order_by("changed_at", "id")
+        ]
+    return record
+
+
+def _before(moment: datetime | None, until: datetime | None) -> bool:
+    return moment is not None and (until is None or moment <= until)
 
 
 def _citations_and_runs(

@@ -391,12 +391,14 @@ def test_the_pdf_shows_the_argument_with_bookmarks_and_links(case):
 
     chapters = [title for depth, title, _ in outline(result.content) if depth == 0]
     assert chapters == [
+        "Executive summary",
         "1 Summary",
         "2 Argument diagrams",
         "3 The argument",
         "4 Evidence",
         "5 Assumptions",
         "6 Flags",
+        "7 Review record",
     ]
     assert argument_bookmarks(result.content) == [
         (1, "G1"),

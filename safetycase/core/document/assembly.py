@@ -45,6 +45,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from evidence import statistics
+from safetycase.core import criteria_wording
 from safetycase.core.gsn import navigation
 from safetycase.core.keys import canonical_json, id_key, natural_key
 
@@ -97,6 +99,16 @@ VERSION_WORKING_COPY = {
 # version (a first sign-off of a large case would otherwise fill pages); the rest are counted.
 CHANGES_SHOWN = 25
 
+BOUND_LABELS = {
+    "rate": "observed rate",
+    "cp_upper": "one-sided Clopper–Pearson upper bound",
+    "cp_lower": "one-sided Clopper–Pearson lower bound",
+    "wilson_upper": "Wilson upper bound",
+    "wilson_lower": "Wilson lower bound",
+}
+# An interval chart draws at most this many runs (the rest are counted).
+CHART_RUNS = 30
+
 # Long unbroken text (hashes pasted into statements, URLs, hostile 500-character words) gets
 # zero-width break opportunities so it wraps instead of running off the page.
 LONG_TOKEN = 24
@@ -128,8 +140,9 @@ def anchor(kind: str, identifier: Any) -> str:
 
 
 def breakable(text: Any) -> str:
-    """`text` with a zero-width space every BREAK_EVERY characters inside runs of more than
-    LONG_TOKEN non-space characters (never inside a grapheme cluster)."""
+    """`text` with zero-width spaces inside runs of more than LONG_TOKEN non-space characters:
+    after `.`, `_`, `/`, `-` and operators, and every BREAK_EVERY characters inside a single
+    word longer than LONG_TOKEN (never inside a grapheme cluster)."""
     if text is None:
         return ""
     text = str(text)
@@ -138,8 +151,17 @@ def breakable(text: Any) -> str:
     return _TOKEN.sub(_break_token, text)
 
 
+# Code and identifiers wrap after these (`meta.successor_justification` wraps at `.` or `_`),
+# never inside a word; only a single word longer than LONG_TOKEN is cut every BREAK_EVERY.
+_SOFT_BREAKS = re.compile(r"(?<=[._/,;:=&|\-])(?=.)")
+
+
 def _break_token(match: re.Match[str]) -> str:
-    token = match.group(0)
+    pieces = _SOFT_BREAKS.split(match.group(0))
+    return ZWSP.join(_cut(p) if len(p) > LONG_TOKEN else p for p in pieces)
+
+
+def _cut(token: str) -> str:
     out: list[str] = []
     run = 0
     for i, char in enumerate(token):
@@ -411,7 +433,11 @@ class _Builder:
                 "as_of": self.data.get("as_of"),
             },
             "cover": self.cover(content_hash),
+            "document_id": self.document_id(content_hash),
+            "executive": self.executive(),
             "summary": self.summary(),
+            "review": self.review_record(),
+            "signatures": self.signatures(content_hash),
             "diagrams": self.diagram_pages(),
             "argument": self.argument(),
             "contexts": self.contexts(),
@@ -458,6 +484,234 @@ class _Builder:
             "top_statement": breakable(top["statement"]) if top else "",
             "node_count": len(self.nodes),
             "run_count": len(self.runs),
+        }
+
+    def document_id(self, content_hash: str) -> str:
+        """Case, version and hash prefix: printed in every page footer, so a loose page still
+        names the document it belongs to."""
+        version = self.data.get("version") or {}
+        label = f"v{version['id']}" if version.get("id") is not None else "working copy"
+        digest = version.get("hash") or content_hash
+        return f"case {self.case.get('id', '—')} · {label} · {str(digest)[:12]}"
+
+    def executive(self) -> dict[str, Any]:
+        """One page for a board: the verdict, why in three sentences, what would change it, and
+        how fresh the evidence is."""
+        version = self.data.get("version") or {}
+        overall = self.assessment.get("overall_status") or self.statuses.get(self.top or "")
+        top = self.nodes.get(self.top or "")
+        counts = {s: 0 for s in STATUS_ORDER}
+        for status in self.statuses.values():
+            counts[status] = counts.get(status, 0) + 1
+        errors = sum(1 for f in self.flags if f.get("severity") == "error")
+        why = []
+        if top:
+            # The assessment's reason already names the goal and its status.
+            why.append(
+                self.reasons.get(self.top or "")
+                or f"The top goal {self.top} is {status_label(overall)}."
+            )
+        else:
+            why.append("The case has no top goal yet.")
+        why.append(
+            f"Of {len(self.statuses)} assessed elements, {counts['supported']} are supported, "
+            f"{counts['at_risk']} at risk, {counts['defeated']} defeated and "
+            f"{counts['undeveloped']} undeveloped."
+        )
+        unmet = [
+            i
+            for i in sorted(self.nodes, key=natural_key)
+            if self.nodes[i]["type"] == "assumption" and self.statuses.get(i) != "supported"
+        ]
+        why.append(
+            f"The latest assessment raised {len(self.flags)} flags ({errors} errors); "
+            + (
+                f"{len(unmet)} assumptions do not yet hold ({', '.join(unmet[:6])}"
+                + (", …" if len(unmet) > 6 else "")
+                + ")."
+                if unmet
+                else "every assumption holds."
+            )
+        )
+        return {
+            "verdict": breakable(version.get("verdict") or ""),
+            "overall": overall or "",
+            "overall_label": status_label(overall) if overall else "not assessed",
+            "top": self.ref(self.top) if top else None,
+            "top_statement": breakable(top["statement"]) if top else "",
+            "why": [breakable(w) for w in why],
+            "would_change": self.would_change(),
+            "freshness": self.freshness(),
+        }
+
+    def would_change(self) -> list[dict[str, Any]]:
+        """What could change the verdict soonest: the criteria met with the least margin to
+        their threshold, attestations closest to expiry, open conditions and challenges."""
+        out: list[dict[str, Any]] = []
+        margins = []
+        for binding in self.bindings:
+            wording = criteria_wording.describe(binding.get("expression", ""))
+            shape = wording.shape
+            if shape is None or shape.comparison not in ("<=", "<"):
+                continue
+            for c in self.citations:
+                if c["binding"] != binding["id"] or c["role"] != "evidence":
+                    continue
+                stats = (self.runs.get(c["run"]) or {}).get("statistics") or []
+                if not stats:
+                    continue
+                value = stats[0].get("rate" if shape.bound == "rate" else "cp_upper_one_sided")
+                if value is None:
+                    continue
+                margins.append((shape.threshold - float(value), binding, c["run"], value, shape))
+        for margin, binding, run_id, value, shape in sorted(margins, key=lambda m: m[0])[:3]:
+            out.append(
+                {
+                    "kind": "criterion",
+                    "node": self.ref(binding["node"]),
+                    "text": breakable(
+                        f"{'observed rate' if shape.bound == 'rate' else 'upper bound'} "
+                        f"{number(value)} against threshold {number(shape.threshold)} "
+                        f"(margin {number(margin)}, run {run_id})"
+                    ),
+                }
+            )
+        expiring = sorted(
+            (a for a in self.attestations if a.get("expires_at")), key=lambda a: a["expires_at"]
+        )
+        for a in expiring[:3]:
+            out.append(
+                {
+                    "kind": "attestation",
+                    "node": self.ref(a["node"]),
+                    "text": breakable(f"attestation by {a['by']} expires {day(a['expires_at'])}"),
+                }
+            )
+        review = self.data.get("review") or {}
+        for c in review.get("conditions") or []:
+            if c.get("state") == "open":
+                out.append(
+                    {
+                        "kind": "condition",
+                        "node": self.ref(c["node"]),
+                        "text": breakable(f"open condition: {c['text']}"),
+                    }
+                )
+        for c in review.get("challenges") or []:
+            if c.get("state") != "resolved":
+                out.append(
+                    {
+                        "kind": "challenge",
+                        "node": self.ref(c["node"]),
+                        "text": breakable(f"open challenge by {c['raised_by']}: {c['claim']}"),
+                    }
+                )
+        return out[:6]
+
+    def freshness(self) -> str:
+        """How old the evidence is at the assessment: its oldest and newest evidence runs."""
+        finished = sorted(
+            (self.runs.get(c["run"]) or {}).get("finished_at") or ""
+            for c in self.citations
+            if c["role"] == "evidence"
+        )
+        finished = [f for f in finished if f]
+        stale = sum(1 for c in self.citations if c["role"] == "stale")
+        if not finished:
+            return "No evidence run is cited" + (
+                f"; {stale} bindings have only stale runs." if stale else "."
+            )
+        words = (
+            f"{len(finished)} evidence runs, finished between {day(finished[0])} and "
+            f"{day(finished[-1])}"
+        )
+        if self.assessment.get("created_at"):
+            age = datetime.fromisoformat(self.assessment["created_at"]) - datetime.fromisoformat(
+                finished[0]
+            )
+            words += f"; the oldest was {max(0, age.days)} days old at the assessment"
+        if stale:
+            words += f"; {stale} bindings cite only runs outside their freshness window"
+        return words + "."
+
+    def review_record(self) -> dict[str, Any]:
+        review = self.data.get("review") or {}
+
+        def row(item: Mapping[str, Any], *fields: str) -> dict[str, Any]:
+            out = {"node": self.ref(item.get("node"))}
+            for field in fields:
+                value = item.get(field)
+                out[field] = when(value) if field.endswith("_at") or field == "at" else value
+                if isinstance(out[field], str):
+                    out[field] = breakable(out[field])
+            return out
+
+        return {
+            "comments": [row(c, "by", "at", "text") for c in review.get("comments") or []],
+            "challenges": [
+                row(
+                    c,
+                    "claim",
+                    "raised_by",
+                    "raised_at",
+                    "state",
+                    "response",
+                    "responded_by",
+                    "responded_at",
+                    "resolution",
+                    "resolved_by",
+                    "resolved_at",
+                )
+                for c in review.get("challenges") or []
+            ],
+            "attestations": [
+                {
+                    "node": self.ref(a["node"]),
+                    "by": breakable(a["by"]),
+                    "statement": breakable(a["statement"]),
+                    "created": day(a.get("created_at")),
+                    "expires": day(a.get("expires_at")) or "no expiry",
+                }
+                for a in self.attestations
+            ],
+            "conditions": [
+                row(c, "text", "version", "state", "closed_by", "closed_at")
+                for c in review.get("conditions") or []
+            ],
+            "withdrawals": [
+                {**row(w, "reason", "by", "at"), "run": self.run_ref(w.get("run"))}
+                for w in review.get("withdrawals") or []
+            ],
+            "criterion_changes": [
+                row(c, "before", "after", "by", "at") for c in review.get("criterion_changes") or []
+            ],
+        }
+
+    def signatures(self, content_hash: str) -> dict[str, Any] | None:
+        """The signature block of a signed version (None for the working copy)."""
+        version = self.data.get("version") or {}
+        if version.get("id") is None:
+            return None
+        return {
+            "signers": [
+                {
+                    "name": breakable(s.get("name", "")),
+                    "role": breakable(s.get("role") or "reviewer"),
+                    "verdict": breakable(s.get("verdict") or version.get("verdict") or ""),
+                    "at": when(s.get("at")),
+                }
+                for s in version.get("signers") or []
+            ],
+            "verdict": breakable(version.get("verdict") or ""),
+            "conditions": [
+                breakable(f"{c.get('node', '')}: {c.get('text', '')}")
+                for c in version.get("conditions") or []
+            ],
+            "hash": version.get("hash") or "",
+            "previous_hash": version.get("previous_hash") or "",
+            "signature": breakable(version.get("signature") or ""),
+            "key_id": version.get("key_id") or "",
+            "document_hash": content_hash,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -718,25 +972,81 @@ class _Builder:
         is_check = binding.get("kind") == "check" or (
             self.nodes.get(binding["node"], {}).get("type") == "assumption"
         )
+        wording = criteria_wording.describe(
+            binding.get("expression", ""), kind="check" if is_check else "criterion"
+        )
+        runs = [
+            {
+                "run": self.run_ref(c["run"]),
+                "role": ROLE_LABELS.get(c["role"], c["role"]),
+                "via": [self.ref(v) for v in vias] if vias else [],
+                "outcome": _outcome(c, is_check),
+                "ok": c.get("outcome"),
+                "detail": breakable(c.get("detail") or ""),
+            }
+            for c, vias in _one_row_per_run(rows)
+        ]
         return {
+            "id": str(binding["id"]),
+            "node": breakable(binding["node"]),
             "kind": "check" if is_check else "acceptance criterion",
             "selects": selector_text(binding.get("selector")),
             "expression": breakable(binding.get("expression", "")),
+            "words": breakable(wording.sentence),
             "freshness": f"{binding['freshness_days']} days"
             if binding.get("freshness_days")
             else "",
             "description": breakable(binding.get("description") or ""),
-            "runs": [
+            "runs": runs,
+            "tally": _tally(runs, is_check),
+            "chart": self.chart(wording.shape, rows, binding.get("selector")),
+        }
+
+    def chart(
+        self,
+        shape: criteria_wording.Shape | None,
+        rows: Sequence[Mapping[str, Any]],
+        selector: Any,
+    ) -> dict[str, Any] | None:
+        """The interval chart of a rate-bounding binding: each cited run's observed rate k/n
+        and the bound the expression uses (its function at its level) against the threshold."""
+        if shape is None or not rows:
+            return None
+        bound = getattr(statistics, shape.bound, None) if shape.bound != "rate" else None
+        score = (
+            selector.get("scorer") or selector.get("metric")
+            if isinstance(selector, Mapping)
+            else None
+        )
+        points = []
+        for c in rows:
+            if c["role"] not in ("evidence", "scope"):
+                continue
+            stats = (self.runs.get(c["run"]) or {}).get("statistics") or []
+            chosen = next((x for x in stats if score and x.get("name") == score), None)
+            chosen = chosen or (stats[0] if stats else None)
+            if not chosen or chosen.get("k") is None or not chosen.get("n"):
+                continue
+            k, n = int(chosen["k"]), int(chosen["n"])
+            value = bound(k, n, shape.level) if bound and shape.level else k / n
+            points.append(
                 {
-                    "run": self.run_ref(c["run"]),
-                    "role": ROLE_LABELS.get(c["role"], c["role"]),
-                    "via": self.ref(c["via"]) if c.get("via") else None,
-                    "outcome": _outcome(c, is_check),
-                    "ok": c.get("outcome"),
-                    "detail": breakable(c.get("detail") or ""),
+                    "run": str(c["run"]),
+                    "rate": k / n,
+                    "bound": float(value if value is not None else k / n),
                 }
-                for c in rows
-            ],
+            )
+        if not points:
+            return None
+        top = max([shape.threshold, *(p["bound"] for p in points), *(p["rate"] for p in points)])
+        return {
+            "bound": BOUND_LABELS.get(shape.bound, shape.bound.replace("_", " ")),
+            "level": f"{shape.level * 100:g}%" if shape.level else "",
+            "threshold": shape.threshold,
+            "threshold_label": number(shape.threshold),
+            "scale": min(1.0, top * 1.15) or 1.0,
+            "points": points[:CHART_RUNS],
+            "more": max(0, len(points) - CHART_RUNS),
         }
 
     def contexts(self) -> list[dict[str, Any]]:
@@ -901,6 +1211,39 @@ class _Builder:
                 }
             )
         return out
+
+
+def _one_row_per_run(
+    rows: Sequence[Mapping[str, Any]],
+) -> list[tuple[Mapping[str, Any], list[str]]]:
+    """A check in scope of several solutions cites the same run once per solution: one row per
+    run and role, with every solution it was read for."""
+    out: dict[tuple[Any, str], tuple[Mapping[str, Any], list[str]]] = {}
+    for c in rows:
+        key = (c["run"], c["role"])
+        if key not in out:
+            out[key] = (c, [])
+        if c.get("via") and c["via"] not in out[key][1]:
+            out[key][1].append(c["via"])
+    return list(out.values())
+
+
+def _tally(runs: Sequence[Mapping[str, Any]], is_check: bool) -> str:
+    """'19 runs, all hold' / '19 runs: 17 hold, 2 do not hold' ('' for fewer than 4 runs)."""
+    if len(runs) < 4:
+        return ""
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    plural = {"holds": "hold", "does not hold": "do not hold"}
+    if len(counts) == 1:
+        outcome = next(iter(counts))
+        return f"{len(runs)} runs, all {plural.get(outcome, outcome)}"
+    first = "holds" if is_check else "met"
+    words = sorted(counts.items(), key=lambda kv: (kv[0] != first, kv[0]))
+    return f"{len(runs)} runs: " + ", ".join(
+        f"{n} {plural.get(w, w) if n > 1 else w}" for w, n in words
+    )
 
 
 def _outcome(citation: Mapping[str, Any], is_check: bool) -> str:
