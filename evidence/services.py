@@ -175,9 +175,16 @@ def _winner_of_race(project, sha256: str, eval_ids: list[str]) -> SubmitResult:
     if existing is not None:
         runs = list(existing.runs.all()) or list(existing.sample_runs.all())
         return SubmitResult(runs=runs, created=False, log_file=existing)
-    return SubmitResult(
-        runs=list(_current_runs_with_eval_ids(project, eval_ids).values()), created=False
-    )
+    runs = list(_current_runs_with_eval_ids(project, eval_ids).values())
+    if not runs:
+        # The upload that won is not visible to us (still committing, or itself replaced):
+        # say so rather than answer with no run; nothing of this upload was kept.
+        raise UploadRefused(
+            "Another upload of this log or harness id was being stored at the same moment; "
+            "send this file again.",
+            status_code=409,
+        )
+    return SubmitResult(runs=runs, created=False)
 
 
 def _header_fingerprint(header: ParsedHeader) -> str:
