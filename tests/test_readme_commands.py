@@ -8,12 +8,13 @@ directory (SAFETYCASE_VAR_DIR, here a temporary one), as in a new user's shell a
 from __future__ import annotations
 
 import os
+import queue
 import re
-import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -135,16 +136,25 @@ def test_make_run_prints_the_logins_and_the_address_last(checkout):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    # A reader thread, not select(): readline() buffers whatever the pipe holds, so both
+    # login lines can arrive in one read and the second would never wake select() again.
+    arrived: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [arrived.put(line) for line in server.stdout] + [arrived.put("")],
+        daemon=True,
+    ).start()
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 300  # system checks are slow on a busy machine
         while not any(" as reviewer / " in line for line in lines):
-            assert time.monotonic() < deadline, "".join(lines)
-            ready, _, _ = select.select([server.stdout], [], [], 1)
-            if ready:
-                line = server.stdout.readline()
-                assert line, "serve_local stopped:\n" + "".join(lines)
-                lines.append(line)
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, "".join(lines)
+            try:
+                line = arrived.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            assert line, "serve_local stopped:\n" + "".join(lines)
+            lines.append(line)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
