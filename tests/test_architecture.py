@@ -33,8 +33,7 @@ FRAMEWORKS = ("django", "celery", "kombu", "rest_framework")
 # emptied, never extended.
 PRIVATE_IMPORTS_ALLOWED: set[tuple[str, str]] = set()
 SERVICE_IMPORTS_ALLOWED: set[tuple[str, str]] = set()
-# evidence.services <-> evidence.tasks
-CYCLE_EDGES_ALLOWED = {("evidence.tasks", "evidence.services")}
+CYCLE_EDGES_ALLOWED: set[tuple[str, str]] = set()
 
 
 # --------------------------------------------------------------------------------------------
