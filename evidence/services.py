@@ -43,7 +43,7 @@ from evidence import conf, parsers
 from evidence.choices import LogFormat, RunStatus
 from evidence.models import EvaluationRun, LogFile, RunMetric, RunStatistic, SampleResult
 from evidence.parsers.base import LogFormatError, ParsedHeader, ParsedSample
-from evidence.signals import run_ingested
+from evidence.signals import run_failed, run_ingested
 from evidence.statistics import run_statistics
 from evidence.tally import EpochTally, ScoreCount, declared_reducer
 
@@ -959,6 +959,9 @@ def _fail(run: EvaluationRun, reason: str) -> EvaluationRun:
         RunStatistic.objects.filter(run=run).delete()
         EvaluationRun.objects.filter(pk=run.pk).update(
             status=RunStatus.FAILED, error=reason, progress=0, sample_count=0
+        )
+        transaction.on_commit(
+            lambda: run_failed.send(sender=EvaluationRun, run=run, reason=reason), robust=True
         )
     run.refresh_from_db()
     return run

@@ -5,3 +5,7 @@ from django.dispatch import Signal
 
 # Sent after a run's ingestion has committed, with `run` (an EvaluationRun, status ingested).
 run_ingested = Signal()
+
+# Sent after a run's ingestion failed and that has committed, with `run` and `reason` (the
+# sentence stored on the run).
+run_failed = Signal()

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "axes",
     "evidence",
     "safetycase",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -277,6 +278,8 @@ SPECTACULAR_SETTINGS = {
         "BindingKindEnum": "safetycase.choices.BindingKind",
         "StatisticKindEnum": "evidence.choices.StatisticKind",
         "RunStatusEnum": "evidence.choices.RunStatus",
+        "EventKindEnum": "notifications.choices.EventKind",
+        "DeliveryStateEnum": "notifications.choices.DeliveryState",
     },
 }
 
@@ -321,11 +324,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "safetycase.tasks.sweep_stale_exports",
         "schedule": 300,
     },
+    # Webhook deliveries lost to a broker outage, and retries after back-off.
+    "send-due-webhook-deliveries": {
+        "task": "notifications.tasks.send_due_webhook_deliveries",
+        "schedule": 60,
+    },
+    "remind-of-expiring-attestations": {
+        "task": "notifications.tasks.send_attestation_reminders",
+        "schedule": 6 * 3600,
+    },
     "reassess-all-cases-daily": {
         "task": "safetycase.tasks.assess_all_cases",
         "schedule": 24 * 3600,
     },
 }
+
+# Notification e-mail: printed on the console by default (the embedded set-up of `make run`);
+# a deployment sets EMAIL_BACKEND (smtp) and EMAIL_HOST etc. SAFETYCASE_SITE_URL makes the
+# links in e-mails absolute (e.g. https://cases.example.org).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="safetycase@localhost")
+SAFETYCASE_SITE_URL = env.str("SAFETYCASE_SITE_URL", default="")
 
 # Project knobs, read through safetycase.conf.setting().
 SAFETYCASE = {

@@ -19,6 +19,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("safetycase.api.urls")),
     path("api/v1/", include("evidence.api.urls")),
+    # Watches, the inbox and project webhooks.
+    path("", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file (?script), not inline, for
     # the Content-Security-Policy; api_docs.html drops the inline <style> of the stock page.

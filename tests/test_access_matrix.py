@@ -45,6 +45,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from notifications import services as notification_services
 from safetycase import services
 from safetycase.choices import Role
 from safetycase.models import Challenge, EvidenceBinding, Link, Node, PdfExport
@@ -157,6 +158,19 @@ API_MATRIX: dict[tuple[str, str], Rule] = {
     ("/api/v1/projects/{project_id}/shares/{share_id}/revoke/", "POST"): Rule(
         LAB_OWNER, seen_by=LAB_MEMBERS
     ),
+    ("/api/v1/notifications/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
+    ("/api/v1/notifications/read/", "POST"): Rule(SIGNED_IN, about_case=False),
+    ("/api/v1/cases/{case_id}/watch/", "GET"): Rule(READ_CASE),
+    ("/api/v1/cases/{case_id}/watch/", "POST"): Rule(MEMBERS),
+    ("/api/v1/cases/{case_id}/watch/", "DELETE"): Rule(MEMBERS),
+    ("/api/v1/projects/{project_id}/webhooks/", "GET"): Rule(READ_PROJECT, seen_by=LAB_MEMBERS),
+    ("/api/v1/projects/{project_id}/webhooks/", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
+    ("/api/v1/projects/{project_id}/webhooks/{webhook_id}/", "DELETE"): Rule(
+        LAB_OWNER, seen_by=LAB_MEMBERS
+    ),
+    ("/api/v1/projects/{project_id}/webhooks/{webhook_id}/deliveries/", "GET"): Rule(
+        READ_PROJECT, seen_by=LAB_MEMBERS
+    ),
 }
 
 # UI views by URL name: the methods tried and who may use them. Tokens do not sign in to
@@ -212,6 +226,9 @@ UI_MATRIX: dict[tuple[str, str], Rule] = {
     ("case_member_role", "POST"): Rule(MANAGE_MEMBERS),
     ("case_member_remove", "POST"): Rule(MANAGE_MEMBERS),
     ("case_audit", "GET"): Rule(CASE_PAGE),
+    ("inbox", "GET"): Rule(SIGNED_IN, about_case=False),
+    ("inbox", "POST"): Rule(SIGNED_IN, about_case=False),
+    ("watch_toggle", "POST"): Rule(CASE_PAGE),
 }
 
 
@@ -350,6 +367,11 @@ def world(case, author, reviewer, viewer, outsider, make_user):
     share = projects.share_create(
         actor=author, from_project=lab, to_project_name="institute", run_ids=[run.pk]
     )
+    webhook = notification_services.webhook_create(
+        actor=author,
+        project=lab,
+        url="http://127.0.0.1:9/existing",  # refused at once
+    )
     users = {
         "outsider": outsider,
         "other_member": dora,
@@ -387,6 +409,7 @@ def world(case, author, reviewer, viewer, outsider, make_user):
             "template": "AL",
             "project_id": lab.pk,
             "share_id": share.pk,
+            "webhook_id": webhook.pk,
         },
     }
 
@@ -426,6 +449,7 @@ API_REQUESTS = {
     ("/api/v1/cases/{case_id}/members/", "POST"): {"username": "charlie", "role": "viewer"},
     ("/api/v1/cases/{case_id}/members/{username}/", "PATCH"): {"role": "reviewer"},
     ("/api/v1/cases/{case_id}/exports/", "POST"): {"pdfa": False},
+    ("/api/v1/projects/{project_id}/webhooks/", "POST"): {"url": "https://hooks.example/lab"},
     ("/api/v1/projects/{project_id}/shares/", "POST"): {
         "to_project": "elsewhere",
         "selector": {"task": "oversight_subversion"},
@@ -513,6 +537,7 @@ UI_ARGS = {
     "case_audit": ["case_id"],
     "project_members": ["project_id"],
     "project_member_remove": ["project_id", "username"],
+    "watch_toggle": ["case_id"],
 }
 UI_FORMS = {
     "authoring_case_from_template": {

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("safetycase", "evidence")
+PACKAGES = ("safetycase", "evidence", "notifications")
 FRAMEWORKS = ("django", "celery", "kombu", "rest_framework")
 
 # Known violations still to remove. Each entry is one existing import; the sets are to be
