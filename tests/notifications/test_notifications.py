@@ -335,3 +335,26 @@ def test_event_lines_signatures_and_back_off():
             {"identifier": "G2", "before": "supported", "after": None},
         ]
     ) == {"G2": "G2: supported → removed"}
+
+
+def test_make_runs_console_mail_backend_prints_the_notification(
+    bound_case, viewer, settings, capsys, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    viewer.email = "vera@example.org"
+    viewer.save()
+    services.watch(actor=viewer, case=bound_case)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.publish(
+            events.Event(
+                kind="status_changed",
+                title="Bound case: 1 node(s) changed status",
+                lines={"G1": "G1: supported → defeated"},
+                url=bound_case.get_absolute_url(),
+                case_id=bound_case.pk,
+            )
+        )
+    printed = capsys.readouterr().out
+    assert "To: vera@example.org" in printed
+    assert "Subject: [Safety cases] Bound case: 1 node(s) changed status" in printed
+    assert "G1: supported" in printed
