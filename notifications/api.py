@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -105,24 +104,18 @@ def _owned_project(request, project_id: int):
         raise NotFound(exc.message) from exc
 
 
-class NotificationListApi(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("unread", bool, description="Only unread notifications."),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
-        ],
-        responses=NotificationSerializer(many=True),
-        description="Your inbox, newest first: status changes of what you watch, runs that "
-        "failed to ingest, challenges, comments, expiring attestations and sign-offs.",
-    )
-    def get(self, request):
-        unread = request.query_params.get("unread") in ("1", "true", "yes")
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(
-            selectors.inbox(user=request.user, unread_only=unread), request, view=self
-        )
-        return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
+@extend_schema(
+    parameters=[OpenApiParameter("unread", bool, description="Only unread notifications.")],
+    description="Your inbox, newest first: status changes of what you watch, runs that "
+    "failed to ingest, challenges, comments, expiring attestations and sign-offs.",
+)
+class NotificationListApi(generics.ListAPIView):
+    serializer_class = NotificationSerializer
+    queryset = Notification.objects.none()  # for the schema; get_queryset scopes it
+
+    def get_queryset(self):
+        unread = self.request.query_params.get("unread") in ("1", "true", "yes")
+        return selectors.inbox(user=self.request.user, unread_only=unread)
 
 
 class NotificationsReadApi(APIView):
@@ -223,17 +216,14 @@ class WebhookDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class WebhookDeliveriesApi(APIView):
-    @extend_schema(
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses=DeliverySerializer(many=True),
-        description="The webhook's delivery log, newest first: each event, its attempts and "
-        "the receiver's last answer.",
-    )
-    def get(self, request, project_id: int, webhook_id: int):
-        hook = _webhook(request, project_id, webhook_id)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(
-            selectors.webhook_deliveries(webhook=hook), request, view=self
-        )
-        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+@extend_schema(
+    description="The webhook's delivery log, newest first: each event, its attempts and the "
+    "receiver's last answer.",
+)
+class WebhookDeliveriesApi(generics.ListAPIView):
+    serializer_class = DeliverySerializer
+    queryset = WebhookDelivery.objects.none()  # for the schema; get_queryset scopes it
+
+    def get_queryset(self):
+        hook = _webhook(self.request, self.kwargs["project_id"], self.kwargs["webhook_id"])
+        return selectors.webhook_deliveries(webhook=hook)
