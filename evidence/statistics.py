@@ -46,6 +46,7 @@ __all__ = [
     "honeypot_defection_upper",
     "honeypot_opportunities_needed",
     "honeypot_pass_probability",
+    "milestone_interval",
     "milestone_point_estimate",
     "min_trials_for_bound",
     "monitor_fnr_upper",
@@ -411,6 +412,38 @@ def milestone_point_estimate(milestones: Sequence[tuple[int, int]]) -> float | N
     if any(n == 0 for _, n in pairs):
         return None
     return math.prod(k / n for k, n in pairs)
+
+
+MILESTONE_DRAWS = 200_000
+
+
+def milestone_interval(
+    milestones: Sequence[tuple[int, int]], confidence: float = 0.95, *, draws: int = MILESTONE_DRAWS
+) -> tuple[float, float]:
+    """One-sided bounds ``(lower, upper)`` at ``confidence`` for the milestone method's
+    ``P(T) = Π_i p_i``: each milestone's rate has the Jeffreys posterior
+    ``Beta(k_i + ½, n_i − k_i + ½)``, and the product's quantiles are read from ``draws``
+    draws (a fixed seed, so the same data always give the same bounds; with the default
+    draws the Monte Carlo error of a bound is about 1e-3 of its value).
+
+    The interval describes the product of the milestones' rates, not the end-to-end success
+    probability: the method itself underestimates it (HOJ24), so these bounds never support
+    an upper-bound claim.
+    """
+    import numpy as np
+
+    pairs = [_counts(k, n, "k_i", "n_i") for k, n in milestones]
+    if not pairs:
+        raise ValueError("milestones must contain at least one (k_i, n_i) pair.")
+    if any(n == 0 for _, n in pairs):
+        raise ValueError("every milestone needs at least one trial (n_i >= 1).")
+    level = _probability(confidence, "confidence")
+    rng = np.random.default_rng(20240313)  # PHU24's arXiv number: any fixed seed will do
+    product = np.ones(draws)
+    for k, n in pairs:
+        product *= rng.beta(k + 0.5, n - k + 0.5, size=draws)
+    lower, upper = np.quantile(product, [1.0 - level, level])
+    return float(lower), float(upper)
 
 
 def unguided_bits(rate: float) -> int:

@@ -142,6 +142,7 @@ def run_facts(*, runs) -> list[assessment.RunFacts]:
                 metrics=metrics,
                 error_count=run.error_count,
                 sample_count=run.sample_count,
+                estimation=(run.details or {}).get("estimation") or {},
             )
         )
     return facts

@@ -18,6 +18,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from evidence import statistics
+
 from ._json import loads
 from .base import (
     DEFAULT_LIMITS,
@@ -33,6 +35,8 @@ from .base import (
 from .scores import add_scores, clean_float, clip, json_safe, small_dict
 
 FORMAT = "safetycase.generic/1"
+# The level of the milestone estimate's one-sided bounds (CEL `estimation.milestone.upper`).
+MILESTONE_CONFIDENCE = 0.95
 FORMAT_PREFIX = "safetycase.generic/"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "generic-run.schema.json"
 
@@ -55,7 +59,10 @@ def _schema_error(doc: dict[str, Any]) -> LogFormatError | None:
     if error is None:
         return None
     if error.validator == "anyOf" and not error.path:
-        return _invalid("$", "it needs 'results' (tallies), 'samples', or both.")
+        return _invalid(
+            "$",
+            "it needs 'results' (tallies), 'samples', 'milestones' or 'best_of_n_steps'.",
+        )
     if error.validator == "additionalProperties":
         return _invalid(error.json_path, error.message + " (put extra fields in 'metadata')")
     return _invalid(error.json_path, error.message)
@@ -75,6 +82,25 @@ def _check_semantics(doc: dict[str, Any]) -> None:
             raise _invalid(
                 f"$.results[{index}]",
                 f"successes ({tally['successes']}) exceed trials ({tally['trials']})",
+            )
+    for index, milestone in enumerate(doc.get("milestones") or []):
+        if milestone["successes"] > milestone["trials"]:
+            raise _invalid(
+                f"$.milestones[{index}]",
+                f"successes ({milestone['successes']}) exceed trials ({milestone['trials']})",
+            )
+    for index, step in enumerate(doc.get("best_of_n_steps") or []):
+        if step["chosen_count"] > step["n"]:
+            raise _invalid(
+                f"$.best_of_n_steps[{index}]",
+                f"chosen_count ({step['chosen_count']}) exceeds n ({step['n']})",
+            )
+        distinct = step.get("n_unique", step["n"])
+        if distinct > step["n"] or step["chosen_index"] > distinct:
+            raise _invalid(
+                f"$.best_of_n_steps[{index}]",
+                f"chosen_index ({step['chosen_index']}) must be at most n_unique ({distinct}), "
+                f"which is at most n ({step['n']})",
             )
     seen: set[tuple[str, int]] = set()
     for index, sample in enumerate(doc.get("samples") or []):
@@ -121,6 +147,44 @@ def _samples(doc: dict[str, Any], limits: Limits) -> Iterator[ParsedSample]:
         )
 
 
+def _has_estimation_data(doc: dict[str, Any]) -> bool:
+    return bool(doc.get("milestones") or doc.get("best_of_n_steps"))
+
+
+def estimation(doc: dict[str, Any]) -> dict[str, Any]:
+    """The biased estimators computed here from the file's raw data (never taken from labels):
+    `kinds` names the methods, `milestone` and `expert` hold what each gives."""
+    found: dict[str, Any] = {"kinds": []}
+    milestones = doc.get("milestones") or []
+    if milestones:
+        pairs = [(m["successes"], m["trials"]) for m in milestones]
+        lower, upper = statistics.milestone_interval(pairs, MILESTONE_CONFIDENCE)
+        found["kinds"].append("milestone")
+        found["milestone"] = {
+            "p_hat": statistics.milestone_point_estimate(pairs),
+            "lower": lower,
+            "upper": upper,
+            "confidence": MILESTONE_CONFIDENCE,
+            "count": len(pairs),
+            "milestones": [
+                {"id": m["id"], "k": m["successes"], "n": m["trials"]} for m in milestones
+            ],
+        }
+    steps = doc.get("best_of_n_steps") or []
+    if steps:
+        indices = [step["chosen_index"] for step in steps]
+        found["kinds"].append("expert_best_of_n")
+        found["expert"] = {
+            "bits": statistics.expert_bits(indices),
+            "implied_p": statistics.expert_implied_probability(indices),
+            "frequency_weighted_p": statistics.frequency_weighted_probability(
+                [step["chosen_count"] for step in steps], [step["n"] for step in steps]
+            ),
+            "steps": len(steps),
+        }
+    return found
+
+
 def parse(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> ParsedLog:
     doc = load(path, limits)
     run, model, task = doc["run"], doc["model"], doc["task"]
@@ -160,6 +224,7 @@ def parse(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> ParsedLog:
         ],
         details={
             "format": FORMAT,
+            **({"estimation": estimation(doc)} if _has_estimation_data(doc) else {}),
             "metadata": small_dict(
                 doc.get("metadata"),
                 max_bytes=65536,

@@ -70,6 +70,11 @@ RUN_VARIABLES: dict[str, str] = {
     "task": "name of the evaluated task",
     "errors": "number of samples that ended in an error",
     "samples": "per-sample results (list of maps with `id`, `epoch`, `scores`, `error`)",
+    "estimation": (
+        "biased estimators computed from the log's raw data: `kinds`, `milestone` (`p_hat`, "
+        "`lower`, `upper` at `confidence`) and `expert` (`bits`, `implied_p`, "
+        "`frequency_weighted_p`)"
+    ),
 }
 
 # The variables of a top goal's root rules (library/root.yaml), with what each holds.

@@ -429,11 +429,19 @@ def test_biased_estimator_for_an_upper_bound(estimator):
 def test_biased_estimator_quiet():
     unbiased = one_solution_case().run(9, n=400, metadata={"estimator": "monte_carlo"}).assess()
     assert unbiased.statuses["Sn1"] == SUPPORTED and flags(unbiased) == []
-    # A lower-bound claim is not helped by an underestimate.
-    lower = one_solution_case(criterion="cp_lower(k, n, 0.95) >= 0.5")
-    result = lower.run(9, k=380, n=400, metadata={"estimator": "milestone"}).assess()
+    # A node that claims a capability (a lower bound) is not helped by an underestimate, so
+    # it keeps its support; without that claim, however the criterion is written, it is not.
+    capability = (
+        Case().goal("G1", "Sn1").node("Sn1", "solution", attributes={"claim": "capability"})
+    )
+    capability.bind("Sn1", "criterion", {"task": "oversight"}, "cp_lower(k, n, 0.95) >= 0.5")
+    result = capability.run(9, k=380, n=400, metadata={"estimator": "milestone"}).assess()
     assert result.statuses["Sn1"] == SUPPORTED
     assert flags(result, "biased_estimator") == []
+    lower = one_solution_case(criterion="cp_lower(k, n, 0.95) >= 0.5")
+    result = lower.run(9, k=380, n=400, metadata={"estimator": "milestone"}).assess()
+    assert result.statuses["Sn1"] == AT_RISK
+    assert [f.run for f in flags(result, "biased_estimator")] == [9]
 
 
 def test_run_errors_that_could_change_the_result():
@@ -1025,11 +1033,17 @@ def test_cache_forgets_scope_runs_that_left_and_came_back():
 
 def test_a_rate_bounded_from_below_is_no_upper_bound_claim():
     # "1.0 - rate <= 0.1" (auditor miss rate, HC template) bounds the rate from below: no
-    # sample-size rule for "rate below 10%", no bias flag for a milestone estimate.
+    # sample-size rule for "rate below 10%".
     case = one_solution_case(criterion="1.0 - rate <= 0.1")
-    result = case.run(1, k=10, n=10, metadata={"estimator": "milestone"}).assess()
+    result = case.run(1, k=10, n=10).assess()
     assert result.statuses["Sn1"] == SUPPORTED
     assert flags(result) == []
+    # A milestone estimate is no support whichever way the expression bounds the rate: the
+    # bias flag follows the run's estimator and the node's claim, not the expression's shape.
+    case = one_solution_case(criterion="1.0 - rate <= 0.1")
+    result = case.run(1, k=10, n=10, metadata={"estimator": "milestone"}).assess()
+    assert result.statuses["Sn1"] == AT_RISK
+    assert [f.type for f in flags(result)] == ["biased_estimator"]
 
 
 def test_the_scheming_library_root_case_assesses():

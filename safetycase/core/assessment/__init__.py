@@ -47,11 +47,11 @@ Solutions
   and `n < min_trials_for_bound(t, c)`, i.e. even zero successes could not show it (raised even
   when a point-estimate criterion passes); or (b) the criterion fails, depends on `k` or
   `rate`, and is false both with `k = 0` and with `k = n`. It does not change the status.
-* `biased_estimator` (warning) when `meta.estimator` is `milestone` or `expert_best_of_n` and the
-  criterion is an upper-bound claim (calls `cp_upper`, `wilson_upper`, `p_red_win`,
-  `max_p_red_win` or `p_any_defection`, or bounds `rate` or `k` from above). Such estimates
-  underestimate (science §6.3–§6.4) and cannot satisfy an upper bound on their own: a supported
-  solution becomes at risk.
+* `biased_estimator` (warning) when the run's estimate comes from the milestone method or
+  expert best-of-N (its raw data, computed into `RunFacts.estimation`, or a `meta.estimator`
+  label) and the criterion passes: such estimates underestimate (science §6.3–§6.4), so the
+  solution is at risk, however the expression is written, unless the node claims a capability
+  (attribute `claim: capability`). A failing criterion still defeats.
 * `run_errors` (warning) when the evidence run has errored samples. Errored samples are left out
   of `k`/`n`, so the criterion is re-evaluated as if they had been trials that went either way
   (`k + e` of `n + e`, and `k` of `n + e`); when it does not hold in both, the errors exceed what

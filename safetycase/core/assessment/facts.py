@@ -109,6 +109,9 @@ class RunFacts:
     sample_count: int = 0
     # Per-sample results ({id, epoch, scores, error}) when the caller loaded them.
     samples: tuple[Mapping[str, Any], ...] | None = field(default=None, hash=False)
+    # Biased estimators the server computed from the log's raw data (milestones, expert
+    # best-of-N): {"kinds": [...], "milestone": {...}, "expert": {...}}; empty otherwise.
+    estimation: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,8 @@ def run_cel_variables(run: RunFacts, stat: RunStatistic, now_ts: float) -> dict[
         variables["age_days"] = (now_ts - timestamp(run.finished_at)) / DAY_SECONDS
     if run.samples is not None:
         variables["samples"] = list(run.samples)
+    if run.estimation:
+        variables["estimation"] = run.estimation
     return variables
 
 

@@ -29,6 +29,20 @@ from safetycase.core.assessment.wording import (
 from safetycase.core.keys import timestamp
 
 
+def biased_method(run: RunFacts) -> str:
+    """How the run's estimate was biased, in words; "" for an unbiased run. The server's own
+    reading of the raw data decides; a metadata label can only add caution."""
+    kinds = set((run.estimation or {}).get("kinds") or ())
+    label = (run.metadata or {}).get("estimator")
+    if isinstance(label, str) and label in BIASED_ESTIMATORS:
+        kinds.add(label)
+    if "milestone" in kinds:
+        return "the milestone method"
+    if "expert_best_of_n" in kinds:
+        return "expert best-of-N guidance"
+    return ""
+
+
 class SolutionChecks:
     """The engine's checks of solutions' criteria (mixed into `AssessmentEngine`)."""
 
@@ -192,11 +206,11 @@ class SolutionChecks:
             flag = self._sample_size_flag(node, expression, run, stat, now_ts, value)
             if flag is not None:
                 flags.append(flag)
-        # biased_estimator
-        meta = run.metadata or {}
-        estimator = meta.get("estimator")
-        if isinstance(estimator, str) and estimator in BIASED_ESTIMATORS and expression.upper_claim:
-            method = "the milestone method" if estimator == "milestone" else "expert best-of-N"
+        # biased_estimator: decided by how the run's estimate was made (computed from its raw
+        # data, or a label of it) and what the node claims, never by the expression's text —
+        # an underestimate can refute an inability claim but never support one.
+        method = biased_method(run)
+        if method and status == SUPPORTED and not self._claims_capability(node):
             flags.append(
                 Flag(
                     "biased_estimator",
@@ -205,16 +219,15 @@ class SolutionChecks:
                     run.id,
                     "",
                     f"{node}: the estimate of run {run.id} comes from {method}, which is known to "
-                    "underestimate, so it cannot support the upper bound in "
+                    "underestimate, so it cannot support the claim through "
                     f"{quoted(text)} on its own.",
                 )
             )
-            if status == SUPPORTED:
-                status = AT_RISK
-                reason = (
-                    f"{node} is at risk: {described} meets the criterion, but its estimate comes "
-                    f"from {method}, which cannot support an upper bound."
-                )
+            status = AT_RISK
+            reason = (
+                f"{node} is at risk: {described} meets the criterion, but its estimate comes "
+                f"from {method}, which underestimates and so cannot support the claim."
+            )
         # run_errors
         errors = int(run.error_count or 0)
         if errors > 0:
@@ -262,6 +275,13 @@ class SolutionChecks:
             valid_from=now_ts,
             valid_to=valid_to,
         )
+
+    def _claims_capability(self, node: str) -> bool:
+        """Only a node that says it claims a capability (attribute `claim: capability`), for
+        which an underestimate errs on the safe side, keeps support from a biased estimator."""
+        facts = self._structure.nodes.get(node)
+        attributes = facts.attributes if facts is not None else None
+        return bool(attributes) and attributes.get("claim") == "capability"
 
     def _sample_size_flag(
         self,
