@@ -91,6 +91,8 @@ def _render(data: dict, *, filename: str, pdfa: bool, report: Progress) -> Expor
             "width": p.width,
             "height": p.height,
             "page": p.page,
+            "continues": p.continues,
+            "continued_from": p.continued_from,
         }
         for p in planned
     ]
