@@ -115,12 +115,14 @@ def store(n_nodes: int, n_runs: int, *, scripts: bool = False):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from evidence.models import EvaluationRun, LogFile, RunStatistic
+    from evidence.models import EvaluationRun, LogFile, Project, RunStatistic
     from safetycase.models import EvidenceBinding, Link, Membership, Node, SafetyCase
 
     user, _ = get_user_model().objects.get_or_create(username="bench-author")
+    project, _ = Project.objects.get_or_create(name="bench")
     SafetyCase.objects.filter(name="bench-pdf").delete()
     case = SafetyCase.objects.create(
+        project=project,
         name="bench-pdf",
         model_name="Example-7",
         model_version="2026-11",
@@ -167,6 +169,7 @@ def store(n_nodes: int, n_runs: int, *, scripts: bool = False):
     for i in range(n_runs):
         digest = hashlib.sha256(f"bench-pdf-run-{i}".encode()).hexdigest()
         log = LogFile.objects.create(
+            project=project,
             sha256=digest,
             name=f"run-{i}.json",
             size=1000 + i,
@@ -175,6 +178,7 @@ def store(n_nodes: int, n_runs: int, *, scripts: bool = False):
         )
         runs.append(
             EvaluationRun(
+                project=project,
                 log_file=log,
                 status="ingested",
                 log_status="success",

@@ -23,10 +23,14 @@ DEFAULTS = {
     # Provenance sent with an upload (the `metadata` field): serialised size and nesting.
     "MAX_METADATA_BYTES": 65536,
     "MAX_METADATA_DEPTH": 20,
-    # The sweeper re-sends runs queued longer than this, and recovers runs whose parsing
+    # The sweeper sends again runs queued longer than this whose job the broker never
+    # accepted (it was down), and runs whose job it accepted RESEND_SENT_AFTER_SECONDS ago and
+    # that are still queued (the job was lost; a run merely waiting behind others is not sent
+    # twice before then). It also recovers runs whose parsing
     # worker has not reported progress (its heartbeat) for STALE_PARSING_SECONDS: sent again,
     # or failed once MAX_INGEST_ATTEMPTS attempts have been made.
     "REQUEUE_AFTER_SECONDS": 120,
+    "RESEND_SENT_AFTER_SECONDS": 3600,
     "STALE_PARSING_SECONDS": 600,
     "MAX_INGEST_ATTEMPTS": 3,
 }

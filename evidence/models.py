@@ -174,6 +174,12 @@ class EvaluationRun(models.Model):
     attempts = models.PositiveSmallIntegerField(
         default=0, help_text="Ingestion attempts started (the sweeper fails the run past a limit)."
     )
+    sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the broker last accepted the run's ingestion job (empty: not since it "
+        "was queued, e.g. the broker was down).",
+    )
     metadata = models.JSONField(default=dict, blank=True, help_text="Provenance sent on upload.")
     details = models.JSONField(default=dict, blank=True, help_text="Provenance from the log.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -403,7 +403,8 @@ def _attach_samples_file(
             run.status = RunStatus.QUEUED
             run.error = ""
             run.attempts = 0
-            run.save(update_fields=["samples_file", "status", "error", "attempts"])
+            run.sent_at = None  # its new job is not sent yet
+            run.save(update_fields=["samples_file", "status", "error", "attempts", "sent_at"])
             LogFile.objects.filter(pk=log_file.pk).update(awaiting_results=False)
             _enqueue_ingest(run.pk)
     except IntegrityError:
@@ -511,6 +512,8 @@ INGEST_TASK = "evidence.tasks.ingest_run"
 def _send_ingest(run_id: int) -> None:
     # By name through the Celery registry: the tasks module imports this one, not the reverse.
     current_app.tasks[INGEST_TASK].delay(run_id)
+    # The broker has the job: the sweeper leaves the run alone while it merely waits its turn.
+    EvaluationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(sent_at=timezone.now())
 
 
 def _enqueue_ingest(run_id: int) -> None:
@@ -520,8 +523,9 @@ def _enqueue_ingest(run_id: int) -> None:
 
 
 def runs_requeue(*, older_than_seconds: int | None = None) -> list[int]:
-    """The sweeper. Enqueues again the runs still `queued` after a while (their job was never
-    delivered, e.g. because the broker was down when they were uploaded), and recovers the
+    """The sweeper. Enqueues again the runs still `queued` after a while whose job the broker
+    never accepted (it was down when they were uploaded) or accepted so long ago
+    (EVIDENCE_RESEND_SENT_AFTER_SECONDS) that it must have lost it, and recovers the
     runs left `parsing` by a worker that died or hangs (no heartbeat for
     EVIDENCE_STALE_PARSING_SECONDS): queued again, or failed with a sentence once
     EVIDENCE_MAX_INGEST_ATTEMPTS attempts were made. Returns the ids sent again."""
@@ -543,12 +547,19 @@ def runs_requeue(*, older_than_seconds: int | None = None) -> list[int]:
         )
     recovered = list(stale.filter(attempts__lt=max_attempts).values_list("pk", flat=True))
     EvaluationRun.objects.filter(pk__in=recovered, status=RunStatus.PARSING).update(
-        status=RunStatus.QUEUED, progress=0
+        status=RunStatus.QUEUED, progress=0, sent_at=None
     )
     cutoff = now - timedelta(seconds=older_than_seconds)
-    waiting = EvaluationRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff)
-    # A run queued again by an upload of its samples file waits from then, not from creation.
-    waiting = waiting.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
+    resend_cutoff = now - timedelta(seconds=conf.setting("RESEND_SENT_AFTER_SECONDS"))
+    # Never accepted by the broker (down at upload time); a run queued again by an upload of
+    # its samples file waits from then, not from creation.
+    unsent = Q(sent_at__isnull=True, created_at__lt=cutoff) & (
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff)
+    )
+    # Accepted, yet still queued long after: the broker lost the job. One accepted recently
+    # is only waiting behind others; sending it again would have two workers parse it.
+    lost = Q(sent_at__lt=resend_cutoff)
+    waiting = EvaluationRun.objects.filter(unsent | lost, status=RunStatus.QUEUED)
     run_ids = sorted({*waiting.values_list("pk", flat=True), *recovered})
     for run_id in run_ids:
         _send_ingest(run_id)

@@ -169,8 +169,8 @@ def _queue_webhook_deliveries(event: events.Event, case: SafetyCase | None) -> N
         ]
     )
     for delivery in deliveries:
-        # If the broker is down, the sweeper sends what is still pending.
-        enqueue(DELIVER_WEBHOOK, delivery.pk, robust=True)
+        # Through the outbox; and the delivery sweeper retries whatever is still pending.
+        enqueue(DELIVER_WEBHOOK, delivery.pk)
 
 
 # Webhooks

@@ -39,3 +39,10 @@ class AssessmentTrigger(models.TextChoices):
     ATTESTATION = "attestation", "attestation"
     SCHEDULED = "scheduled", "scheduled check"
     MANUAL = "manual", "requested"
+
+
+class AssessmentStatus(models.TextChoices):
+    COMPLETE = "complete", "complete"
+    # The assessment stopped before a result (e.g. past the task's time limit); its `error`
+    # says why, and the previous complete assessment stays the case's latest.
+    FAILED = "failed", "failed"

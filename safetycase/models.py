@@ -5,7 +5,14 @@ from django.db import models
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
-from safetycase.choices import AssessmentTrigger, BindingKind, LinkType, NodeType, Role
+from safetycase.choices import (
+    AssessmentStatus,
+    AssessmentTrigger,
+    BindingKind,
+    LinkType,
+    NodeType,
+    Role,
+)
 
 
 class SafetyCase(models.Model):
@@ -200,6 +207,12 @@ class Assessment(models.Model):
     summary = models.JSONField(default=dict)  # counts by status and by flag severity
     # {"nodes": [{identifier, before, after}], "flags_added": [...], "flags_cleared": [...]}
     changes = models.JSONField(default=dict)
+    # A failed assessment records only why (`error`); readers of "the latest assessment" skip
+    # it, so the case keeps showing its last complete result.
+    status = models.CharField(
+        max_length=20, choices=AssessmentStatus.choices, default=AssessmentStatus.COMPLETE
+    )
+    error = models.TextField(blank=True, help_text="Why a failed assessment stopped.")
 
     class Meta:
         ordering = ["case", "-created_at", "-id"]
@@ -208,6 +221,10 @@ class Assessment(models.Model):
             models.CheckConstraint(
                 condition=models.Q(trigger__in=AssessmentTrigger.values),
                 name="assessment_trigger_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=AssessmentStatus.values),
+                name="assessment_status_valid",
             ),
         ]
 
@@ -267,6 +284,28 @@ class PdfExport(models.Model):
 
     def __str__(self) -> str:
         return f"PDF export {self.pk} of {self.case} ({self.status})"
+
+
+class OutboxMessage(models.Model):
+    """A task that must follow a commit (a re-assessment after an edit, an export job), written
+    in the same transaction as the change that calls for it. It is published when the
+    transaction commits and deleted once the broker has it; a message the broker refused (down,
+    unreachable) stays here and the sweeper (`safetycase.tasks.publish_outbox`) publishes it
+    later. So an edit committed while the broker is down still gets its follow-up work."""
+
+    task = models.CharField(max_length=200, help_text="The Celery task's registered name.")
+    args = models.JSONField(default=list, help_text="The task's positional arguments.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Publications tried.")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the last publication failed.")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["created_at"], name="outbox_created_at")]
+
+    def __str__(self) -> str:
+        return f"outbox message {self.pk}: {self.task}{tuple(self.args)}"
 
 
 class ApiToken(models.Model):

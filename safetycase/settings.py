@@ -333,6 +333,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_attestation_reminders",
         "schedule": 6 * 3600,
     },
+    # Work recorded with an edit or an export (re-assessments, export jobs) that the broker
+    # could not take when the change committed.
+    "publish-outbox": {
+        "task": "safetycase.tasks.publish_outbox",
+        "schedule": 60,
+    },
     "reassess-all-cases-daily": {
         "task": "safetycase.tasks.assess_all_cases",
         "schedule": 24 * 3600,
@@ -353,6 +359,7 @@ SAFETYCASE = {
     # "auto" uses graphviz-pure when installed, else `dot` on PATH; or "graphviz-pure" / "dot".
     "DOT_RENDERER": env.str("SAFETYCASE_DOT_RENDERER", default="auto"),
     "DIAGRAM_CACHE_SECONDS": env.int("SAFETYCASE_DIAGRAM_CACHE_SECONDS", default=7 * 24 * 3600),
+    "OUTBOX_RETRY_SECONDS": env.int("SAFETYCASE_OUTBOX_RETRY_SECONDS", default=60),
 }
 
 # Evaluation-log ingestion limits (evidence.conf): protect workers from huge or hostile uploads.
@@ -370,6 +377,7 @@ EVIDENCE = {
     "MAX_METADATA_BYTES": env.int("EVIDENCE_MAX_METADATA_BYTES", default=65536),
     "MAX_METADATA_DEPTH": env.int("EVIDENCE_MAX_METADATA_DEPTH", default=20),
     "REQUEUE_AFTER_SECONDS": env.int("EVIDENCE_REQUEUE_AFTER_SECONDS", default=120),
+    "RESEND_SENT_AFTER_SECONDS": env.int("EVIDENCE_RESEND_SENT_AFTER_SECONDS", default=3600),
     "STALE_PARSING_SECONDS": env.int("EVIDENCE_STALE_PARSING_SECONDS", default=600),
     "MAX_INGEST_ATTEMPTS": env.int("EVIDENCE_MAX_INGEST_ATTEMPTS", default=3),
 }

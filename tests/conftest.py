@@ -175,3 +175,38 @@ def _cold_assessment_memos():
 
     services.forget_assessment_memos()
     yield
+
+
+@pytest.fixture
+def broker_down():
+    """A broker nobody listens on (no Redis needed): publishing raises kombu's
+    OperationalError, as when Redis is down. Tasks are not run in-process meanwhile. Calling
+    the fixture's value brings the configured broker back."""
+    from safetycase.celery import app
+
+    def forget_connections():
+        # Celery keeps pools of broker connections; new ones use the URL set here.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    import os
+
+    down = "redis://127.0.0.1:6390/0"
+    saved = app.conf.broker_url, app.conf.task_always_eager, os.environ.get("CELERY_BROKER_URL")
+
+    def broker_back():
+        forget_connections()
+        app.conf.broker_url, app.conf.task_always_eager, environment = saved
+        # Celery reads the variable before its settings.
+        if environment is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = environment
+
+    forget_connections()
+    app.conf.broker_url = down
+    if saved[2] is not None:
+        os.environ["CELERY_BROKER_URL"] = down
+    app.conf.task_always_eager = False
+    yield broker_back
+    broker_back()

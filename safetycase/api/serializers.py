@@ -384,10 +384,19 @@ class AssessmentHistorySerializer(serializers.ModelSerializer):
             "created_at",
             "trigger",
             "trigger_detail",
+            "status",
+            "error",
             "overall_status",
             "summary",
             "changes",
         ]
+        extra_kwargs = {
+            "status": {
+                "help_text": "`failed`: the assessment stopped before a result (e.g. past the "
+                "task's time limit); `error` says why, and the statuses of the case are those "
+                "of the latest `complete` assessment."
+            }
+        }
 
 
 class AttestationSerializer(serializers.ModelSerializer):

@@ -27,6 +27,7 @@ import html
 import re
 import textwrap
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import graphviz
 
@@ -94,6 +95,25 @@ DEFAULT_WRAP_WIDTH = 32
 MAX_LINES = 8
 MAX_IDENTIFIER_CHARS = 40
 
+
+@dataclass(frozen=True)
+class Lettering:
+    """Sizes (pt) and limits of a drawing's text besides the FONT_SIZE statements."""
+
+    status: str = "8"  # the status mark and word beside the identifier
+    band: str = "8"  # an away element's band naming where it is drawn
+    notes: str = "9"  # open challenges, folded elements, edge labels
+    max_lines: int | None = MAX_LINES  # statement lines shown (None: the whole statement)
+    band_chars: int | None = None  # band text kept (None: the element's wrap width)
+
+
+# The web diagram: zoomable, so small print and cut statements keep it compact.
+SCREEN = Lettering()
+# The PDF's diagrams: no text smaller than FONT_SIZE, so a page scaled to 70% prints nothing
+# under 7 pt, and every statement whole (a reader of paper cannot open the element).
+PRINT = Lettering(status=FONT_SIZE, band=FONT_SIZE, notes=FONT_SIZE, max_lines=None, band_chars=60)
+PRINT_SMALLEST_FONT = float(FONT_SIZE)
+
 # Characters XML 1.0 forbids even as character references (C0 controls other than tab, newline
 # and carriage return; surrogates; U+FFFE/U+FFFF). They are replaced, never passed on.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -117,10 +137,12 @@ def argument_dot(
     module: str | None = None,
     folded: Mapping[str, int] | None = None,
     challenged: Mapping[str, int] | None = None,
+    lettering: Lettering = SCREEN,
 ) -> str:
     """DOT source for the argument (or for one module of it, with away elements). `folded`:
     elements whose sub-argument is hidden (`navigation.fold`) → how many elements it hides;
-    `challenged`: elements with open review challenges → how many."""
+    `challenged`: elements with open review challenges → how many; `lettering`: SCREEN or
+    PRINT text sizes."""
     statuses = statuses or {}
     folded = folded or {}
     challenged = challenged or {}
@@ -137,7 +159,7 @@ def argument_dot(
             "fontsize": FONT_SIZE,
         },
         node_attr={"fontname": FONT, "fontsize": FONT_SIZE, "margin": "0.08,0.04"},
-        edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.8"},
+        edge_attr={"fontname": FONT, "fontsize": lettering.notes, "arrowsize": "0.8"},
     )
     for identifier in sorted(drawn):
         element = elements[identifier]
@@ -150,6 +172,7 @@ def argument_dot(
                 url=node_url(identifier) if node_url else None,
                 hidden=folded.get(identifier, 0),
                 challenges=challenged.get(identifier, 0),
+                lettering=lettering,
             ),
         )
 
@@ -211,6 +234,7 @@ def _node_attrs(
     url: str | None,
     hidden: int = 0,
     challenges: int = 0,
+    lettering: Lettering = SCREEN,
 ) -> dict[str, str]:
     shape, extra_style = SHAPES.get(element.type, ("box", ""))
     styles = ["filled", *([extra_style] if extra_style else [])]
@@ -219,7 +243,12 @@ def _node_attrs(
         "style": ",".join(styles),
         "fillcolor": STATUS_FILLS.get(status or "", NEUTRAL_FILL),
         "label": _label(
-            element, away_module=away_module, status=status, hidden=hidden, challenges=challenges
+            element,
+            away_module=away_module,
+            status=status,
+            hidden=hidden,
+            challenges=challenges,
+            lettering=lettering,
         ),
         "id": _dot_string(f"node-{element.identifier}"),
         "tooltip": _tooltip(element.statement or element.identifier),
@@ -248,13 +277,14 @@ def _label(
     status: str | None = None,
     hidden: int = 0,
     challenges: int = 0,
+    lettering: Lettering = SCREEN,
 ) -> str:
     """An HTML-like label: bold identifier (with the status mark and word beside it), wrapped
     statement, markers, open challenges, how much is folded below it and the away band."""
     width = WRAP_WIDTH.get(element.type, DEFAULT_WRAP_WIDTH)
     identifier = _html_text(_shorten(element.identifier, MAX_IDENTIFIER_CHARS))
-    rows = [f"<tr><td><b>{identifier}</b>{_status_text(status)}</td></tr>"]
-    lines = _wrap(element.statement, width)
+    rows = [f"<tr><td><b>{identifier}</b>{_status_text(status, lettering.status)}</td></tr>"]
+    lines = _wrap(element.statement, width, lettering.max_lines)
     if lines:
         text = '<br align="center"/>'.join(_html_text(line) for line in lines)
         rows.append(f"<tr><td>{text}</td></tr>")
@@ -262,22 +292,23 @@ def _label(
         rows.append(f'<tr><td><font point-size="16">{UNDEVELOPED_MARK}</font></td></tr>')
     if challenges:
         rows.append(
-            f'<tr><td><font point-size="9" color="{CHALLENGE_COLOUR}"><b>{CHALLENGE_MARK} '
+            f'<tr><td><font point-size="{lettering.notes}" color="{CHALLENGE_COLOUR}">'
+            f"<b>{CHALLENGE_MARK} "
             f"{challenges} open challenge{'s' if challenges != 1 else ''}</b></font></td></tr>"
         )
     if hidden:
         rows.append(
-            f'<tr><td><font point-size="9"><i>{FOLDED_MARK} {hidden} '
+            f'<tr><td><font point-size="{lettering.notes}"><i>{FOLDED_MARK} {hidden} '
             f"element{'s' if hidden != 1 else ''} folded below</i></font></td></tr>"
         )
     if letter := CORNER_LETTERS.get(element.type):
         rows.append(f'<tr><td align="right"><font point-size="12"><b>{letter}</b></font></td></tr>')
     padding = "2"
     if away_module is not None:
-        band = _html_text(_shorten(away_module or "(no module)", width))
+        band = _html_text(_shorten(away_module or "(no module)", lettering.band_chars or width))
         rows.append(
             f'<tr><td sides="T" border="1" bgcolor="{BAND_COLOUR}" cellpadding="3">'
-            f'<font point-size="8">{band}</font></td></tr>'
+            f'<font point-size="{lettering.band}">{band}</font></td></tr>'
         )
         padding = "4"
     return (
@@ -287,11 +318,12 @@ def _label(
     )
 
 
-def _status_text(status: str | None) -> str:
-    """The status as " ✗ defeated" in a smaller font, or "" for elements without one."""
+def _status_text(status: str | None, size: str) -> str:
+    """The status as " ✗ defeated" (in a smaller font on screen), or "" for elements without
+    one."""
     if status not in STATUS_MARKS:
         return ""
-    return f'<font point-size="8">  {STATUS_MARKS[status]} {STATUS_WORDS[status]}</font>'
+    return f'<font point-size="{size}">  {STATUS_MARKS[status]} {STATUS_WORDS[status]}</font>'
 
 
 def _edge_attrs(relation: Relation) -> dict[str, str]:
@@ -307,12 +339,13 @@ def _edge_attrs(relation: Relation) -> dict[str, str]:
     return {"arrowhead": "normal"}
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    """The statement as at most MAX_LINES lines of about `width` characters."""
+def _wrap(text: str, width: int, max_lines: int | None = MAX_LINES) -> list[str]:
+    """The statement as lines of about `width` characters, at most `max_lines` of them (the
+    last one then ends with "…"; None keeps every line)."""
     words = " ".join(_clean(text).split())
     lines = textwrap.wrap(words, width=width, break_long_words=True, break_on_hyphens=True)
-    if len(lines) > MAX_LINES:
-        lines = lines[:MAX_LINES]
+    if max_lines is not None and len(lines) > max_lines:
+        lines = lines[:max_lines]
         lines[-1] = lines[-1][: width - 2].rstrip() + " …"
     return lines
 

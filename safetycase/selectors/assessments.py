@@ -10,6 +10,7 @@ from evidence import projects as evidence_projects
 from evidence.choices import RunStatus
 from evidence.models import EvaluationRun, Share
 from safetycase import facts
+from safetycase.choices import AssessmentStatus
 from safetycase.core import assessment
 from safetycase.models import Assessment, Attestation, EvidenceBinding, Link, Node, SafetyCase
 from safetycase.selectors.cases import case_links, case_nodes
@@ -91,7 +92,7 @@ def previous_assessment_for_changes(*, case: SafetyCase) -> dict[str, Any] | Non
     """The statuses and flags of the case's latest assessment: only what the change list
     compares (a large case's reasons are most of the stored JSON)."""
     return (
-        Assessment.objects.filter(case=case)
+        Assessment.objects.filter(case=case, status=AssessmentStatus.COMPLETE)
         .order_by("-created_at", "-id")
         .values("statuses", "flags")
         .first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
 from safetycase import facts, projects
-from safetycase.choices import AssessmentTrigger
+from safetycase.choices import AssessmentStatus, AssessmentTrigger
 from safetycase.core.gsn.model import Argument, Finding
 from safetycase.core.gsn.rules import check_argument
 from safetycase.errors import NotFound
@@ -119,14 +119,21 @@ def template_library():
 
 
 def latest_assessment(*, case: SafetyCase) -> Assessment | None:
-    return Assessment.objects.filter(case=case).order_by("-created_at", "-id").first()
+    """The case's latest complete assessment (a failed one records only why it stopped)."""
+    return (
+        Assessment.objects.filter(case=case, status=AssessmentStatus.COMPLETE)
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def case_overviews_for_user(*, user) -> list[SafetyCase]:
     """The user's cases for the case list (two queries). Each case carries `latest`, its latest
     assessment, and `last_evidence`, the latest assessment that new evidence triggered (None
     when there is none); both without their per-node data."""
-    newest = Assessment.objects.filter(case=OuterRef("pk")).order_by("-created_at", "-id")
+    newest = Assessment.objects.filter(
+        case=OuterRef("pk"), status=AssessmentStatus.COMPLETE
+    ).order_by("-created_at", "-id")
     cases = list(
         cases_for_user(user=user).annotate(
             latest_id=Subquery(newest.values("pk")[:1]),

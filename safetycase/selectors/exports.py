@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 
 from evidence.models import EvaluationRun
 from safetycase import facts
+from safetycase.choices import AssessmentStatus
 from safetycase.core import document
 from safetycase.core.argument_walks import top_goal_identifier
 from safetycase.core.diff import diff_snapshots
@@ -395,7 +396,9 @@ def _previous_assessment_time(case: SafetyCase, assessment: Assessment | None):
     if assessment is None:
         return None
     return (
-        Assessment.objects.filter(case=case, created_at__lte=assessment.created_at)
+        Assessment.objects.filter(
+            case=case, created_at__lte=assessment.created_at, status=AssessmentStatus.COMPLETE
+        )
         .exclude(pk=assessment.pk)
         .order_by("-created_at", "-id")
         .values_list("created_at", flat=True)

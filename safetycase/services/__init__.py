@@ -24,6 +24,7 @@ from safetycase.services.arguments import (  # noqa: F401
 )
 from safetycase.services.assessments import (  # noqa: F401
     ASSESSMENT_CACHE_CASES,
+    assessment_fail,
     assessment_summary,
     case_assess,
     flag_as_dict,

@@ -16,6 +16,7 @@ from typing import Any
 from django.utils import timezone
 
 from safetycase import facts, selectors
+from safetycase.choices import AssessmentStatus
 from safetycase.core import assessment, diff
 from safetycase.core.argument_walks import top_goal_identifier
 from safetycase.models import Assessment, SafetyCase
@@ -96,6 +97,18 @@ def case_assess(*, case: SafetyCase, trigger: str, detail: str = "", now=None) -
         flags=flags,
         summary=assessment_summary(result.statuses, flags),
         changes=diff.assessment_changes(previous, dict(result.statuses), flags),
+    )
+
+
+def assessment_fail(*, case: SafetyCase, trigger: str, detail: str, error: str) -> Assessment:
+    """Record an assessment that stopped before a result, with why. The case's latest complete
+    assessment stays the one shown; the next trigger (or the daily one) tries again."""
+    return Assessment.objects.create(
+        case=case,
+        trigger=trigger,
+        trigger_detail=detail[:300],
+        status=AssessmentStatus.FAILED,
+        error=error,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 
 from safetycase.choices import NodeType
@@ -24,13 +25,14 @@ def attestation_create(
         raise ApplicationError("An attestation needs a statement saying why the assumption holds.")
     if expires_at is not None and expires_at <= timezone.now():
         raise ApplicationError("The expiry date of an attestation must be in the future.")
-    attestation = Attestation.objects.create(
-        case=node.case,
-        node=node,
-        attested_by=actor,
-        statement=statement,
-        scope=scope,
-        expires_at=expires_at,
-    )
-    enqueue_assessment(node.case_id, "attestation", f"{node.identifier} attested by {actor}")
+    with transaction.atomic():  # the attestation and its re-assessment's outbox message
+        attestation = Attestation.objects.create(
+            case=node.case,
+            node=node,
+            attested_by=actor,
+            statement=statement,
+            scope=scope,
+            expires_at=expires_at,
+        )
+        enqueue_assessment(node.case_id, "attestation", f"{node.identifier} attested by {actor}")
     return attestation

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -90,6 +91,8 @@ def _render(data: dict, *, filename: str, pdfa: bool, report: Progress) -> Expor
             "width": p.width,
             "height": p.height,
             "page": p.page,
+            "continues": p.continues,
+            "continued_from": p.continued_from,
         }
         for p in planned
     ]
@@ -146,8 +149,9 @@ def pdf_export_request(
     if version is not None and version.case_id != case.pk:
         raise ValueError("The version belongs to another case.")
     _refuse_second_export_in_flight(actor=actor, case=case)
-    export = PdfExport.objects.create(case=case, version=version, created_by=actor, pdfa=pdfa)
-    enqueue_pdf_export(export.pk)
+    with transaction.atomic():  # the export and its job's outbox message, together
+        export = PdfExport.objects.create(case=case, version=version, created_by=actor, pdfa=pdfa)
+        enqueue_pdf_export(export.pk)
     return export
 
 
@@ -172,10 +176,11 @@ def _refuse_second_export_in_flight(*, actor, case: SafetyCase) -> None:
 
 
 def pdf_exports_requeue() -> list[int]:
-    """Send again exports still `queued` after a while (broker down when requested) and
-    recover `running` ones whose worker stopped reporting (heartbeat older than
-    SAFETYCASE_EXPORT_STALE_SECONDS): queued again, or failed with a sentence after
-    SAFETYCASE_EXPORT_MAX_ATTEMPTS attempts. Returns the ids sent again."""
+    """Send again exports still `queued` with no sign of life for
+    SAFETYCASE_EXPORT_STALE_SECONDS (their job was lost) and recover `running` ones whose
+    worker stopped reporting (heartbeat older than SAFETYCASE_EXPORT_STALE_SECONDS): queued
+    again, or failed with a sentence after SAFETYCASE_EXPORT_MAX_ATTEMPTS attempts. Returns
+    the ids sent again."""
     now = timezone.now()
     stale_cutoff = now - timedelta(seconds=export_setting("EXPORT_STALE_SECONDS", 600))
     max_attempts = export_setting("EXPORT_MAX_ATTEMPTS", 3)
@@ -191,11 +196,18 @@ def pdf_exports_requeue() -> list[int]:
         ),
     )
     recovered = list(stale.filter(attempts__lt=max_attempts).values_list("pk", flat=True))
-    PdfExport.objects.filter(pk__in=recovered).update(status=PdfExport.Status.QUEUED)
-    waiting = PdfExport.objects.filter(
-        status=PdfExport.Status.QUEUED, created_at__lt=now - timedelta(seconds=120)
+    # A queued export whose job the broker accepted may only be waiting behind others: sending
+    # it again would render it twice. Jobs the broker refused wait in the outbox, whose own
+    # sweeper publishes them within a minute; here only jobs lost by the broker are sent again,
+    # once nothing was heard of them for the stale limit. The time of sending is stamped, so the
+    # next sweep waits as long again.
+    waiting = PdfExport.objects.filter(status=PdfExport.Status.QUEUED).filter(
+        Q(heartbeat_at__lt=stale_cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=stale_cutoff)
     )
     export_ids = sorted({*waiting.values_list("pk", flat=True), *recovered})
+    PdfExport.objects.filter(pk__in=export_ids).update(
+        status=PdfExport.Status.QUEUED, heartbeat_at=now
+    )
     for export_id in export_ids:
         send(EXPORT_CASE_PDF, export_id)
     return export_ids

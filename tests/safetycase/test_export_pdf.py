@@ -39,6 +39,22 @@ def reader(content: bytes) -> pypdf.PdfReader:
     return pypdf.PdfReader(io.BytesIO(content))
 
 
+def printed_font_sizes(page) -> list[float]:
+    """The size in pt at which each piece of text of the page prints: the font size times
+    the vertical scale of the text matrix and the current transformation (the diagram's
+    scaling) together."""
+    sizes: list[float] = []
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            c = tm[2] * cm[0] + tm[3] * cm[2]
+            d = tm[2] * cm[1] + tm[3] * cm[3]
+            sizes.append(size * (c * c + d * d) ** 0.5)
+
+    page.extract_text(visitor_text=visit)
+    return sizes
+
+
 def pdf_text(content: bytes) -> str:
     text = "\n".join(page.extract_text() or "" for page in reader(content).pages)
     return text.replace(ZWSP, "")
@@ -270,6 +286,55 @@ def test_a_large_argument_is_drawn_per_argument_and_every_element_has_one_home()
         assert part.page["paper"] in ("a4", "a3")
 
 
+def test_each_part_says_where_the_argument_continues_and_where_it_comes_from():
+    argument = two_argument_tree(8)
+    planned = planner_for(argument, fake_render()).plan()
+    home = {i: p.number for p in planned for i in p.members}
+    for part in planned:
+        inside = set(part.members)
+        # Every supported-by edge leaving the part is listed under the diagram it goes to.
+        leaving = {
+            (r.target, home[r.target])
+            for r in argument.relations
+            if r.source in inside and r.target in home and r.target not in inside
+        }
+        listed = {(i, c["number"]) for c in part.continues for i in c["identifiers"]}
+        assert listed == leaving, part.number
+        arriving = {
+            (r.target, home[r.source])
+            for r in argument.relations
+            if r.target in inside and r.source in home and r.source not in inside
+        }
+        back = {(i, c["number"]) for c in part.continued_from for i in c["identifiers"]}
+        assert back == arriving, part.number
+    assert any(p.continues for p in planned) and any(p.continued_from for p in planned)
+
+
+def test_pdf_diagrams_draw_no_small_text_and_every_statement_whole():
+    from safetycase.core.diagrams import PRINT, argument_dot
+
+    statement = " ".join(f"clause{i} of a long claim" for i in range(60))  # ~1,300 characters
+    argument = Argument(
+        elements=[
+            Element("G1", "goal", statement),
+            Element("Sn1", "solution", statement),
+            Element("C1", "context", "Where"),
+        ],
+        relations=[Relation("G1", "Sn1", "supported_by"), Relation("G1", "C1", "in_context_of")],
+    )
+    statuses = {"G1": "at_risk", "Sn1": "defeated"}
+    printed = argument_dot(argument, statuses=statuses, lettering=PRINT)
+    sizes = [float(v) for v in re.findall(r'(?:point-size="|fontsize=)"?([\d.]+)', printed)]
+    assert sizes and min(sizes) >= parts.PRINT_SMALLEST_FONT == 10.0
+    labels = re.sub(r'tooltip="[^"]*"', "", printed)  # tooltips are not printed
+    assert "…" not in labels
+    for i in range(60):
+        assert f"clause{i} " in printed
+    # On screen (zoomable) statements are cut and the status word is smaller.
+    screen = argument_dot(argument, statuses=statuses)
+    assert "…" in screen and 'point-size="8"' in screen
+
+
 def test_away_bands_name_the_home_diagram():
     argument = two_argument_tree(8)
     seen: list[str] = []
@@ -281,18 +346,27 @@ def test_away_bands_name_the_home_diagram():
     planned = planner_for(argument, render).plan()
     home = next(p.number for p in planned if "SI-G0" in p.members)
     final_dots = seen[-len(planned) :]
-    assert any(f"see diagram {home}" in dot for dot in final_dots)
+    assert any(f"continued in diagram {home}" in dot for dot in final_dots)
 
 
-def test_pages_prefer_a4_and_fall_back_to_a3():
-    assert parts.page_for(500, 300)["paper"] == "a4"
-    assert parts.page_for(500, 300)["scale"] == 1.0
-    wide = parts.page_for(1700, 600)
+def test_pages_prefer_a4_then_a3_and_a2_for_what_cannot_be_cut():
+    small = parts.page_for(300, 200)
+    assert small["paper"] == "a4" and small["scale"] == parts.MAX_SCALE  # grows to fill
+    # Landscape fills more of the page with this one: the drawing area is 785.9 x 435.3 pt.
+    middling = parts.page_for(600, 350)
+    assert middling["flipped"] and middling["scale"] == pytest.approx(435.28 / 350, abs=0.01)
+    wide = parts.page_for(1500, 600)
     assert wide["paper"] == "a3" and wide["flipped"] and wide["scale"] >= parts.MIN_SCALE
     tall = parts.page_for(600, 1500)
     assert not tall["flipped"]
+    # Too large for A3 at a legible scale: cut when it can be; else on A2, still legible.
+    assert not parts.fits(2000, 700)
+    bigger = parts.page_for(2000, 700)
+    assert bigger["paper"] == "a2" and bigger["flipped"] and bigger["scale"] >= parts.MIN_SCALE
     huge = parts.page_for(10000, 5000)
-    assert huge["paper"] == "a3" and huge["scale"] < parts.MIN_SCALE
+    assert huge["paper"] == "a2" and huge["scale"] < parts.MIN_SCALE
+    # 10 pt, the PDF diagrams' smallest text, at the smallest scale a page is chosen for.
+    assert parts.MIN_SCALE * parts.PRINT_SMALLEST_FONT >= 7.0
     assert parts.svg_size('<svg width="12.5pt" height="30pt" viewBox="0 0 1 1">') == (12.5, 30.0)
 
 
@@ -596,6 +670,27 @@ def test_the_demo_case_exports_to_a_complete_pdf(author, eager_celery, tmp_path)
     pages = reader(content).pages
     assert len(pages) > 30
     assert internal_links(content) > 200
+
+    # Legible diagrams: no text under 7 pt on any diagram page (positions and sizes of the
+    # text pypdf reads, the page's own transforms applied), each page says where it
+    # continues, with the page number.
+    diagram_pages = [
+        (number, page)
+        for number, page in enumerate(pages, start=1)
+        if page.extract_text().lstrip().startswith("Diagram ")
+    ]
+    assert len(diagram_pages) == len(diagrams)
+    for number, page in diagram_pages:
+        sizes = printed_font_sizes(page)
+        assert len(sizes) > 50, number
+        assert min(sizes) >= 7.0, (number, min(sizes))
+    continued = [squeeze(page.extract_text()) for _, page in diagram_pages[1:]]
+    assert all(re.search(r"Continuedfromdiagram\d+\(page\d+\)", t) for t in continued)
+    assert any(re.search(r"Continuesindiagram\d+\(page\d+\)", t) for t in continued)
+    # Statements are whole in the drawings: each appears in full on its diagram page.
+    diagram_text = squeeze(" ".join(page.extract_text() for _, page in diagram_pages))
+    for node in nodes:
+        assert squeeze(node.statement) in diagram_text, node.identifier
 
 
 # --------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from typing import Any
 
 from evidence import statistics
 from safetycase.core import criteria_wording
+from safetycase.core.document.parts import MAX_SCALE
 from safetycase.core.gsn import navigation
 from safetycase.core.keys import canonical_json, id_key, natural_key
 
@@ -890,8 +891,18 @@ class _Builder:
                     "natural_width": round(diagram["width"], 2),
                     "natural_height": round(diagram["height"], 2),
                     "scale": round(page["scale"], 3),
+                    "max_scale": MAX_SCALE,
                     "count": diagram.get("count", len(diagram.get("members", ()))),
                     "roots": breakable(", ".join(diagram.get("roots", ()))),
+                    # Typst names each diagram's page (it knows it once laid out).
+                    "continues": [
+                        {"number": c["number"], "anchor": f"diagram-{c['number']}"}
+                        for c in diagram.get("continues", ())
+                    ],
+                    "continued_from": [
+                        {"number": c["number"], "anchor": f"diagram-{c['number']}"}
+                        for c in diagram.get("continued_from", ())
+                    ],
                 }
             )
         return out

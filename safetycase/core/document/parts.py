@@ -9,12 +9,14 @@ SI), and an argument too big for its page is cut further:
   the cut are packed the same way, recursively.
 
 "Fits" means that the diagram, scaled to the drawing area of an A4 page, else an A3 page (either
-orientation), keeps at least MIN_SCALE of its size (the diagram's 10 pt text stays at 6 pt or
-more); each diagram gets the smallest such page. A part that cannot be cut further goes on an A3
-page, scaled to fit. Parts of one argument that fit together share a page. Every part draws
-its own nodes with their context, assumptions and justifications; nodes it leads to that are
-drawn elsewhere appear as away elements whose band names the diagram where they are
-(DIAGRAM_BAND).
+orientation), keeps at least MIN_SCALE of its size: the PDF's diagrams draw no text under
+10 pt (diagrams.PRINT), so nothing prints under MIN_PRINT_PT (7 pt). Each diagram gets the
+smallest such page and is scaled up to fill it (up to MAX_SCALE). A part that cannot be cut
+further goes on an A2 page, at MIN_SCALE or more when it fits there. Parts of one argument
+that fit together share a page. Every part draws its own nodes with their context, assumptions
+and justifications, with their statements whole; nodes it leads to that are drawn elsewhere
+appear as away elements whose band names the diagram where they continue (DIAGRAM_BAND), and
+the page lists those diagrams with their page numbers (`continues`, `continued_from`).
 
 Rendering DOT to SVG is the caller's (`render`), so the planner stays pure and testable; each
 distinct node set is rendered once.
@@ -28,17 +30,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from safetycase.core.diagrams import argument_dot
+from safetycase.core.diagrams import PRINT, PRINT_SMALLEST_FONT, argument_dot
 from safetycase.core.gsn.model import CONTEXTUAL_TYPES, Argument, Element, RelationType
 
-MIN_SCALE = 0.6
+MIN_PRINT_PT = 7.0  # no diagram text prints smaller
+MIN_SCALE = MIN_PRINT_PT / PRINT_SMALLEST_FONT
+MAX_SCALE = 1.5  # a small diagram grows to fill its page, up to this
 # Page sizes in pt (portrait) and the drawing area the Typst template leaves on a diagram page.
-PAPERS = {"a4": (595.28, 841.89), "a3": (841.89, 1190.55)}
+PAPERS = {"a4": (595.28, 841.89), "a3": (841.89, 1190.55), "a2": (1190.55, 1683.78)}
+SPLIT_PAPERS = ("a4", "a3")  # a diagram that needs more is cut, while it can be
 MARGIN_X = 28.0
 MARGIN_TOP = 28.0
 MARGIN_BOTTOM = 40.0  # the page number sits in the bottom margin
-HEADER = 58.0  # diagram heading and legend above the drawing
-DIAGRAM_BAND = "see diagram {number}"
+# Diagram heading, what it shows, the legend and where it continues, above the drawing.
+HEADER = 92.0
+DIAGRAM_BAND = "continued in diagram {number}"
 # So few elements fit on any page: no need to render them to know.
 SURELY_FITS = 5
 _OWN = "\x00part"  # module given to the elements a part draws as its own
@@ -60,6 +66,10 @@ class Part:
     width: float = 0.0
     height: float = 0.0
     page: dict[str, Any] = field(default_factory=dict)
+    # Where the argument goes on: [{"number": diagram, "identifiers": [...]}], and where the
+    # elements at its top hang from.
+    continues: list[dict[str, Any]] = field(default_factory=list)
+    continued_from: list[dict[str, Any]] = field(default_factory=list)
 
 
 def svg_size(svg: str) -> tuple[float, float]:
@@ -70,11 +80,14 @@ def svg_size(svg: str) -> tuple[float, float]:
     return float(match.group(1)), float(match.group(2))
 
 
-def page_for(width: float, height: float) -> dict[str, Any]:
-    """The smallest page (A4, else A3, in the better orientation) that shows a diagram of this
-    size at MIN_SCALE or more, with the scale; an A3 page scaled to fit when none does."""
+def page_for(
+    width: float, height: float, papers: Sequence[str] = (*SPLIT_PAPERS, "a2")
+) -> dict[str, Any]:
+    """The smallest of `papers` (in the better orientation) that shows a diagram of this size
+    at MIN_SCALE or more, with the scale that fills it (at most MAX_SCALE); the last paper,
+    scaled to fit, when none does."""
     best: dict[str, Any] = {}
-    for paper in ("a4", "a3"):
+    for paper in papers:
         options = []
         for flipped in (False, True):
             w, h = PAPERS[paper]
@@ -82,7 +95,7 @@ def page_for(width: float, height: float) -> dict[str, Any]:
                 w, h = h, w
             area_w = w - 2 * MARGIN_X
             area_h = h - MARGIN_TOP - MARGIN_BOTTOM - HEADER
-            scale = min(1.0, area_w / max(width, 1.0), area_h / max(height, 1.0))
+            scale = min(MAX_SCALE, area_w / max(width, 1.0), area_h / max(height, 1.0))
             options.append((scale, not flipped, paper, flipped))
         scale, _, paper, flipped = max(options)
         best = {"paper": paper, "flipped": flipped, "scale": scale}
@@ -93,7 +106,8 @@ def page_for(width: float, height: float) -> dict[str, Any]:
 
 
 def fits(width: float, height: float) -> bool:
-    return page_for(width, height)["scale"] >= MIN_SCALE
+    """Whether a diagram of this size is legible on one of the SPLIT_PAPERS (else it is cut)."""
+    return page_for(width, height, SPLIT_PAPERS)["scale"] >= MIN_SCALE
 
 
 class Planner:
@@ -200,7 +214,34 @@ class Planner:
             part.svg, part.width, part.height = self._draw(part.members, final=True)
             part.count = len(self._own(part.members))
             part.page = page_for(part.width, part.height)
+            part.continues, part.continued_from = self._continuations(part, home)
         return parts
+
+    def _continuations(
+        self, part: Part, home: Mapping[str, int]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(the diagrams the part's elements lead to, the diagrams its top elements hang
+        from), each with the elements concerned, in diagram order."""
+        inside = set(part.members)
+        onward: dict[int, list[str]] = {}
+        for identifier in part.members:
+            for child in self.children.get(identifier, ()):
+                number = home.get(child)
+                if child not in inside and number is not None and number != part.number:
+                    onward.setdefault(number, []).append(child)
+        back: dict[int, list[str]] = {}
+        for root in part.roots:
+            number = home.get(self.parent.get(root, ""))
+            if number is not None and number != part.number:
+                back.setdefault(number, []).append(root)
+
+        def listed(found: dict[int, list[str]]) -> list[dict[str, Any]]:
+            return [
+                {"number": number, "identifiers": self._ordered(found[number])}
+                for number in sorted(found)
+            ]
+
+        return listed(onward), listed(back)
 
     # -- splitting ------------------------------------------------------------------------
 
@@ -304,10 +345,10 @@ class Planner:
         other element they lead to as an away element naming where it is drawn."""
         own = self._own(members)
         if own >= set(self.elements):
-            return argument_dot(self.argument, statuses=self.statuses)
+            return argument_dot(self.argument, statuses=self.statuses, lettering=PRINT)
         elements = [
             dataclasses.replace(e, module=_OWN if e.identifier in own else self._band(e.identifier))
             for e in self.argument.elements
         ]
         view = Argument(elements=elements, relations=self.argument.relations, modules={})
-        return argument_dot(view, statuses=self.statuses, module=_OWN)
+        return argument_dot(view, statuses=self.statuses, module=_OWN, lettering=PRINT)
