@@ -228,7 +228,7 @@ class CriterionChange(models.Model):
         on_delete=models.SET_NULL,
         related_name="criterion_changes",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    changed_at = models.DateTimeField(auto_now_add=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -241,7 +241,7 @@ class CriterionChange(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["case", "binding", "created_at", "id"]
+        ordering = ["case", "binding", "changed_at", "id"]
 
     def __str__(self) -> str:
         return f"criterion of {self.node} changed after run {self.run_id}"

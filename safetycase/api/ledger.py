@@ -46,7 +46,7 @@ class CriterionChangeSerializer(serializers.ModelSerializer):
             "old_expression",
             "new_expression",
             "changed_by",
-            "created_at",
+            "changed_at",
             "acknowledged_by",
             "acknowledged_at",
             "acknowledgement",

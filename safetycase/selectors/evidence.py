@@ -152,7 +152,7 @@ def node_criterion_changes(*, node: Node) -> list[CriterionChange]:
     return list(
         CriterionChange.objects.filter(node=node)
         .select_related("changed_by", "acknowledged_by")
-        .order_by("created_at", "id")
+        .order_by("changed_at", "id")
     )
 
 

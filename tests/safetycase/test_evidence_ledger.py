@@ -13,6 +13,7 @@ from evidence import statistics
 from safetycase import services
 from safetycase.models import Assessment, EvidenceBinding, Node
 from tests.safetycase.conftest import generic_run
+from tests.safetycase.test_export_pdf import pdf_text, squeeze
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +124,10 @@ def test_a_later_passing_run_leaves_the_failure_standing_until_a_reviewer_withdr
     client.force_login(viewer)
     page = client.get(f"/cases/{bound_case.pk}/nodes/Sn1/").content.decode()
     assert reason in page and "withdrawn" in page and "2 runs looked at" in page
+
+    # So does the PDF's review record.
+    pdf = services.case_export_pdf(case=bound_case)
+    assert squeeze(reason) in squeeze(pdf_text(pdf.content))
 
 
 def test_withdrawing_refuses_runs_outside_the_evidence_and_bad_input(
