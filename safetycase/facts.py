@@ -102,8 +102,13 @@ def binding_facts(
         who = w.withdrawn_by.get_username() if w.withdrawn_by_id else "a reviewer"
         withdrawn.setdefault(w.binding_id, []).append((w.run_id, f"by {who}: {w.reason}"))
     changed: dict[Any, list[tuple[str, str, Any]]] = {}
+    orphaned: dict[str, list[tuple[str, str, Any]]] = {}  # node -> changes of deleted bindings
     for c in criterion_changes:
-        changed.setdefault(c.binding_id, []).append((c.old_expression, c.new_expression, c.run_id))
+        change = (c.old_expression, c.new_expression, c.run_id)
+        if c.binding_id is None:
+            orphaned.setdefault(c.node.identifier, []).append(change)
+        else:
+            changed.setdefault(c.binding_id, []).append(change)
     return [
         assessment.BindingFacts(
             id=_read(b, "id"),
@@ -115,7 +120,10 @@ def binding_facts(
             policy=_read(b, "policy") or assessment.POLICY_ALL,
             policy_justification=_read(b, "policy_justification") or "",
             withdrawn=tuple(sorted(withdrawn.get(_read(b, "id"), ()), key=lambda w: w[0])),
-            criterion_changes=tuple(changed.get(_read(b, "id"), ())),
+            criterion_changes=(
+                *changed.get(_read(b, "id"), ()),
+                *orphaned.get(_identifier(_read(b, "node")), ()),
+            ),
         )
         for b in bindings
     ]

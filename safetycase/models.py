@@ -212,8 +212,14 @@ class CriterionChange(models.Model):
     (pre-registration): flagged until a reviewer acknowledges it."""
 
     case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="criterion_changes")
+    # Empty once the binding is deleted: the change then stays on its node (deleting a criterion
+    # that failing evidence had defeated moves the bar too).
     binding = models.ForeignKey(
-        EvidenceBinding, on_delete=models.CASCADE, related_name="criterion_changes"
+        EvidenceBinding,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="criterion_changes",
     )
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="criterion_changes")
     run = models.ForeignKey(

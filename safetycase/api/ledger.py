@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safetycase import selectors, services
-from safetycase.errors import NotFound
 from safetycase.models import CriterionChange, RunWithdrawal
 
 
@@ -123,14 +122,9 @@ class CriterionChangeAcknowledgeApi(APIView):
     )
     def post(self, request, case_id: int, change_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        change = (
-            case.criterion_changes.select_related("binding", "node").filter(pk=change_id).first()
-        )
-        if change is None:
-            raise NotFound(f"Case {case.pk} has no criterion change {change_id}.")
-        binding = selectors.binding_for_case(case=case, binding_id=change.binding_id)
+        change = selectors.criterion_change_for_case(case=case, change_id=change_id)
         data = _valid(AcknowledgeSerializer, request.data)
         change = services.criterion_change_acknowledge(
-            actor=request.user, binding=binding, change=change, note=data["note"]
+            actor=request.user, node=change.node, change=change, note=data["note"]
         )
         return Response(CriterionChangeSerializer(change).data, status=status.HTTP_201_CREATED)

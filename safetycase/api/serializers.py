@@ -359,9 +359,9 @@ class LedgerEntrySerializer(serializers.Serializer):
     holds = serializers.BooleanField(
         allow_null=True, help_text="The criterion on this run alone; null when not evaluable."
     )
-    role = serializers.ChoiceField(
-        choices=["decisive", "outweighed", "superseded", "withdrawn"],
-        help_text="decisive: its verdict (or its pool's) decided the status; outweighed: it "
+    role = serializers.CharField(
+        help_text="One of decisive, outweighed, superseded, withdrawn. "
+        "decisive: its verdict (or its pool's) decided the status; outweighed: it "
         "meets the criterion but another run's failure decided; superseded: an older run under "
         "policy 'latest'; withdrawn: a reviewer withdrew it (note says who and why).",
     )

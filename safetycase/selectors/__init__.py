@@ -55,6 +55,7 @@ from safetycase.selectors.diagrams import (  # noqa: F401
 from safetycase.selectors.evidence import (  # noqa: F401
     BindingEvidence,
     BoundRun,
+    criterion_change_for_case,
     node_criterion_changes,
     node_evidence,
     run_for_user,

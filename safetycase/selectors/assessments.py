@@ -37,7 +37,7 @@ def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
             withdrawals=RunWithdrawal.objects.filter(case=case).select_related("withdrawn_by"),
             criterion_changes=CriterionChange.objects.filter(
                 case=case, acknowledged_at__isnull=True
-            ),
+            ).select_related("node"),
         ),
         "runs": facts.run_facts(
             runs=candidate_runs(tasks=bound_tasks(bindings), project_id=case.project_id)

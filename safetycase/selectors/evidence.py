@@ -156,6 +156,13 @@ def node_criterion_changes(*, node: Node) -> list[CriterionChange]:
     )
 
 
+def criterion_change_for_case(*, case: SafetyCase, change_id: int) -> CriterionChange:
+    change = CriterionChange.objects.filter(case=case, pk=change_id).select_related("node").first()
+    if change is None:
+        raise NotFound(f"Case {case.pk} has no criterion change {change_id}.")
+    return change
+
+
 def run_for_user(*, user, run_id: int) -> EvaluationRun:
     """A run with its file, uploader, metrics and statistics, if the user may see it (a
     member of its project or of a case of it, or of a project it is shared with:

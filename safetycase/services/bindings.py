@@ -220,6 +220,21 @@ def _criterion_text(binding: EvidenceBinding, moved: list[str]) -> str:
 
 
 @reassesses_case("evidence binding deleted")
+@transaction.atomic
 def binding_delete(*, actor, binding: EvidenceBinding) -> None:
     require_permission(actor, "safetycase.edit_argument", binding.case, "change evidence bindings")
+    if binding.kind == BindingKind.CRITERION:
+        # Deleting a criterion that a run fails is a change of the bar too: it stays on the
+        # node until a reviewer acknowledges it.
+        for entry in selectors.binding_ledger(binding=binding):
+            if entry.holds is False and entry.role != "withdrawn":
+                CriterionChange.objects.create(
+                    case_id=binding.case_id,
+                    binding=binding,
+                    node_id=binding.node_id,
+                    run_id=entry.run,
+                    old_expression=binding.expression,
+                    new_expression="(criterion deleted)",
+                    changed_by=actor,
+                )
     binding.delete()

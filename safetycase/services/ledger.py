@@ -17,7 +17,7 @@ from django.utils import timezone
 from safetycase import selectors
 from safetycase.choices import BindingKind
 from safetycase.errors import ApplicationError, Conflict, NotFound, PermissionDenied
-from safetycase.models import CriterionChange, EvidenceBinding, RunWithdrawal
+from safetycase.models import CriterionChange, EvidenceBinding, Node, RunWithdrawal
 from safetycase.services.queue import reassesses_case
 
 
@@ -63,9 +63,10 @@ def run_withdraw(*, actor, binding: EvidenceBinding, run_id, reason: str) -> Run
 @reassesses_case("criterion change acknowledged")
 @transaction.atomic
 def criterion_change_acknowledge(
-    *, actor, binding: EvidenceBinding, change: CriterionChange, note: str
+    *, actor, node: Node, change: CriterionChange, note: str
 ) -> CriterionChange:
-    case = binding.case
+    """`node` is the change's node (its binding may since have been deleted)."""
+    case = node.case
     if not actor.has_perm("safetycase.review_case", case):
         raise PermissionDenied(
             f"Only reviewers of case {case.pk} may acknowledge a changed criterion."

@@ -53,7 +53,7 @@ def node_context(case, node, argument, assessment) -> dict:
     flags = assessment.flags if assessment else []
     evidence = selectors.node_evidence(case=case, node=node)
     ledgers = (assessment.evidence or {}) if assessment else {}
-    changes = selectors.node_criterion_changes(node=node) if evidence else []
+    changes = selectors.node_criterion_changes(node=node) if node.type == "solution" else []
     for ev in evidence:
         # The binding's ledger as the latest assessment saw it, and its changed criteria.
         ev.ledger = ledgers.get(str(ev.binding.pk)) if assessment else None
@@ -67,6 +67,8 @@ def node_context(case, node, argument, assessment) -> dict:
         "chain": navigation.node_chain(argument, node.identifier, statuses, reasons),
         "node_view": navigation.view_of(argument, node.identifier),
         "evidence": evidence,
+        # Changes of criteria since deleted: they stay on the node until acknowledged.
+        "deleted_criterion_changes": [c for c in changes if c.binding_id is None],
         "attestations": selectors.node_attestations(node=node),
         "findings": [f for f in check_argument(argument) if f.node == node.identifier],
         "root_causes": root_causes(argument, node.identifier, statuses, flags),

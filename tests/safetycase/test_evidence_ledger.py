@@ -296,3 +296,76 @@ def test_an_edit_without_failing_evidence_records_no_change(bound_case, post, ac
     assert edited.status_code == 200
     assert bound_case.criterion_changes.count() == 0
     assert node_flags(latest(bound_case), "Sn1", "criterion_changed_after_evidence") == []
+
+
+# --------------------------------------------------------------------------------------------
+# The node page's forms
+
+
+def test_reviewers_withdraw_and_acknowledge_from_the_node_page(
+    bound_case, post, act, author, reviewer, client, django_capture_on_commit_callbacks
+):
+    failing = post("fail-4", 4, 300, days_ago=3)
+    post("pass-0", 0, 300, days_ago=1)
+    binding = criterion(bound_case)
+    withdraw = f"/cases/{bound_case.pk}/bindings/{binding.pk}/withdrawals/"
+
+    client.force_login(author)
+    page = client.get(f"/cases/{bound_case.pk}/nodes/Sn1/").content.decode()
+    assert withdraw not in page  # authors get no form ...
+    assert client.post(withdraw, {"run": failing, "reason": "mine"}).status_code == 403  # nor a way
+
+    client.force_login(reviewer)
+    page = client.get(f"/cases/{bound_case.pk}/nodes/Sn1/").content.decode()
+    assert withdraw in page
+    response = client.post(withdraw, {"run": failing, "reason": ""}, follow=True)
+    assert "needs a reason" in response.content.decode()
+    assert not binding.withdrawals.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(withdraw, {"run": failing, "reason": "Leaked config."})
+    assert response.status_code == 302
+    assert latest(bound_case).statuses["Sn1"] == "supported"
+
+    url = f"/api/v1/cases/{bound_case.pk}/bindings/{binding.pk}/"
+    act(author, "patch", url, {"policy": "pooled"})  # no failing run counts now: no change
+    assert bound_case.criterion_changes.count() == 0
+    binding.withdrawals.all().delete()
+    act(author, "patch", url, {"expression": "cp_upper(k, n, 0.95) < 0.03"})
+    (change,) = bound_case.criterion_changes.all()
+    acknowledge = f"/cases/{bound_case.pk}/criterion-changes/{change.pk}/acknowledge/"
+    assert acknowledge in client.get(f"/cases/{bound_case.pk}/nodes/Sn1/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(acknowledge, {"note": "Agreed bar."}).status_code == 302
+    change.refresh_from_db()
+    assert change.acknowledged_by == reviewer and change.acknowledgement == "Agreed bar."
+
+
+def test_deleting_a_failed_criterion_and_binding_a_looser_one_keeps_the_change_on_the_node(
+    bound_case, post, act, author, reviewer, client
+):
+    failing = post("fail-4", 4, 300)
+    old = criterion(bound_case)
+    assert act(author, "delete", f"/api/v1/cases/{bound_case.pk}/bindings/{old.pk}/").status_code
+    looser = act(
+        author,
+        "post",
+        f"/api/v1/cases/{bound_case.pk}/bindings/",
+        {
+            "node": "Sn1",
+            "expression": "cp_upper(k, n, 0.95) < 0.05",
+            "selector": {"task": "oversight_subversion", "scorer": "covert_action"},
+        },
+    )
+    assert looser.status_code == 201
+    assessment = latest(bound_case)
+    assert assessment.statuses["Sn1"] == "supported"
+    (flag,) = node_flags(assessment, "Sn1", "criterion_changed_after_evidence")
+    assert flag["run"] == failing and "(criterion deleted)" in flag["message"]
+    (change,) = bound_case.criterion_changes.all()
+    assert change.binding_id is None and change.node.identifier == "Sn1"
+    client.force_login(reviewer)
+    page = client.get(f"/cases/{bound_case.pk}/nodes/Sn1/").content.decode()
+    assert "Deleted criteria" in page and "cp_upper(k, n, 0.95) &lt; 0.01" in page
+    ack = f"/api/v1/cases/{bound_case.pk}/criterion-changes/{change.pk}/acknowledge/"
+    assert act(reviewer, "post", ack, {"note": "Replaced by the agreed 5% bar."}).status_code == 201
+    assert node_flags(latest(bound_case), "Sn1", "criterion_changed_after_evidence") == []
