@@ -369,3 +369,19 @@ def test_deleting_a_failed_criterion_and_binding_a_looser_one_keeps_the_change_o
     ack = f"/api/v1/cases/{bound_case.pk}/criterion-changes/{change.pk}/acknowledge/"
     assert act(reviewer, "post", ack, {"note": "Replaced by the agreed 5% bar."}).status_code == 201
     assert node_flags(latest(bound_case), "Sn1", "criterion_changed_after_evidence") == []
+
+
+def test_the_version_diff_shows_a_criterion_changed_after_failing_evidence(
+    bound_case, post, act, author, reviewer
+):
+    post("fail-4", 4, 300)
+    services.version_sign_off(actor=reviewer, case=bound_case)
+    url = f"/api/v1/cases/{bound_case.pk}/bindings/{criterion(bound_case).pk}/"
+    act(author, "patch", url, {"expression": "cp_upper(k, n, 0.95) < 0.05"})
+    services.version_sign_off(actor=reviewer, case=bound_case)
+    diff = act(reviewer, "get", f"/api/v1/cases/{bound_case.pk}/versions/diff/?a=1&b=2").json()
+    added = [f for f in diff["flags_added"] if f["type"] == "criterion_changed_after_evidence"]
+    assert len(added) == 1 and added[0]["node"] == "Sn1"
+    assert {"identifier": "Sn1", "before": "defeated", "after": "supported"} in diff[
+        "status_changes"
+    ]
