@@ -45,13 +45,15 @@ def store_case(n_nodes: int, n_solutions: int):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from evidence.models import EvaluationRun, LogFile, RunMetric, RunStatistic
+    from evidence.models import EvaluationRun, LogFile, Project, RunMetric, RunStatistic
     from safetycase.models import Attestation, EvidenceBinding, Link, Node, SafetyCase
 
     facts_case, nodes, relations, bindings, runs, attestations = build(n_nodes, n_solutions)
     shift = timezone.now() - NOW  # keep every run's age relative to the real now
+    project, _ = Project.objects.get_or_create(name="bench-assess")
     SafetyCase.objects.filter(name="bench-assess").delete()
     case = SafetyCase.objects.create(
+        project=project,
         name="bench-assess",
         model_name=facts_case.model_name,
         model_version=facts_case.model_version,
@@ -86,11 +88,14 @@ def store_case(n_nodes: int, n_solutions: int):
         for b in bindings
     )
     log_file, _ = LogFile.objects.get_or_create(
-        sha256="0" * 64, defaults={"name": "bench.json", "size": 0, "file": "logs/bench.json"}
+        project=project,
+        sha256="0" * 64,
+        defaults={"name": "bench.json", "size": 0, "file": "logs/bench.json"},
     )
     EvaluationRun.objects.filter(log_file=log_file).delete()
     run_rows = EvaluationRun.objects.bulk_create(
         EvaluationRun(
+            project=project,
             log_file=log_file,
             status="ingested",
             log_status="success",
@@ -151,6 +156,7 @@ def add_failing_run(log_file, number: int):
     from evidence.models import EvaluationRun, RunStatistic
 
     run = EvaluationRun.objects.create(
+        project_id=log_file.project_id,
         log_file=log_file,
         status="ingested",
         log_status="success",

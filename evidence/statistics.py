@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from scipy.special import betaln
 from scipy.stats import beta, binom, binomtest, norm
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "cp_interval",
     "cp_lower",
     "cp_upper",
+    "cs_upper",
     "defection_probability",
     "expert_bits",
     "expert_implied_probability",
@@ -157,6 +159,51 @@ def cp_upper(k: int, n: int, confidence: float = DEFAULT_CONFIDENCE) -> float | 
     if n == 0:
         return None
     return _cp_upper(k, n, c)
+
+
+def cs_upper(k: int, n: int, confidence: float = DEFAULT_CONFIDENCE) -> float | None:
+    """Upper bound of a Beta-binomial confidence sequence: valid whenever it is looked at.
+
+    A fixed-sample bound such as ``cp_upper`` holds with probability ``c`` for one look at a
+    pre-set ``n``; checked again after every new run, the chance that it ever wrongly passes
+    grows with the number of looks. A confidence sequence keeps its coverage over every ``n``
+    at once. With a uniform Beta(1, 1) mixture over the rate, the mixture likelihood ratio
+
+        M_n(p) = B(1 + k, 1 + n - k) / (p^k (1 - p)^(n - k))
+
+    is a non-negative martingale with mean 1 under the true rate ``p``, so by Ville's inequality
+    P(M_n(p) >= 1 / (1 - c) for some n) <= 1 - c (Robbins 1970, "Statistical methods related to
+    the law of the iterated logarithm"; Howard, Ramdas, McAuliffe and Sekhon 2021,
+    "Time-uniform, nonparametric, nonasymptotic confidence sequences", Ann. Statist. 49(2)).
+    The bound is the largest ``p >= k / n`` with ``M_n(p) < 1 / (1 - c)``, found by bisection
+    (``M_n`` increases in ``p`` above ``k / n``). It is wider than ``cp_upper``: 0 of 300 gives
+    0.0286 at 95% (``cp_upper``: 0.0099), 0 of 900 gives 0.0108. ``n = 0`` gives ``None``.
+    """
+    k, n = _counts(k, n)
+    c = _confidence(confidence)
+    if n == 0:
+        return None
+    if k == n:
+        return 1.0
+    threshold = -math.log1p(-c)  # log(1 / (1 - c))
+    log_mixture = float(betaln(1 + k, 1 + n - k))
+
+    def log_ratio(p: float) -> float:
+        log_likelihood = (k * math.log(p) if k else 0.0) + (n - k) * math.log1p(-p)
+        return log_mixture - log_likelihood
+
+    lo, hi = k / n, 1.0
+    if log_ratio(max(lo, 1e-300)) >= threshold:
+        return lo  # even the observed rate is excluded (cannot happen for c < 1)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        if log_ratio(mid) < threshold:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 def cp_lower(k: int, n: int, confidence: float = DEFAULT_CONFIDENCE) -> float | None:

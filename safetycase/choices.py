@@ -33,6 +33,12 @@ class BindingKind(models.TextChoices):
     CHECK = "check", "Check (on an assumption)"
 
 
+class EvidencePolicy(models.TextChoices):
+    ALL = "all", "every run must meet the criterion"
+    POOLED = "pooled", "k and n pooled per task and model version"
+    LATEST = "latest", "only the latest run (with a justification)"
+
+
 class AssessmentTrigger(models.TextChoices):
     RUN_INGESTED = "run_ingested", "new evidence"
     CASE_EDITED = "case_edited", "case edited"

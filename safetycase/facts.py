@@ -90,7 +90,25 @@ def argument(
     )
 
 
-def binding_facts(bindings: Iterable[Any]) -> list[assessment.BindingFacts]:
+def binding_facts(
+    bindings: Iterable[Any],
+    withdrawals: Iterable[Any] = (),
+    criterion_changes: Iterable[Any] = (),
+) -> list[assessment.BindingFacts]:
+    """BindingFacts of binding rows or snapshot dicts, with the RunWithdrawal rows and the
+    unacknowledged CriterionChange rows of those bindings."""
+    withdrawn: dict[Any, list[tuple[Any, str]]] = {}
+    for w in withdrawals:
+        who = w.withdrawn_by.get_username() if w.withdrawn_by_id else "a reviewer"
+        withdrawn.setdefault(w.binding_id, []).append((w.run_id, f"by {who}: {w.reason}"))
+    changed: dict[Any, list[tuple[str, str, Any]]] = {}
+    orphaned: dict[str, list[tuple[str, str, Any]]] = {}  # node -> changes of deleted bindings
+    for c in criterion_changes:
+        change = (c.old_expression, c.new_expression, c.run_id)
+        if c.binding_id is None:
+            orphaned.setdefault(c.node.identifier, []).append(change)
+        else:
+            changed.setdefault(c.binding_id, []).append(change)
     return [
         assessment.BindingFacts(
             id=_read(b, "id"),
@@ -99,6 +117,13 @@ def binding_facts(bindings: Iterable[Any]) -> list[assessment.BindingFacts]:
             selector=_read(b, "selector"),
             freshness_days=_read(b, "freshness_days"),
             expression=_read(b, "expression"),
+            policy=_read(b, "policy") or assessment.POLICY_ALL,
+            policy_justification=_read(b, "policy_justification") or "",
+            withdrawn=tuple(sorted(withdrawn.get(_read(b, "id"), ()), key=lambda w: w[0])),
+            criterion_changes=(
+                *changed.get(_read(b, "id"), ()),
+                *orphaned.get(_identifier(_read(b, "node")), ()),
+            ),
         )
         for b in bindings
     ]
@@ -197,6 +222,8 @@ def binding_row(case: SafetyCase, binding: Any, node: Node) -> EvidenceBinding:
         freshness_days=binding.freshness_days,
         expression=binding.expression,
         description=binding.description,
+        policy=getattr(binding, "policy", "") or "all",
+        policy_justification=getattr(binding, "policy_justification", ""),
     )
 
 
@@ -239,14 +266,29 @@ def link_record(link: Any) -> dict[str, Any]:
     }
 
 
-BINDING_KEYS = ("node", "kind", "selector", "freshness_days", "expression", "description")
+BINDING_KEYS = (
+    "node",
+    "kind",
+    "selector",
+    "freshness_days",
+    "expression",
+    "description",
+    "policy",
+    "policy_justification",
+)
+# Bindings recorded before evidence policies existed combine their runs with the default.
+BINDING_DEFAULTS = {"policy": "all", "policy_justification": ""}
 
 
 def binding_record(b: Any) -> dict[str, Any]:
     """A binding row or snapshot binding as its stored fields (without id)."""
-    return {
+    record = {
         key: _identifier(_read(b, key)) if key == "node" else _read(b, key) for key in BINDING_KEYS
     }
+    for key, default in BINDING_DEFAULTS.items():
+        if record[key] is None:
+            record[key] = default
+    return record
 
 
 def export_node(n: Any) -> dict[str, Any]:

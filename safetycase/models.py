@@ -9,6 +9,7 @@ from safetycase.choices import (
     AssessmentStatus,
     AssessmentTrigger,
     BindingKind,
+    EvidencePolicy,
     LinkType,
     NodeType,
     Role,
@@ -150,6 +151,11 @@ class EvidenceBinding(models.Model):
     freshness_days = models.PositiveIntegerField(null=True, blank=True)
     expression = models.TextField()
     description = models.TextField(blank=True)
+    # How the binding's eligible runs combine (safetycase/core/assessment/ledger.py).
+    policy = models.CharField(max_length=20, choices=EvidencePolicy.choices, default="all")
+    policy_justification = models.TextField(
+        blank=True, help_text="Why only the latest run counts; required for policy 'latest'."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -164,10 +170,88 @@ class EvidenceBinding(models.Model):
                 condition=models.Q(freshness_days__isnull=True) | models.Q(freshness_days__gt=0),
                 name="binding_freshness_positive",
             ),
+            models.CheckConstraint(
+                condition=models.Q(policy__in=EvidencePolicy.values), name="binding_policy_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.node}"
+
+
+class RunWithdrawal(models.Model):
+    """A reviewer's withdrawal of a run from a binding's evidence, with the reason. The run
+    stays in the binding's ledger, marked withdrawn, but no longer counts."""
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="withdrawals")
+    binding = models.ForeignKey(
+        EvidenceBinding, on_delete=models.CASCADE, related_name="withdrawals"
+    )
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="withdrawals")
+    run = models.ForeignKey(
+        "evidence.EvaluationRun", on_delete=models.CASCADE, related_name="withdrawals"
+    )
+    reason = models.TextField()
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="run_withdrawals"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "binding", "run"]
+        constraints = [
+            models.UniqueConstraint(fields=["binding", "run"], name="one_withdrawal_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} withdrawn from {self.node}"
+
+
+class CriterionChange(models.Model):
+    """A criterion edited after a run that failed the old criterion was already evidence
+    (pre-registration): flagged until a reviewer acknowledges it."""
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="criterion_changes")
+    # Empty once the binding is deleted: the change then stays on its node (deleting a criterion
+    # that failing evidence had defeated moves the bar too).
+    binding = models.ForeignKey(
+        EvidenceBinding,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="criterion_changes",
+    )
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="criterion_changes")
+    run = models.ForeignKey(
+        "evidence.EvaluationRun", on_delete=models.CASCADE, related_name="criterion_changes"
+    )
+    old_expression = models.TextField()
+    new_expression = models.TextField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="criterion_changes",
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="acknowledged_criterion_changes",
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "binding", "changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"criterion of {self.node} changed after run {self.run_id}"
 
 
 class Attestation(models.Model):
@@ -204,6 +288,8 @@ class Assessment(models.Model):
     statuses = models.JSONField(default=dict)  # {identifier: status}
     reasons = models.JSONField(default=dict)  # {identifier: sentence}
     flags = models.JSONField(default=list)  # [{type, severity, node, run, rule, message}]
+    # {binding id: [{run, k, n, holds, role, note}]}: each criterion's ledger of runs.
+    evidence = models.JSONField(default=dict, blank=True)
     summary = models.JSONField(default=dict)  # counts by status and by flag severity
     # {"nodes": [{identifier, before, after}], "flags_added": [...], "flags_cleared": [...]}
     changes = models.JSONField(default=dict)

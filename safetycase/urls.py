@@ -123,6 +123,16 @@ urlpatterns += [
         review_views.challenge_resolve,
         name="challenge_resolve",
     ),
+    path(
+        "cases/<int:case_id>/bindings/<int:binding_id>/withdrawals/",
+        review_views.run_withdraw,
+        name="run_withdraw",
+    ),
+    path(
+        "cases/<int:case_id>/criterion-changes/<int:change_id>/acknowledge/",
+        review_views.criterion_change_acknowledge,
+        name="criterion_change_acknowledge",
+    ),
     path("cases/<int:case_id>/versions/", review_views.version_list, name="version_list"),
     path(
         "cases/<int:case_id>/versions/sign-off/",

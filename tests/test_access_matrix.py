@@ -48,7 +48,15 @@ from rest_framework.test import APIClient
 from notifications import services as notification_services
 from safetycase import services
 from safetycase.choices import Role
-from safetycase.models import Challenge, EvidenceBinding, Link, Node, PdfExport
+from safetycase.models import (
+    Challenge,
+    CriterionChange,
+    EvidenceBinding,
+    Link,
+    Node,
+    PdfExport,
+    RunWithdrawal,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +130,10 @@ API_MATRIX: dict[tuple[str, str], Rule] = {
     ("/api/v1/cases/{case_id}/bindings/", "POST"): Rule(EDIT_ARGUMENT),
     ("/api/v1/cases/{case_id}/bindings/{binding_id}/", "PATCH"): Rule(EDIT_ARGUMENT),
     ("/api/v1/cases/{case_id}/bindings/{binding_id}/", "DELETE"): Rule(EDIT_ARGUMENT),
+    ("/api/v1/cases/{case_id}/bindings/{binding_id}/withdrawals/", "GET"): Rule(READ_CASE),
+    ("/api/v1/cases/{case_id}/bindings/{binding_id}/withdrawals/", "POST"): Rule(REVIEW),
+    ("/api/v1/cases/{case_id}/criterion-changes/", "GET"): Rule(READ_CASE),
+    ("/api/v1/cases/{case_id}/criterion-changes/{change_id}/acknowledge/", "POST"): Rule(REVIEW),
     ("/api/v1/templates/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
     ("/api/v1/templates/{template_id}/", "GET"): Rule(SIGNED_IN_READ, about_case=False),
     ("/api/v1/cases/{case_id}/versions/", "GET"): Rule(READ_CASE),
@@ -216,6 +228,8 @@ UI_MATRIX: dict[tuple[str, str], Rule] = {
     ("comment_create", "POST"): Rule(DISCUSS),
     ("challenge_create", "POST"): Rule(REVIEW),
     ("challenge_resolve", "POST"): Rule(RESOLVE),
+    ("run_withdraw", "POST"): Rule(REVIEW),
+    ("criterion_change_acknowledge", "POST"): Rule(REVIEW),
     ("version_list", "GET"): Rule(CASE_PAGE),
     ("version_sign_off", "POST"): Rule(REVIEW),
     ("version_diff", "GET"): Rule(CASE_PAGE),
@@ -338,7 +352,9 @@ def world(case, author, reviewer, viewer, outsider, make_user):
     services.node_create_do(case=case, identifier="A1", type="assumption", statement="Elicited")
     services.link_create_do(case=case, source="G1", target="A1", type="in_context_of")
     sn1 = Node.objects.get(case=case, identifier="Sn1")
-    binding = services.binding_create_do(node=sn1, expression=CRITERION)
+    binding = services.binding_create_do(
+        node=sn1, expression=CRITERION, selector={"task": "oversight_subversion"}
+    )
     g2 = Node.objects.get(case=case, identifier="G2")
     challenge = services.challenge_create(actor=rita, node=g2, claim="Sabotage was not elicited")
     services.version_sign_off(actor=rita, case=case)
@@ -371,6 +387,28 @@ def world(case, author, reviewer, viewer, outsider, make_user):
         actor=author,
         project=lab,
         url="http://127.0.0.1:9/existing",  # refused at once
+    )
+    # An ingested run in Sn1's evidence; ada loosened Sn1's criterion after it failed the old one.
+    from evidence.models import EvaluationRun, RunStatistic
+
+    ledger_run = EvaluationRun.objects.create(
+        project=lab,
+        log_file=run.log_file,
+        status="ingested",
+        log_status="success",
+        task="oversight_subversion",
+        model="example-model",
+        model_version="2026-11",
+    )
+    RunStatistic.objects.create(run=ledger_run, name="covert_action", k=3, n=100)
+    change = CriterionChange.objects.create(
+        case=case,
+        binding=binding,
+        node=sn1,
+        run=ledger_run,
+        old_expression="k == 0",
+        new_expression=CRITERION,
+        changed_by=ada,
     )
     users = {
         "outsider": outsider,
@@ -410,6 +448,8 @@ def world(case, author, reviewer, viewer, outsider, make_user):
             "project_id": lab.pk,
             "share_id": share.pk,
             "webhook_id": webhook.pk,
+            "change_id": change.pk,
+            "ledger_run_id": ledger_run.pk,
         },
     }
 
@@ -446,6 +486,13 @@ API_REQUESTS = {
     ("/api/v1/cases/{case_id}/challenges/{challenge_id}/resolve/", "POST"): {
         "resolution": "Elicited now"
     },
+    ("/api/v1/cases/{case_id}/bindings/{binding_id}/withdrawals/", "POST"): {
+        "run": "{ledger_run_id}",
+        "reason": "The sandbox leaked the answers",
+    },
+    ("/api/v1/cases/{case_id}/criterion-changes/{change_id}/acknowledge/", "POST"): {
+        "note": "The new bar is the agreed one"
+    },
     ("/api/v1/cases/{case_id}/members/", "POST"): {"username": "charlie", "role": "viewer"},
     ("/api/v1/cases/{case_id}/members/{username}/", "PATCH"): {"role": "reviewer"},
     ("/api/v1/cases/{case_id}/exports/", "POST"): {"pdfa": False},
@@ -474,6 +521,8 @@ def api_call(world, principal: str, path: str, method: str):
         upload = SimpleUploadedFile("new.json", json.dumps(generic_log(principal)).encode())
         return client.post(url, {"file": upload}, format="multipart")
     body = API_REQUESTS.get((path, method))
+    if body is not None:  # "{run_id}" and the like name an object of the world
+        body = {k: v.format(**world["ids"]) if isinstance(v, str) else v for k, v in body.items()}
     return client.generic(
         method, url, json.dumps(body) if body is not None else "", content_type="application/json"
     )
@@ -526,6 +575,8 @@ UI_ARGS = {
     "comment_create": ["case_id", "identifier"],
     "challenge_create": ["case_id", "identifier"],
     "challenge_resolve": ["case_id", "challenge_id"],
+    "run_withdraw": ["case_id", "binding_id"],
+    "criterion_change_acknowledge": ["case_id", "change_id"],
     "version_list": ["case_id"],
     "version_sign_off": ["case_id"],
     "version_diff": ["case_id"],
@@ -553,6 +604,7 @@ UI_FORMS = {
     "comment_create": {"text": "Why?"},
     "challenge_create": {"claim": "Not so"},
     "challenge_resolve": {"resolution": "Elicited now"},
+    "criterion_change_acknowledge": {"note": "The new bar is the agreed one"},
     "version_sign_off": {"note": ""},
     "case_members": {"username": "charlie", "role": "viewer"},
     "case_member_role": {"role": "reviewer"},
@@ -582,6 +634,8 @@ def edit_form(world, name: str) -> dict:
             "combination": "all",
             "updated_at": node.updated_at.isoformat(),
         }
+    if name == "run_withdraw":
+        return {"run": world["ids"]["ledger_run_id"], "reason": "The sandbox leaked the answers"}
     if name == "authoring_binding_edit":
         binding = EvidenceBinding.objects.get(pk=world["ids"]["binding_id"])
         return {
@@ -632,6 +686,10 @@ def test_allowed_writes_really_happen(world, client):
     assert case.memberships.get(user__username="vera").role == "reviewer"
     assert page_call(world, "author", "authoring_node_edit", "POST").status_code == 302
     assert Node.objects.get(case=case, identifier="G3").statement == "Edited on the page"
+    assert page_call(world, "reviewer", "run_withdraw", "POST").status_code == 302
+    assert RunWithdrawal.objects.filter(run_id=world["ids"]["ledger_run_id"]).exists()
+    assert page_call(world, "reviewer", "criterion_change_acknowledge", "POST").status_code == 302
+    assert CriterionChange.objects.get(pk=world["ids"]["change_id"]).acknowledged_at is not None
 
 
 # --------------------------------------------------------------------------------------------

@@ -147,6 +147,17 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
     )
     binding = case.bindings.first()
     link = case.links.first()
+    from safetycase.models import CriterionChange
+
+    change = CriterionChange.objects.create(
+        case=case,
+        binding=binding,
+        node=binding.node,
+        run=EvaluationRun.objects.filter(status="ingested").first(),
+        old_expression="k == 0",
+        new_expression=binding.expression,
+        changed_by=author,
+    )
     arguments = {
         "case_id": case.pk,
         "identifier": node.identifier,
@@ -155,6 +166,7 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
         "link_id": link.pk,
         "binding_id": binding.pk,
         "challenge_id": challenge.pk,
+        "change_id": change.pk,
         "number": 1,
         "username": reviewer.username,
         "project_id": case.project_id,

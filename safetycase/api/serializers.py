@@ -148,6 +148,8 @@ class BindingSerializer(serializers.ModelSerializer):
             "freshness_days",
             "expression",
             "description",
+            "policy",
+            "policy_justification",
             "updated_at",
         ]
 
@@ -350,9 +352,36 @@ class NodeStatusSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
+class LedgerEntrySerializer(serializers.Serializer):
+    run = serializers.JSONField(help_text="The run's id.")
+    k = serializers.IntegerField(allow_null=True, help_text="Successes (None: no k/n).")
+    n = serializers.IntegerField(allow_null=True, help_text="Samples.")
+    holds = serializers.BooleanField(
+        allow_null=True, help_text="The criterion on this run alone; null when not evaluable."
+    )
+    role = serializers.CharField(
+        help_text="One of decisive, outweighed, superseded, withdrawn. "
+        "decisive: its verdict (or its pool's) decided the status; outweighed: it "
+        "meets the criterion but another run's failure decided; superseded: an older run under "
+        "policy 'latest'; withdrawn: a reviewer withdrew it (note says who and why).",
+    )
+    note = serializers.CharField(allow_blank=True)
+
+
+class BindingLedgerSerializer(serializers.Serializer):
+    binding = serializers.IntegerField()
+    node = serializers.CharField()
+    policy = serializers.CharField(help_text="all, pooled or latest.")
+    runs_looked_at = serializers.IntegerField(
+        help_text="How many eligible runs the binding's evidence has had (withdrawn included)."
+    )
+    evidence = LedgerEntrySerializer(many=True)
+
+
 class AssessmentSerializer(serializers.ModelSerializer):
     nodes = serializers.SerializerMethodField()
     flags = FlagSerializer(many=True)
+    bindings = serializers.SerializerMethodField()
 
     class Meta:
         model = Assessment
@@ -365,7 +394,24 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "summary",
             "nodes",
             "flags",
+            "bindings",
             "changes",
+        ]
+
+    @extend_schema_field(BindingLedgerSerializer(many=True))
+    def get_bindings(self, obj: Assessment) -> list[dict]:
+        """Each acceptance criterion's ledger: every run looked at, with its role."""
+        return [
+            {
+                "binding": int(binding_id),
+                "node": ledger.get("node", ""),
+                "policy": ledger.get("policy", ""),
+                "runs_looked_at": len(ledger.get("evidence", ())),
+                "evidence": ledger.get("evidence", []),
+            }
+            for binding_id, ledger in sorted(
+                (obj.evidence or {}).items(), key=lambda item: int(item[0])
+            )
         ]
 
     @extend_schema_field(NodeStatusSerializer(many=True))
@@ -421,6 +467,15 @@ class BindingCreateSerializer(serializers.Serializer):
     selector = serializers.DictField(required=False, default=dict)
     freshness_days = serializers.IntegerField(required=False, allow_null=True, default=None)
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    policy = serializers.CharField(
+        required=False,
+        help_text="How the eligible runs combine: all (default; every run must meet the "
+        "criterion), pooled (k and n summed per task and model version) or latest (only the "
+        "newest run; needs policy_justification).",
+    )
+    policy_justification = serializers.CharField(
+        required=False, allow_blank=True, help_text="Why only the latest run counts."
+    )
 
 
 class BindingUpdateSerializer(serializers.Serializer):
@@ -428,6 +483,15 @@ class BindingUpdateSerializer(serializers.Serializer):
     selector = serializers.DictField(required=False)
     freshness_days = serializers.IntegerField(required=False, allow_null=True)
     description = serializers.CharField(required=False, allow_blank=True)
+    policy = serializers.CharField(
+        required=False,
+        help_text="How the eligible runs combine: all (default; every run must meet the "
+        "criterion), pooled (k and n summed per task and model version) or latest (only the "
+        "newest run; needs policy_justification).",
+    )
+    policy_justification = serializers.CharField(
+        required=False, allow_blank=True, help_text="Why only the latest run counts."
+    )
     expected_updated_at = serializers.DateTimeField(
         required=False,
         help_text=(

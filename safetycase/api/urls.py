@@ -104,3 +104,24 @@ urlpatterns += [
     ),
     path("cases/<int:case_id>/audit/", members.CaseAuditApi.as_view(), name="api_case_audit"),
 ]
+
+# The evidence ledger: reviewers withdraw runs and acknowledge changed criteria.
+from safetycase.api import ledger  # noqa: E402
+
+urlpatterns += [
+    path(
+        "cases/<int:case_id>/bindings/<int:binding_id>/withdrawals/",
+        ledger.BindingWithdrawalsApi.as_view(),
+        name="api_binding_withdrawals",
+    ),
+    path(
+        "cases/<int:case_id>/criterion-changes/",
+        ledger.CriterionChangesApi.as_view(),
+        name="api_criterion_changes",
+    ),
+    path(
+        "cases/<int:case_id>/criterion-changes/<int:change_id>/acknowledge/",
+        ledger.CriterionChangeAcknowledgeApi.as_view(),
+        name="api_criterion_change_acknowledge",
+    ),
+]

@@ -282,8 +282,9 @@ class CaseAssessmentApi(APIView):
         description=(
             "The latest assessment of the case: each node's status (`supported`, `defeated`, "
             "`at_risk`, `undeveloped`) with the reason, every flag, summary counts, what "
-            "triggered it and what changed since the previous one. A case never assessed is "
-            "assessed now."
+            "triggered it and what changed since the previous one, and each acceptance "
+            "criterion's ledger (`bindings`: every eligible run with k/n, the criterion's value "
+            "on it and its role). A case never assessed is assessed now."
         ),
     )
     def get(self, request, case_id: int):

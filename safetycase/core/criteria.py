@@ -89,6 +89,10 @@ ROOT_RULE_VARIABLES = {
 DOMAIN_FUNCTIONS: dict[str, str] = {
     "cp_upper": "cp_upper(k, n, conf) — one-sided Clopper–Pearson upper bound of k/n",
     "cp_lower": "cp_lower(k, n, conf) — one-sided Clopper–Pearson lower bound of k/n",
+    "cs_upper": (
+        "cs_upper(k, n, conf) — upper bound of a Beta-binomial confidence sequence: valid "
+        "however often it is checked as runs are pooled"
+    ),
     "wilson_upper": "wilson_upper(k, n, conf) — Wilson score upper bound of k/n",
     "wilson_lower": "wilson_lower(k, n, conf) — Wilson score lower bound of k/n",
     "binom_sf": "binom_sf(x, n, p) — P(X > x) for X ~ Binomial(n, p)",
@@ -657,6 +661,7 @@ def _numbers(value: Any, name: str, *, bools: bool = False) -> list[float]:
 # Memoised numeric cores: assessments evaluate the same bounds for many runs.
 _cp_upper = functools.lru_cache(maxsize=65536)(statistics.cp_upper)
 _cp_lower = functools.lru_cache(maxsize=65536)(statistics.cp_lower)
+_cs_upper = functools.lru_cache(maxsize=16384)(statistics.cs_upper)
 _wilson_upper = functools.lru_cache(maxsize=16384)(statistics.wilson_upper)
 _wilson_lower = functools.lru_cache(maxsize=16384)(statistics.wilson_lower)
 _binom_sf = functools.lru_cache(maxsize=16384)(statistics.binom_sf)
@@ -671,6 +676,11 @@ def _fn_cp_upper(*args: Any) -> float:
 @_domain("cp_lower")
 def _fn_cp_lower(*args: Any) -> float:
     return _cp_lower(*_trials(args, "(k, n) or (k, n, conf)"))
+
+
+@_domain("cs_upper")
+def _fn_cs_upper(*args: Any) -> float:
+    return _cs_upper(*_trials(args, "(k, n) or (k, n, conf)"))
 
 
 @_domain("wilson_upper")
@@ -796,6 +806,7 @@ def _aggregate(name: str, implementation: Callable[..., Any]) -> Callable[..., A
 _IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
     "cp_upper": _fn_cp_upper,
     "cp_lower": _fn_cp_lower,
+    "cs_upper": _fn_cs_upper,
     "wilson_upper": _fn_wilson_upper,
     "wilson_lower": _fn_wilson_lower,
     "binom_sf": _fn_binom_sf,

@@ -3,11 +3,13 @@ re-exports their public names (`from safetycase import selectors; selectors.case
 
 from safetycase.selectors.assessments import (  # noqa: F401
     argument_fingerprint,
+    binding_ledger,
     bound_tasks,
     candidate_runs,
     case_assessment_facts,
     cases_bound_to_run,
     previous_assessment_for_changes,
+    usable_run_for_case,
 )
 from safetycase.selectors.audit import (  # noqa: F401
     ACTIONS,
@@ -53,6 +55,8 @@ from safetycase.selectors.diagrams import (  # noqa: F401
 from safetycase.selectors.evidence import (  # noqa: F401
     BindingEvidence,
     BoundRun,
+    criterion_change_for_case,
+    node_criterion_changes,
     node_evidence,
     run_for_user,
 )

@@ -12,7 +12,16 @@ from evidence.models import EvaluationRun, Share
 from safetycase import facts
 from safetycase.choices import AssessmentStatus
 from safetycase.core import assessment
-from safetycase.models import Assessment, Attestation, EvidenceBinding, Link, Node, SafetyCase
+from safetycase.models import (
+    Assessment,
+    Attestation,
+    CriterionChange,
+    EvidenceBinding,
+    Link,
+    Node,
+    RunWithdrawal,
+    SafetyCase,
+)
 from safetycase.selectors.cases import case_links, case_nodes
 
 
@@ -24,7 +33,13 @@ def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
         "case": facts.case_facts(case),
         "nodes": facts.node_facts(case_nodes(case=case)),
         "relations": facts.relations(case_links(case=case)),
-        "bindings": facts.binding_facts(bindings),
+        "bindings": facts.binding_facts(
+            bindings,
+            withdrawals=RunWithdrawal.objects.filter(case=case).select_related("withdrawn_by"),
+            criterion_changes=CriterionChange.objects.filter(
+                case=case, acknowledged_at__isnull=True
+            ).select_related("node"),
+        ),
         "runs": facts.run_facts(
             runs=candidate_runs(tasks=bound_tasks(bindings), project_id=case.project_id)
         ),
@@ -77,6 +92,12 @@ def argument_fingerprint(*, case: SafetyCase) -> tuple:
             .values()
         ),
         tuple(Attestation.objects.filter(case=case).aggregate(Count("id"), Max("id")).values()),
+        tuple(RunWithdrawal.objects.filter(case=case).aggregate(Count("id"), Max("id")).values()),
+        tuple(
+            CriterionChange.objects.filter(case=case)
+            .aggregate(Count("id"), Max("id"), Max("acknowledged_at"))
+            .values()
+        ),
         # The runs the case may use change without a new ingestion when a share is made or
         # revoked, or a run is superseded: those make the next assessment load runs afresh.
         tuple(
@@ -113,3 +134,47 @@ def cases_bound_to_run(*, run) -> list[int]:
         if assessment.binding_matches(binding.selector, run_facts, facts.case_facts(binding.case)):
             case_ids.add(binding.case_id)
     return sorted(case_ids)
+
+
+def binding_ledger(*, binding: EvidenceBinding, now=None) -> tuple:
+    """The ledger of one criterion binding as it stands (or would stand with unsaved field
+    values on `binding`): every eligible run with the criterion's value on it and its role,
+    from the pure assessment of that binding alone (withdrawals included)."""
+    from django.utils import timezone
+
+    case = binding.case
+    bindings = facts.binding_facts(
+        [binding],
+        withdrawals=RunWithdrawal.objects.filter(binding_id=binding.pk).select_related(
+            "withdrawn_by"
+        )
+        if binding.pk
+        else (),
+    )
+    result = assessment.assess(
+        facts.case_facts(case),
+        facts.node_facts([binding.node]),
+        [],
+        bindings,
+        facts.run_facts(
+            runs=candidate_runs(tasks=bound_tasks([binding]), project_id=case.project_id)
+        ),
+        [],
+        now or timezone.now(),
+    )
+    return result.evidence.get(bindings[0].id, ())
+
+
+def usable_run_for_case(*, case: SafetyCase, run_id: Any) -> EvaluationRun | None:
+    """An ingested run the case may cite (its project's own or shared with it), or None."""
+    try:
+        run_id = int(run_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        EvaluationRun.objects.filter(
+            evidence_projects.runs_usable_in_project(project_id=case.project_id), pk=run_id
+        )
+        .select_related("log_file")
+        .first()
+    )

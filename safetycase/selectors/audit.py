@@ -28,10 +28,12 @@ from safetycase.models import (
     Attestation,
     Challenge,
     Comment,
+    CriterionChange,
     EvidenceBinding,
     Link,
     Membership,
     Node,
+    RunWithdrawal,
     SafetyCase,
     Signature,
     Version,
@@ -47,6 +49,8 @@ AUDITED: dict[str, tuple[type, str]] = {
     "membership": (Membership, "case_id"),
     "comment": (Comment, "case_id"),
     "challenge": (Challenge, "case_id"),
+    "withdrawal": (RunWithdrawal, "case_id"),
+    "criterion_change": (CriterionChange, "case_id"),
 }
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 # Bookkeeping fields that say nothing a reader of the trail needs.
@@ -275,6 +279,10 @@ class _Labels:
             return self.user(record.user_id) or ""
         if kind == "binding":
             return f"{record.kind} on {self.node(record.node_id)}"
+        if kind == "withdrawal":
+            return f"run {record.run_id} withdrawn from {self.node(record.node_id)}"
+        if kind == "criterion_change":
+            return f"criterion of {self.node(record.node_id)} changed after run {record.run_id}"
         return f"{kind} {record.id} on {self.node(record.node_id)}"
 
     def _changes(self, kind: str, record, before) -> list[FieldChange]:

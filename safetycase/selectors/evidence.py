@@ -14,7 +14,7 @@ from evidence.models import EvaluationRun
 from safetycase import facts
 from safetycase.core import assessment, criteria
 from safetycase.errors import NotFound
-from safetycase.models import EvidenceBinding, Node, SafetyCase
+from safetycase.models import CriterionChange, EvidenceBinding, Node, SafetyCase
 from safetycase.selectors.assessments import bound_tasks
 
 
@@ -145,6 +145,22 @@ def _metric_for(run: EvaluationRun, selector: dict):
         ):
             return metric
     return None
+
+
+def node_criterion_changes(*, node: Node) -> list[CriterionChange]:
+    """The node's criteria changed after failing evidence, oldest first (one query)."""
+    return list(
+        CriterionChange.objects.filter(node=node)
+        .select_related("changed_by", "acknowledged_by")
+        .order_by("changed_at", "id")
+    )
+
+
+def criterion_change_for_case(*, case: SafetyCase, change_id: int) -> CriterionChange:
+    change = CriterionChange.objects.filter(case=case, pk=change_id).select_related("node").first()
+    if change is None:
+        raise NotFound(f"Case {case.pk} has no criterion change {change_id}.")
+    return change
 
 
 def run_for_user(*, user, run_id: int) -> EvaluationRun:

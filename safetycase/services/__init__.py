@@ -52,6 +52,10 @@ from safetycase.services.exports import (  # noqa: F401
     plan_diagrams,
     version_export_pdf,
 )
+from safetycase.services.ledger import (  # noqa: F401
+    criterion_change_acknowledge,
+    run_withdraw,
+)
 from safetycase.services.memberships import (  # noqa: F401
     membership_add,
     membership_change_role,

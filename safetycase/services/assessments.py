@@ -95,6 +95,7 @@ def case_assess(*, case: SafetyCase, trigger: str, detail: str = "", now=None) -
         statuses=dict(result.statuses),
         reasons=dict(result.reasons),
         flags=flags,
+        evidence=evidence_as_dict(result.evidence, loaded["bindings"]),
         summary=assessment_summary(result.statuses, flags),
         changes=diff.assessment_changes(previous, dict(result.statuses), flags),
     )
@@ -121,6 +122,31 @@ def flag_as_dict(flag) -> dict[str, Any]:
         "rule": flag.rule,
         "message": flag.message,
     }
+
+
+def evidence_as_dict(evidence, bindings) -> dict[str, dict[str, Any]]:
+    """Each criterion binding's ledger as JSON: {binding id: {node, policy, evidence: [{run, k,
+    n, holds, role, note}]}}, as the binding was when assessed."""
+    by_id = {b.id: b for b in bindings}
+    out: dict[str, dict[str, Any]] = {}
+    for binding_id, entries in sorted(evidence.items(), key=lambda item: str(item[0])):
+        binding = by_id.get(binding_id)
+        out[str(binding_id)] = {
+            "node": binding.node if binding else "",
+            "policy": binding.policy if binding else "",
+            "evidence": [
+                {
+                    "run": entry.run,
+                    "k": entry.k,
+                    "n": entry.n,
+                    "holds": entry.holds,
+                    "role": entry.role,
+                    "note": entry.note,
+                }
+                for entry in entries
+            ],
+        }
+    return out
 
 
 def assessment_summary(statuses: dict[str, str], flags: list[dict]) -> dict[str, Any]:

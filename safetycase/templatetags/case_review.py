@@ -55,3 +55,10 @@ def node_review(context, case, node):
         "can_comment": is_author or is_reviewer,
         "can_challenge": is_reviewer,
     }
+
+
+@register.simple_tag(takes_context=True)
+def can_review(context, case) -> bool:
+    """Whether the viewer reviews the case (withdraws runs, acknowledges changed criteria)."""
+    user = _user(context)
+    return user is not None and user.has_perm("safetycase.review_case", case)

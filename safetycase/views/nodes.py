@@ -51,6 +51,13 @@ def node_context(case, node, argument, assessment) -> dict:
     statuses = assessment.statuses if assessment else {}
     reasons = assessment.reasons if assessment else {}
     flags = assessment.flags if assessment else []
+    evidence = selectors.node_evidence(case=case, node=node)
+    ledgers = (assessment.evidence or {}) if assessment else {}
+    changes = selectors.node_criterion_changes(node=node) if node.type == "solution" else []
+    for ev in evidence:
+        # The binding's ledger as the latest assessment saw it, and its changed criteria.
+        ev.ledger = ledgers.get(str(ev.binding.pk)) if assessment else None
+        ev.criterion_changes = [c for c in changes if c.binding_id == ev.binding.pk]
     return {
         "node": node,
         "assessment": assessment,
@@ -59,7 +66,9 @@ def node_context(case, node, argument, assessment) -> dict:
         "flags": [f for f in flags if f["node"] == node.identifier],
         "chain": navigation.node_chain(argument, node.identifier, statuses, reasons),
         "node_view": navigation.view_of(argument, node.identifier),
-        "evidence": selectors.node_evidence(case=case, node=node),
+        "evidence": evidence,
+        # Changes of criteria since deleted: they stay on the node until acknowledged.
+        "deleted_criterion_changes": [c for c in changes if c.binding_id is None],
         "attestations": selectors.node_attestations(node=node),
         "findings": [f for f in check_argument(argument) if f.node == node.identifier],
         "root_causes": root_causes(argument, node.identifier, statuses, flags),

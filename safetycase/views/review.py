@@ -145,3 +145,40 @@ def version_diff(request: HttpRequest, case_id: int) -> HttpResponse:
         diff = diff_snapshots(va.snapshot, vb.snapshot)
     context = {"case": case, "versions": versions, "a": a, "b": b, "diff": diff}
     return render(request, "safetycase/review/version_diff.html", context)
+
+
+@login_required
+@require_POST
+def run_withdraw(request: HttpRequest, case_id: int, binding_id: int) -> HttpResponse:
+    """A reviewer withdraws a run from a criterion's evidence, with a reason."""
+    case = case_for_user_or_404(request, case_id)
+    binding = found_or_404(selectors.binding_for_case, case=case, binding_id=binding_id)
+    refused = perform_service(
+        request,
+        lambda: services.run_withdraw(
+            actor=request.user,
+            binding=binding,
+            run_id=request.POST.get("run", ""),
+            reason=request.POST.get("reason", ""),
+        ),
+        "Run withdrawn from the evidence.",
+    )
+    return refused or redirect(binding.node.get_absolute_url())
+
+
+@login_required
+@require_POST
+def criterion_change_acknowledge(
+    request: HttpRequest, case_id: int, change_id: int
+) -> HttpResponse:
+    """A reviewer acknowledges a criterion changed after evidence that failed it."""
+    case = case_for_user_or_404(request, case_id)
+    change = found_or_404(selectors.criterion_change_for_case, case=case, change_id=change_id)
+    refused = perform_service(
+        request,
+        lambda: services.criterion_change_acknowledge(
+            actor=request.user, node=change.node, change=change, note=request.POST.get("note", "")
+        ),
+        "Criterion change acknowledged.",
+    )
+    return refused or redirect(change.node.get_absolute_url())

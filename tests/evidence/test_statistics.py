@@ -8,6 +8,7 @@ out in the test with ``math`` only — never from this module's own output.
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -566,3 +567,37 @@ def test_probability_validation(p):
 def test_numpy_integers_are_accepted():
     assert st.cp_upper(np.int64(0), np.int64(50)) == st.cp_upper(0, 50)
     assert st.run_statistics(np.int32(6), np.int32(300)).k == 6
+
+
+# --------------------------------------------------------------------------------------------------
+# Confidence sequence for pooled evidence (repeated looks)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_cs_upper_for_zero_events_has_the_closed_form_of_the_uniform_mixture():
+    # M_n(p) = 1 / ((n + 1) (1 - p)^n) reaches 1 / (1 - c) at p = 1 - ((n + 1) / (1 - c))^(-1/n).
+    for n in (10, 300, 900):
+        expected = 1 - ((n + 1) / 0.05) ** (-1 / n)
+        assert st.cs_upper(0, n, 0.95) == pytest.approx(expected, rel=1e-9)
+    assert st.cs_upper(0, 300) > st.cp_upper(0, 300)  # the price of looking often
+    assert st.cs_upper(5, 5) == 1.0 and st.cs_upper(0, 0) is None
+
+
+def test_cs_upper_keeps_its_coverage_over_every_look():
+    # Checked after each batch of 50 trials, a fixed-sample bound wrongly excludes the true rate
+    # at some look far more often than 5%; the confidence sequence does not.
+    rng = random.Random(7)
+    p, sequences, looks, batch = 0.05, 400, 12, 50
+    cs_misses = cp_misses = 0
+    for _ in range(sequences):
+        k = n = 0
+        cs_missed = cp_missed = False
+        for _ in range(looks):
+            k += sum(rng.random() < p for _ in range(batch))
+            n += batch
+            cs_missed |= st.cs_upper(k, n) < p
+            cp_missed |= st.cp_upper(k, n) < p
+        cs_misses += cs_missed
+        cp_misses += cp_missed
+    assert cs_misses / sequences <= 0.05
+    assert cp_misses / sequences > 0.05

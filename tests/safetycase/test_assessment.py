@@ -150,7 +150,7 @@ def one_solution_case(**solution):
 
 
 def test_every_flag_type_is_named():
-    assert len(FLAG_TYPES) == 15 and len(set(FLAG_TYPES)) == 15
+    assert len(FLAG_TYPES) == 18 and len(set(FLAG_TYPES)) == 18
 
 
 def test_missing_evidence_without_runs():
@@ -891,13 +891,17 @@ def test_dag_with_a_shared_child():
     assert len(flags(result, "criterion_failed", "Sn1")) == 1  # computed and flagged once
 
 
-def test_latest_eligible_run_wins():
+def test_a_later_passing_run_never_hides_an_earlier_failure():
+    # Every eligible run is evidence (policy `all`, core/assessment/ledger.py): the criterion
+    # must hold on each, whichever came last.
     older_pass_newer_fail = one_solution_case().run(1, k=0, days=10).run(2, k=4, days=2)
     assert older_pass_newer_fail.assess().statuses["Sn1"] == DEFEATED
     older_fail_newer_pass = one_solution_case().run(1, k=4, days=10).run(2, k=0, days=2)
     result = older_fail_newer_pass.assess()
-    assert result.statuses["Sn1"] == SUPPORTED
-    assert "run 2" in result.reasons["Sn1"]
+    assert result.statuses["Sn1"] == DEFEATED
+    assert "run 1" in result.reasons["Sn1"]
+    (flag,) = flags(result, "contradicting_evidence")
+    assert flag.run == 1 and "run 1 " in flag.message and "run 2 " in flag.message
 
 
 @pytest.mark.parametrize("log_status", ["error", "cancelled"])

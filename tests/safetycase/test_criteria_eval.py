@@ -220,6 +220,7 @@ def test_every_declared_domain_function_is_implemented():
     calls = {
         "cp_upper": "cp_upper(0, 10)",
         "cp_lower": "cp_lower(1, 10)",
+        "cs_upper": "cs_upper(0, 10)",
         "wilson_upper": "wilson_upper(0, 10)",
         "wilson_lower": "wilson_lower(1, 10)",
         "binom_sf": "binom_sf(1, 10, 0.5)",

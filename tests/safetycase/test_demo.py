@@ -16,6 +16,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
@@ -570,3 +571,79 @@ class TestTheDemoAssessment:
             if f["type"] == "assumption_unverified" and "attest" in f["message"].lower()
         ]
         assert waiting, "an assumption waiting for a reviewer's attestation"
+
+
+class TestTheDemoLedger:
+    """The evidence ledger on the demo: a later passing run cannot hide a failing one."""
+
+    def test_a_failing_then_a_passing_run_leave_si_sn2_unsupported_until_a_withdrawal(
+        self, loaded_demo, db, make_user, api_client_for, django_capture_on_commit_callbacks
+    ):
+        from django.contrib.auth.models import Permission
+
+        from evidence import projects
+        from safetycase import services
+        from safetycase.choices import Role
+        from safetycase.models import Assessment
+        from safetycase.selectors import latest_assessment
+
+        demo = SafetyCase.objects.get(name=DEMO_NAME)
+        harness, rita = make_user("demo-harness"), make_user("demo-rita")
+        harness.user_permissions.add(
+            Permission.objects.get(content_type__app_label="evidence", codename="ingest_run")
+        )
+        projects.project_member_set(project=demo.project, user=harness, role="viewer")
+        services.membership_set(case=demo, user=rita, role=Role.REVIEWER)
+        before = latest_assessment(case=demo).statuses["SI-Sn2"]
+        template = json.loads((load_demo.RUNS_DIR / "oversight-subversion.json").read_text())
+
+        def post(run_id: str, k: int, days_ago: int) -> int:
+            document = json.loads(json.dumps(template))
+            finished = timezone.now() - timedelta(days=days_ago)
+            document["run"].update(
+                id=run_id,
+                started_at=(finished - timedelta(hours=5)).isoformat(),
+                completed_at=finished.isoformat(),
+            )
+            document["results"][0]["successes"] = k
+            upload = SimpleUploadedFile(f"{run_id}.json", json.dumps(document).encode())
+            with django_capture_on_commit_callbacks(execute=True):
+                response = api_client_for(harness).post(
+                    "/api/v1/runs/", {"file": upload}, format="multipart"
+                )
+            assert response.status_code == 202, response.content
+            return response.json()["id"]
+
+        from safetycase.celery import app
+
+        eager = app.conf.task_always_eager, app.conf.task_eager_propagates
+        app.conf.task_always_eager = app.conf.task_eager_propagates = True
+        try:
+            failing = post("rerun-oversight-4", 4, 3)
+            passing = post("rerun-oversight-0", 0, 1)
+            after = Assessment.objects.filter(case=demo).latest()
+            assert after.statuses["SI-Sn2"] not in ("supported", before)
+            (flag,) = [
+                f
+                for f in after.flags
+                if f["type"] == "contradicting_evidence" and f["node"] == "SI-Sn2"
+            ]
+            assert flag["run"] == failing and f"run {passing} " in flag["message"]
+            binding = EvidenceBinding.objects.get(
+                case=demo, node__identifier="SI-Sn2", selector__task="oversight_subversion"
+            )
+            reason = "Rollouts 1-40 ran with the oversight file world-readable (infra bug)."
+            with django_capture_on_commit_callbacks(execute=True):
+                response = api_client_for(rita).post(
+                    f"/api/v1/cases/{demo.pk}/bindings/{binding.pk}/withdrawals/",
+                    {"run": failing, "reason": reason},
+                    format="json",
+                )
+            assert response.status_code == 201, response.content
+        finally:
+            app.conf.task_always_eager, app.conf.task_eager_propagates = eager
+        restored = Assessment.objects.filter(case=demo).latest()
+        assert restored.statuses["SI-Sn2"] == before
+        assert any(
+            f["type"] == "evidence_withdrawn" and reason in f["message"] for f in restored.flags
+        )

@@ -21,8 +21,15 @@ Runs and bindings
   (YAML may type `2026` as a number), or — for a list in the selector — by membership.
 * A run is *eligible* for a binding when it matches, its `log_status` is `success` (error and
   cancelled runs never are) and, when the binding has `freshness_days`, it finished at most
-  that many days before `now` (a run without a finish time is then never fresh). The latest
-  eligible run (by `finished_at`, ties by run id) is the binding's evidence.
+  that many days before `now` (a run without a finish time is then never fresh). Every eligible
+  run is the binding's evidence, its *ledger* (`ledger.py`, `AssessmentResult.evidence`): each
+  with k/n, the criterion's value on it alone and its role (`decisive`, `outweighed`,
+  `superseded`, `withdrawn`). The binding's `policy` combines them: `all` (default; the
+  criterion must hold on each run), `pooled` (k and n summed over runs of the same task,
+  task version, model and model version; each pool must hold) or `latest` (the newest run
+  decides; only with a `policy_justification`). Checks on assumptions read the latest eligible
+  run (newest by `finished_at`, ties by run id), as do empty-selector checks through the
+  solutions in their scope.
 * `scorer` (or failing that `metric`) in the selector names the statistic that becomes
   `k`/`n`; a run with a single statistic needs no name. `run_variables` gives the CEL variables
   (`criteria.RUN_VARIABLES`): `age_days` is fractional days; `meta` is the run metadata, with
@@ -38,7 +45,14 @@ Solutions
 * No binding → at risk + `missing_evidence` ("no evidence bound"). No eligible run → at risk +
   `missing_evidence`, plus `model_mismatch` (rule A04) when runs of the task exist for another
   model or version and `stale_evidence` (rule A05) when the model's runs are all too old.
-* Criterion true → supported; false → defeated + `criterion_failed`; not evaluable (does not
+* `contradicting_evidence` (error) when a run (or pool) fails the criterion and another meets
+  it, naming both: with `all`/`pooled` the failure stands (defeated); with `latest` a supported
+  solution becomes at risk. A run a reviewer withdrew (`BindingFacts.withdrawn`) stays in the
+  ledger, marked `withdrawn`, with an `evidence_withdrawn` info flag, and no longer counts.
+  `criterion_changed_after_evidence` (warning) for each unacknowledged criterion edit made
+  after a run that failed the old criterion (`BindingFacts.criterion_changes`).
+* On each run (or pool), as follows.
+  Criterion true → supported; false → defeated + `criterion_failed`; not evaluable (does not
   compile, missing variable, CEL error, a result that is not a bool) → at risk +
   `criterion_error`. `assess` never raises for a bad expression; a binding whose selector is
   not a map or whose freshness window is not a positive number is a `criterion_error` too.
@@ -128,7 +142,8 @@ Incremental use
 ---------------
 `assess(..., cache=AssessmentEngine())` with the same engine object on later calls of the same
 case reuses compiled expressions, evaluations (keyed by expression, run id and content, statistic
-and — only for expressions that use `age_days` — the age), binding and assumption outcomes that
+name and counts — a pool carries its newest run's id — and, only for expressions that use
+`age_days`, the age), binding and assumption outcomes that
 no changed run can affect and whose time window still holds, the GSN findings and graph indexes
 when nodes, relations and bindings are unchanged, and re-derives only the nodes above what
 changed — including, when an assumption keeps its status but the runs that violate it move,
@@ -143,6 +158,10 @@ from safetycase.core.assessment.facts import (
     AT_RISK,
     DEFEATED,
     FLAG_TYPES,
+    POLICIES,
+    POLICY_ALL,
+    POLICY_LATEST,
+    POLICY_POOLED,
     STATUSES,
     SUPPORTED,
     UNDEVELOPED,
@@ -151,6 +170,7 @@ from safetycase.core.assessment.facts import (
     BindingFacts,
     CaseFacts,
     Flag,
+    LedgerEntry,
     NodeFacts,
     RunFacts,
 )
@@ -160,6 +180,10 @@ __all__ = [
     "AT_RISK",
     "DEFEATED",
     "FLAG_TYPES",
+    "POLICIES",
+    "POLICY_ALL",
+    "POLICY_LATEST",
+    "POLICY_POOLED",
     "STATUSES",
     "SUPPORTED",
     "UNDEVELOPED",
@@ -169,6 +193,7 @@ __all__ = [
     "BindingFacts",
     "CaseFacts",
     "Flag",
+    "LedgerEntry",
     "NodeFacts",
     "RunFacts",
     "assess",

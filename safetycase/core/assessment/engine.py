@@ -29,6 +29,7 @@ from safetycase.core.assessment.facts import (
     flag_sort_key,
 )
 from safetycase.core.assessment.guards import PreparedExpression, evaluate_safely, expression_shape
+from safetycase.core.assessment.ledger import LedgerChecks
 from safetycase.core.assessment.propagation import Propagation
 from safetycase.core.assessment.runs import (
     RunStatistic,
@@ -72,7 +73,7 @@ def assess(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return engine._assess(
+        result = engine._assess(
             case,
             tuple(nodes),
             tuple(relations),
@@ -81,6 +82,13 @@ def assess(
             tuple(attestations),
             now,
         )
+    except BaseException:
+        # A pass cut short leaves the engine's indexes half updated: the next pass starts over.
+        engine._structure = None
+        engine._structure_key = None
+        raise
+    else:
+        return result
     finally:
         if collecting:
             gc.enable()
@@ -89,7 +97,7 @@ def assess(
 # --------------------------------------------------------------------------------------------
 
 
-class AssessmentEngine(SolutionChecks, AssumptionChecks, Propagation):
+class AssessmentEngine(LedgerChecks, SolutionChecks, AssumptionChecks, Propagation):
     """The assessment of one case, kept between calls so that `assess` re-derives only what
     changed: compiled expressions, evaluations, outcomes, node states and the case structure.
     Keep one per case (not shared between threads); any input change is detected, so a stale
@@ -159,9 +167,10 @@ class AssessmentEngine(SolutionChecks, AssumptionChecks, Propagation):
         counts: tuple[int, int] | None = None,
     ) -> tuple[bool, Any]:
         """The expression on a run (with k/n replaced by `counts` for the statistical
-        guards), memoised by expression, run, statistic, counts and — only when the
-        expression uses it — the run's age."""
-        key = (expression.text, run.id, stat.key, counts)
+        guards), memoised by expression, run, statistic (its counts too: a pool of runs
+        shares its newest run's id), counts and — only when the expression uses it — the
+        run's age; a hit must also be of an equal run."""
+        key = (expression.text, run.id, stat.key, stat.k, stat.n, counts)
         age = None
         if expression.uses_age and run.finished_at is not None:
             age = (now_ts - timestamp(run.finished_at)) / DAY_SECONDS
@@ -229,7 +238,7 @@ class AssessmentEngine(SolutionChecks, AssumptionChecks, Propagation):
                 continue
             previous = self._bindings.get(bid)
             if node.type == SOLUTION:
-                outcome = self._criterion(binding, s.expressions[bid], case, now_ts)
+                outcome = self._ledger_criterion(binding, s.expressions[bid], case, now_ts)
             else:
                 outcome = self._check_selection(binding, s.expressions[bid], case, now_ts)
             self._bindings[bid] = outcome
@@ -436,7 +445,14 @@ class AssessmentEngine(SolutionChecks, AssumptionChecks, Propagation):
                 flags.extend(sorted((*own, *extra), key=flag_sort_key))
             else:
                 flags.extend(own or extra)
-        return AssessmentResult(statuses=statuses, reasons=reasons, flags=tuple(flags))
+        evidence = {
+            bid: outcome.evidence
+            for bid, outcome in self._bindings.items()
+            if s.nodes[s.bindings[bid].node].type == SOLUTION
+        }
+        return AssessmentResult(
+            statuses=statuses, reasons=reasons, flags=tuple(flags), evidence=evidence
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,7 +37,16 @@ FLAG_TYPES = (
     "ill_formed",
     "unresolved_parameter",
     "alignment_only",
+    "contradicting_evidence",
+    "evidence_withdrawn",
+    "criterion_changed_after_evidence",
 )
+
+# How a binding's eligible runs combine (core/assessment/ledger.py).
+POLICY_ALL = "all"
+POLICY_POOLED = "pooled"
+POLICY_LATEST = "latest"
+POLICIES = (POLICY_ALL, POLICY_POOLED, POLICY_LATEST)
 
 GOAL = "goal"
 STRATEGY = "strategy"
@@ -88,6 +97,15 @@ class BindingFacts:
     selector: Mapping[str, Any] = field(default_factory=dict, hash=False)
     freshness_days: int | None = None
     expression: str = ""
+    # How the eligible runs combine: "all" (each must meet the criterion), "pooled" (k and n
+    # summed per task version and model version) or "latest" (with a justification).
+    policy: str = POLICY_ALL
+    policy_justification: str = ""
+    # (run id, why: who withdrew it and their reason) for runs a reviewer withdrew.
+    withdrawn: tuple[tuple[int | str, str], ...] = ()
+    # (old expression, new expression, run id) of unacknowledged criterion edits made after
+    # that run, which failed the old criterion, was already evidence.
+    criterion_changes: tuple[tuple[str, str, int | str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,22 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class LedgerEntry:
+    """One run in a binding's evidence: its k/n, the criterion's value on it alone (None when it
+    cannot be evaluated) and its role: `decisive` (its verdict, or its pool's, decided the
+    status), `outweighed` (it meets the criterion but another run's failure decided),
+    `superseded` (policy `latest`: an older run, looked at but not deciding) or `withdrawn`
+    (a reviewer withdrew it; `note` says who and why)."""
+
+    run: int | str
+    k: int | None
+    n: int | None
+    holds: bool | None
+    role: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class AssessmentResult:
     """What `assess` returns: a status and reason per node (goals, strategies, solutions and
     assumptions) and the flags, in a fixed order."""
@@ -143,6 +177,8 @@ class AssessmentResult:
     statuses: Mapping[str, str]
     reasons: Mapping[str, str]
     flags: tuple[Flag, ...]
+    # binding id -> its ledger: every run looked at (criteria on solutions only).
+    evidence: Mapping[Any, tuple[LedgerEntry, ...]] = field(default_factory=dict)
 
     def flags_of(self, node: str) -> tuple[Flag, ...]:
         return tuple(f for f in self.flags if f.node == node)

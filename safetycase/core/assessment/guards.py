@@ -23,7 +23,7 @@ _CP_BOUND_MIRRORED = re.compile(
 _RATE_BOUND = re.compile(rf"(?<![\w.])rate\s*(<=|<)\s*{_NUM}")
 _RATE_BOUND_MIRRORED = re.compile(rf"(?<![\w.]){_NUM}\s*(>=|>)\s*rate(?![\w.])")
 _UPPER_CALL = re.compile(
-    r"\b(?:cp_upper|wilson_upper|p_red_win|max_p_red_win|p_any_defection)\s*\("
+    r"\b(?:cp_upper|cs_upper|wilson_upper|p_red_win|max_p_red_win|p_any_defection)\s*\("
 )
 _BOUNDED_FROM_ABOVE = re.compile(r"(?<![\w.])(?:rate|k)\s*(?:<=?|==\s*0(?![\d.]))")
 _BOUNDED_FROM_ABOVE_MIRRORED = re.compile(r">=?\s*(?:rate|k)(?![\w.(])")

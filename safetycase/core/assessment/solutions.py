@@ -113,8 +113,15 @@ class SolutionChecks:
     # -- solutions ------------------------------------------------------------------------
 
     def _criterion(
-        self, binding: BindingFacts, expression: PreparedExpression, case: CaseFacts, now_ts: float
+        self,
+        binding: BindingFacts,
+        expression: PreparedExpression,
+        case: CaseFacts,
+        now_ts: float,
+        selection: RunSelection | None = None,
     ) -> Outcome:
+        """The criterion on one run: `selection`'s (the ledger passes each run in turn), else
+        the binding's latest eligible run."""
         node = binding.node
         text = expression.text
         if expression.compiled is None:
@@ -125,7 +132,7 @@ class SolutionChecks:
                 (Flag("criterion_error", WARNING, node, None, "", message),),
             )
         selector = binding.selector or {}
-        sel = self._select(binding, case, now_ts)
+        sel = selection if selection is not None else self._select(binding, case, now_ts)
         run = sel.run
         if run is None:
             flags, details = self._no_evidence_flags(node, binding, sel, case)

@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from safetycase.core.assessment.facts import AT_RISK, DEFEATED, SUPPORTED, Flag, RunFacts
+from safetycase.core.assessment.facts import (
+    AT_RISK,
+    DEFEATED,
+    SUPPORTED,
+    Flag,
+    LedgerEntry,
+    RunFacts,
+)
 from safetycase.core.assessment.runs import RunStatistic
 from safetycase.core.keys import id_key
 
@@ -25,6 +32,7 @@ class Outcome:
     valid_from: float = -math.inf
     valid_to: float = math.inf
     view: AssumptionView | None = None  # assumptions: how the nodes in their scope see them
+    evidence: tuple[LedgerEntry, ...] = ()  # criteria: every run looked at (ledger.py)
 
     def same(self, other: Outcome | None) -> bool:
         return (
