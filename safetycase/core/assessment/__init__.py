@@ -99,6 +99,12 @@ Goals and strategies
   k children are supported, defeated when fewer than k are not defeated, else at risk. An
   undeveloped child is not supported but can still be developed. An unknown combination is read
   as `all` with an `ill_formed` error (rule `combination`).
+* Refuting evidence (GSN dialectic, `refutation.py`): a solution whose `attributes.refutes`
+  names a goal above it observes the hazard that goal rules out. When the solution is defeated
+  (a criterion failed), that goal and every goal and strategy on a supported_by path between
+  them are defeated whatever their combination rule, and the reason names the solution and its
+  run ("SI-G0 is defeated: SI-Sn2 is evidence that refutes SI-G0, and run 14 (k/n = 15/300)
+  does not meet the criterion ..."). Above the refuted goal the ordinary rules apply.
 * Assumptions in scope — in the context of the node or of any `supported_by` ancestor — then
   apply as the node sees them (above): a violated one makes the node defeated (the reason
   names the runs below it when they are what violates it, "G2 is defeated: assumption A06 in

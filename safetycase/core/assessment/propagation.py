@@ -97,6 +97,21 @@ class Propagation:
             lacking = [f"{c} is {status_word(st)}" for c, st in statuses if st != SUPPORTED]
             reason = f"{i} is at risk: {rule}, but {joined(lacking)}."
 
+        refuters = [
+            r for r in s.refuted_by.get(i, ()) if r in states and states[r].status == DEFEATED
+        ]
+        if refuters:
+            # Observed counterexamples defeat the claim whatever the combination rule.
+            status = DEFEATED
+            first = refuters[0]
+            target = s.nodes[first].attributes["refutes"]
+            observed = states[first].reason.split(" is defeated: ", 1)[-1].rstrip(".")
+            reason = (
+                f"{i} is defeated: {listing(refuters)} {is_or_are(refuters)} evidence that "
+                f"refutes {target}, and {observed}; an observed counterexample cannot be "
+                "outweighed by other branches."
+            )
+
         flags: list[Flag] = []
         # Assumptions in scope, as seen from here: an empty-selector check's verdict on a run
         # concerns only the nodes above that run (see AssumptionView).
@@ -110,7 +125,7 @@ class Propagation:
             seen = {a: assumptions[a].view.status_for(i) for a in bad}
             violated = [a for a in bad if seen[a] == DEFEATED]
             shaky = [a for a in bad if seen[a] == AT_RISK]
-            if violated:
+            if violated and not refuters:
                 status = DEFEATED
                 reason = (
                     f"{i} is defeated: {noun('assumption', violated)} {listing(violated)} in its "
