@@ -52,6 +52,16 @@ Solutions
   `max_p_red_win` or `p_any_defection`, or bounds `rate` or `k` from above). Such estimates
   underestimate (science §6.3–§6.4) and cannot satisfy an upper bound on their own: a supported
   solution becomes at risk.
+* Soundness (`soundness.py`), on criteria checked on k/n: `point_estimate` (warning) when the
+  criterion compares the rate (`rate`, k/n arithmetic) with a threshold without a bound or test
+  — the message gives the one-sided 95% bound (`cp_upper` for an upper claim, `cp_lower` for a
+  lower one) and its value, and a criterion met only by the point estimate is at risk;
+  `insufficient_samples` (A06) for lower-bound claims too (n needed for `cp_lower(n, n) >= t`);
+  a criterion that fails on the most favourable outcome (no event for an upper claim, all
+  successes for a lower one) and would hold with enough such samples is at risk with
+  `insufficient_samples` naming the n needed, not defeated; `underpowered` (warning, at risk)
+  when `binom_sf(k - 1, n, p0) >= alpha` passes but the test's power to detect the node's
+  `attributes.detectable_rate` (default twice p0, at most halfway to 1) is below 0.8.
 * `run_errors` (warning) when the evidence run has errored samples. Errored samples are left out
   of `k`/`n`, so the criterion is re-evaluated as if they had been trials that went either way
   (`k + e` of `n + e`, and `k` of `n + e`); when it does not hold in both, the errors exceed what

@@ -39,6 +39,7 @@ from safetycase.core.assessment.runs import (
     with_counts,
 )
 from safetycase.core.assessment.solutions import SolutionChecks
+from safetycase.core.assessment.soundness import SoundnessChecks
 from safetycase.core.assessment.state import (
     CheckResults,
     NodeState,
@@ -89,7 +90,7 @@ def assess(
 # --------------------------------------------------------------------------------------------
 
 
-class AssessmentEngine(SolutionChecks, AssumptionChecks, Propagation):
+class AssessmentEngine(SolutionChecks, SoundnessChecks, AssumptionChecks, Propagation):
     """The assessment of one case, kept between calls so that `assess` re-derives only what
     changed: compiled expressions, evaluations, outcomes, node states and the case structure.
     Keep one per case (not shared between threads); any input change is detected, so a stale

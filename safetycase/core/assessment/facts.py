@@ -37,6 +37,8 @@ FLAG_TYPES = (
     "ill_formed",
     "unresolved_parameter",
     "alignment_only",
+    "point_estimate",
+    "underpowered",
 )
 
 GOAL = "goal"

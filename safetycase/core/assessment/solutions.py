@@ -192,6 +192,10 @@ class SolutionChecks:
             flag = self._sample_size_flag(node, expression, run, stat, now_ts, value)
             if flag is not None:
                 flags.append(flag)
+            # point_estimate, underpowered, too few samples for the best outcome (soundness.py)
+            status, reason = self._soundness(
+                node, expression, run, stat, now_ts, value, status, reason, flags
+            )
         # biased_estimator
         meta = run.metadata or {}
         estimator = meta.get("estimator")
