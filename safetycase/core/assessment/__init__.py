@@ -73,7 +73,10 @@ Assumptions
 * Every binding on an assumption is a check. A check with a selector is evaluated on the latest
   eligible run it selects; a check with an empty selector on every evidence run of the solutions
   in the assumption's scope (below the nodes it is in the context of), with each solution
-  binding's scorer choice.
+  binding's scorer choice and, as the CEL variable `claim`, the `rate_bound` and `confidence`
+  the binding's criterion states when it bounds the rate from above (`{}` otherwise; a run that
+  is evidence for two different bounds is checked once per bound). A06 checks each run against
+  its own criterion's bound this way.
 * A check false on any run → violated (defeated) + `assumption_violated`, even with a valid
   attestation: data that contradicts an assumption outweighs a reviewer's word.
 * Otherwise a valid attestation (created by `now`, not expired) → holds (supported). An expired
@@ -120,6 +123,12 @@ Goals and strategies
   names the runs below it when they are what violates it, "G2 is defeated: assumption A06 in
   its scope is violated by run 282 below it."); an unverified one makes a supported node at
   risk.
+* Joint confidence (`joint.py`): a goal rests on the confidence bounds (`cp_upper`, `cp_lower`,
+  `wilson_*` at their level, `union_upper`) of the criteria below it — all children's for
+  `all`, the k children with the largest Σα for `any` / `at_least: k`, a shared solution once.
+  When 1 − Σα is below `CaseFacts.joint_confidence` (default 0.95) the goal gets
+  `joint_confidence_low` (warning) naming the bounds and `bonferroni(level, m)`, and a
+  supported goal becomes at risk. A level written `bonferroni(c, m)` is read as its value.
 * A statement with an unfilled `{parameter}` gets `unresolved_parameter` (error) and the node,
   if supported, becomes at risk (the claim is not fully stated). Placeholders left in a binding's
   expression or selector are flagged on the binding's node too.
@@ -133,6 +142,10 @@ Goals and strategies
   goal is not defeated counted as supported, and at risk (warning, "not met yet") when more
   support could still satisfy it; `alignment_only`, `undeveloped` and other types make a
   supported node at risk (warning). A rule that cannot be evaluated → `criterion_error`.
+* Factor bounds from evidence: a root factor (`p_capable`, `p_harm`, `p_scheme`) whose goal is
+  supported and rests on confidence bounds cannot state a bound below Σα of those bounds (the
+  chance they do not all hold): `bound_unsupported` (error, rule = the factor id), and a
+  supported top goal becomes at risk.
 * GSN well-formedness (`check_argument`): every finding becomes an `ill_formed` flag with the rule
   code and the finding's severity; apart from cycles it does not change statuses.
 

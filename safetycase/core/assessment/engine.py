@@ -32,6 +32,7 @@ from safetycase.core.assessment.guards import PreparedExpression, evaluate_safel
 from safetycase.core.assessment.propagation import Propagation
 from safetycase.core.assessment.runs import (
     RunStatistic,
+    claim_variable,
     model_matches,
     run_cel_variables,
     run_sort_key,
@@ -158,11 +159,13 @@ class AssessmentEngine(SolutionChecks, SoundnessChecks, AssumptionChecks, Propag
         stat: RunStatistic,
         now_ts: float,
         counts: tuple[int, int] | None = None,
+        claim: tuple[float, float] | None = None,
     ) -> tuple[bool, Any]:
         """The expression on a run (with k/n replaced by `counts` for the statistical
-        guards), memoised by expression, run, statistic, counts and — only when the
-        expression uses it — the run's age."""
-        key = (expression.text, run.id, stat.key, counts)
+        guards, and `claim` — the (rate bound, confidence) of the criterion that made the run
+        evidence — for checks over an assumption's scope), memoised by expression, run,
+        statistic, counts, claim and — only when the expression uses it — the run's age."""
+        key = (expression.text, run.id, stat.key, counts, claim)
         age = None
         if expression.uses_age and run.finished_at is not None:
             age = (now_ts - timestamp(run.finished_at)) / DAY_SECONDS
@@ -172,6 +175,7 @@ class AssessmentEngine(SolutionChecks, SoundnessChecks, AssumptionChecks, Propag
         variables = run_cel_variables(run, stat, now_ts)
         if counts is not None:
             variables = with_counts(variables, *counts)
+        variables["claim"] = claim_variable(claim)
         result = evaluate_safely(expression, variables)
         if len(self._evaluations) >= self._MAX_EVALUATIONS:
             self._evaluations.clear()

@@ -39,6 +39,8 @@ FLAG_TYPES = (
     "alignment_only",
     "point_estimate",
     "underpowered",
+    "joint_confidence_low",
+    "bound_unsupported",
 )
 
 GOAL = "goal"
@@ -68,6 +70,9 @@ FOREVER = math.inf
 class CaseFacts:
     model_name: str = ""
     model_version: str = ""
+    # The confidence at which the case states its claims: a goal whose bounds hold jointly
+    # with less is at risk (joint_confidence_low).
+    joint_confidence: float = 0.95
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from safetycase.core.assessment.facts import (
     flag_sort_key,
 )
 from safetycase.core.assessment.guards import PreparedExpression, placeholders
+from safetycase.core.assessment.joint import rested_bounds
 from safetycase.core.assessment.refutation import refutation_reach
 from safetycase.core.assessment.wording import joined
 from safetycase.core.gsn.model import Argument, Element, Relation
@@ -55,6 +56,10 @@ class CaseStructure:
         self._find_evidenced(type_of)
         self._index_refutations()
         self.static_flags = self._static_flags(nodes, relations, groups)
+        # The confidence bounds each node rests on (joint.py), for joint_confidence_low.
+        self.rested_bounds = rested_bounds(
+            self.order, self.nodes, self.children, self.needed, self.node_bindings
+        )
 
     def _choose_nodes(self, nodes: tuple[NodeFacts, ...]) -> dict[str, list[NodeFacts]]:
         """One node per identifier, chosen deterministically when duplicated (R1 reports it);
