@@ -445,3 +445,16 @@ def test_a_factor_bound_tighter_than_its_evidence_is_unsupported():
     assert "tighter than its branch's evidence supports" in result.reasons["G0"]
     # A bound the evidence can carry is no problem (the root rules decide the rest).
     assert not flags_of(root_case(0.05).assess(), "bound_unsupported", "G0")
+
+
+def test_the_pdf_diagrams_draw_the_refutation_too():
+    # The export document carries `refutes` for each node; the PDF's diagrams are drawn from it.
+    from safetycase import facts
+
+    exported = [facts.export_node(n) for n in Demo().instance.nodes]
+    assert next(n for n in exported if n["identifier"] == "SI-Sn2")["refutes"] == "SI-G0"
+    assert next(n for n in exported if n["identifier"] == "SI-Sn3")["refutes"] == ""
+    argument = facts.argument(nodes=exported, links=[])
+    dot = argument_dot(argument, statuses={"AL-Sn1": "defeated"})
+    (edge,) = [line for line in dot.splitlines() if '"AL-Sn1" -> "AL-G0"' in line]
+    assert "refutes" in edge and "would" not in edge
