@@ -31,6 +31,8 @@ from scipy.stats import beta, binom, binomtest, norm
 __all__ = [
     "RunStatistics",
     "binom_critical_value",
+    "binom_power",
+    "binom_trials_for_power",
     "binom_sf",
     "binom_test_p",
     "bonferroni_confidence",
@@ -51,6 +53,7 @@ __all__ = [
     "milestone_interval",
     "milestone_point_estimate",
     "min_trials_for_bound",
+    "min_trials_for_lower_bound",
     "monitor_fnr_upper",
     "monitor_recall_lower",
     "run_statistics",
@@ -438,6 +441,75 @@ def binom_critical_value(n: int, p0: float, alpha: float = 0.01) -> int | None:
         if float(binom.sf(x - 1, n, p0)) <= a:
             return x
     return None
+
+
+def min_trials_for_lower_bound(p_min: float, confidence: float = DEFAULT_CONFIDENCE) -> int:
+    """Least ``n`` at which ``n`` successes out of ``n`` trials support "rate ≥ p_min" (§4 A06 for
+    lower-bound claims): ``cp_lower(n, n, c) = (1 - c)^(1/n) ≥ p_min``, i.e.
+    ``n = ceil(ln(1 - c) / ln(p_min))`` (at 95%: 90% → 29, 99% → 299). Fewer trials cannot show
+    the bound whatever they observe; ``p_min`` strictly between 0 and 1."""
+    p = _open_probability(p_min, "p_min")
+    c = _confidence(confidence)
+
+    def ok(n: int) -> bool:
+        return _cp_lower(n, n, c) >= p
+
+    n = max(1, math.ceil(math.log1p(-c) / math.log(p)))
+    while n > 1 and ok(n - 1):
+        n -= 1
+    while not ok(n):
+        n += 1
+    return n
+
+
+def binom_power(n: int, p0: float, p1: float, alpha: float = 0.01) -> float:
+    """Power of the one-sided exact binomial test of ``H0: rate = p0`` at level ``alpha`` (reject
+    when ``X ≥ binom_critical_value(n, p0, alpha)``) against a true rate ``p1`` (§6.2): the chance
+    that it finds the effect. 0 when no outcome of ``n`` trials is significant (and for n = 0)."""
+    n = _count(n, "n")
+    p0 = _probability(p0, "p0")
+    p1 = _probability(p1, "p1")
+    a = _open_probability(alpha, "alpha")
+    if n == 0:
+        return 0.0
+    # isf gives the largest x with P(X > x) > alpha ... up to rounding: step to the exact edge.
+    x = int(binom.isf(a, n, p0))
+    while x >= 0 and float(binom.sf(x - 1, n, p0)) <= a:
+        x -= 1
+    while x <= n and float(binom.sf(x, n, p0)) > a:
+        x += 1
+    critical = x + 1  # least count whose P(X >= count) <= alpha
+    if critical > n:
+        return 0.0
+    return float(binom.sf(critical - 1, n, p1))
+
+
+def binom_trials_for_power(
+    p0: float, p1: float, alpha: float = 0.01, power: float = 0.8, limit: int = 1_000_000
+) -> int | None:
+    """Least ``n`` from which on the exact one-sided binomial test (``binom_power``) reaches
+    ``power`` against ``p1 > p0``; power is not monotone in ``n`` (the test is discrete), so the
+    answer is the first ``n`` of a run that stays at or above it for the next 20 trials. None
+    above ``limit`` or when ``p1 <= p0``."""
+    p0 = _probability(p0, "p0")
+    p1 = _probability(p1, "p1")
+    if p1 <= p0:
+        return None
+    lo, hi = 0, 1
+    while binom_power(hi, p0, p1, alpha) < power:
+        lo, hi = hi, hi * 2
+        if hi > limit:
+            return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if binom_power(mid, p0, p1, alpha) >= power:
+            hi = mid
+        else:
+            lo = mid
+    n = hi
+    while any(binom_power(m, p0, p1, alpha) < power for m in range(n + 1, n + 21)):
+        n += 1
+    return n
 
 
 # --------------------------------------------------------------------------------------------------

@@ -63,7 +63,8 @@ def elements(nodes: Iterable[Any]) -> list[Element]:
             statement=_read(n, "statement"),
             undeveloped=_read(n, "undeveloped"),
             module=_read(n, "module") or "",
-            attributes=_read(n, "attributes") or {},
+            attributes=_read(n, "attributes")
+            or ({"refutes": _read(n, "refutes")} if _read(n, "refutes") else {}),
         )
         for n in nodes
     ]
@@ -303,4 +304,6 @@ def export_node(n: Any) -> dict[str, Any]:
         "combination": _read(n, "combination") or "all",
         "catalogue_id": _read(n, "catalogue_id") or "",
         "requires_attestation": bool((_read(n, "attributes") or {}).get("requires_attestation")),
+        # The goal a refuting solution refutes (dialectic): the diagrams draw it as a defeater.
+        "refutes": str((_read(n, "attributes") or {}).get("refutes") or ""),
     }

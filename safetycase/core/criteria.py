@@ -75,6 +75,11 @@ RUN_VARIABLES: dict[str, str] = {
         "`lower`, `upper` at `confidence`) and `expert` (`bits`, `implied_p`, "
         "`frequency_weighted_p`)"
     ),
+    "claim": (
+        "in a check over the runs in an assumption's scope: what the criterion that made the run "
+        "evidence claims — `rate_bound` and `confidence` when it bounds the rate from above "
+        "(`cp_upper(k, n, c) <= t`, `rate <= t`); empty otherwise and in criteria"
+    ),
 }
 
 # The variables of a top goal's root rules (library/root.yaml), with what each holds.
@@ -106,6 +111,15 @@ DOMAIN_FUNCTIONS: dict[str, str] = {
     "p_any_defection": (
         "p_any_defection(q, opportunities) — chance of at least one defection when each "
         "opportunity defects with probability q"
+    ),
+    "bonferroni": (
+        "bonferroni(c, m) — the confidence each of m bounds needs for all m to hold jointly "
+        "with confidence c: 1 − (1 − c)/m"
+    ),
+    "union_upper": (
+        "union_upper(pairs, conf) — upper bound on the chance that any of several tasks "
+        "succeeds, from per-task [k, n] pairs (or {k, n} maps): the sum of their Clopper–Pearson "
+        "upper bounds, each at bonferroni(conf, m), so the sum holds at conf"
     ),
     "product": "product(list) — product of a list of numbers",
     "min": "min(list) — smallest element",
@@ -780,6 +794,39 @@ def _fn_p_any_defection(*args: Any) -> float:
     )
 
 
+@_domain("bonferroni")
+def _fn_bonferroni(*args: Any) -> float:
+    _arity(args, 2, 2, "(c, m)")
+    c = _confidence_arg(args, 0)
+    m = _count_arg(args[1], "m")
+    if m == 0:
+        raise _FunctionError("needs at least one bound (m >= 1)")
+    return statistics.bonferroni_confidence(c, m)
+
+
+@_domain("union_upper")
+def _fn_union_upper(*args: Any) -> float:
+    _arity(args, 1, 2, "(pairs) or (pairs, conf)")
+    if not isinstance(args[0], list | tuple) or not args[0]:
+        raise _FunctionError("needs a non-empty list of [k, n] pairs")
+    pairs = []
+    for item in args[0]:
+        if isinstance(item, Mapping) and "k" in item and "n" in item:
+            k, n = item["k"], item["n"]
+        elif isinstance(item, list | tuple) and len(item) == 2:
+            k, n = item
+        else:
+            raise _FunctionError(f"needs [k, n] pairs or {{k, n}} maps, got {_describe(item)}")
+        k, n = _count_arg(k, "k"), _count_arg(n, "n")
+        if k > n:
+            raise _FunctionError(f"needs k <= n, got k = {k} and n = {n}")
+        pairs.append((k, n))
+    bound = statistics.union_upper(pairs, _confidence_arg(args, 1))
+    if bound is None:
+        raise _FunctionError("has a task without trials (n = 0), so no bound exists")
+    return bound
+
+
 def _values(args: tuple[Any, ...]) -> list[Any]:
     """The elements of a single list argument, or the arguments themselves."""
     if len(args) == 1 and isinstance(args[0], list | tuple):
@@ -815,6 +862,8 @@ _IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
     "p_red_win": _fn_p_red_win,
     "max_p_red_win": _fn_max_p_red_win,
     "p_any_defection": _fn_p_any_defection,
+    "bonferroni": _fn_bonferroni,
+    "union_upper": _fn_union_upper,
     "product": _fn_product,
     "min": _aggregate("min", cel_stdlib.min_),
     "max": _aggregate("max", cel_stdlib.max_),

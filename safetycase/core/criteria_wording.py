@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from safetycase.core.assessment.joint import constant_confidences
+
 __all__ = ["Shape", "Wording", "describe"]
 
 _COMPARISONS = ("<=", ">=", "==", "!=", "<", ">")
@@ -72,6 +74,9 @@ def describe(expression: str, *, kind: str = "criterion") -> Wording:
     """The plain-language sentence for a criterion (`kind="criterion"`: "Met when ...") or a
     check (`kind="check"`: "Holds when ..."), and the rate bound it uses, if any."""
     text = " ".join(str(expression or "").split())
+    if "bonferroni" in text:
+        # A corrected level reads as the number it stands for ("98.75%"), and the chart uses it.
+        text = constant_confidences(text)
     lead = "Holds when" if kind == "check" else "Met when"
     if not text:
         return Wording(f"{lead} nothing: the expression is empty.", None)

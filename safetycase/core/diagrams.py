@@ -187,6 +187,27 @@ def argument_dot(
             **_edge_attrs(relation),
         )
 
+    # Refuting evidence (dialectic): a solution that observes the hazard a goal rules out is
+    # a potential defeater of that goal, drawn as a dotted red edge; once its criterion fails
+    # (the solution is defeated) the edge is solid and says the goal is refuted. The edge does
+    # not shape the layout.
+    for identifier in sorted(drawn):
+        refuted = (elements[identifier].attributes or {}).get("refutes")
+        if not isinstance(refuted, str) or refuted not in drawn:
+            continue
+        defeater = statuses.get(identifier) == "defeated"
+        dot.edge(
+            _dot_string(identifier),
+            _dot_string(refuted),
+            color=CHALLENGE_COLOUR,
+            style="solid" if defeater else "dotted",
+            penwidth="1.5" if defeater else "1",
+            arrowhead="tee",
+            constraint="false",
+            label=f'<<font color="{CHALLENGE_COLOUR}">{"refutes" if defeater else "would refute"}'
+            "</font>>",
+        )
+
     # Context, assumptions and justifications beside the element they are the context of
     # (each once: a contextual element shared by elements on several ranks stays with the
     # first of them).

@@ -229,6 +229,8 @@ def test_every_declared_domain_function_is_implemented():
         "p_red_win": "p_red_win(0.1, 0.5, 0.1, 10)",
         "max_p_red_win": "max_p_red_win(0.5, 0.1)",
         "p_any_defection": "p_any_defection(0.1, 10)",
+        "bonferroni": "bonferroni(0.95, 2)",
+        "union_upper": "union_upper([[0, 10], [1, 10]])",
         "product": "product([1, 2])",
         "min": "min([1, 2])",
         "max": "max([1, 2])",

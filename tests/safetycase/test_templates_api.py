@@ -45,7 +45,10 @@ def test_template_detail_documents_parameters_nodes_assumptions_and_sources(api_
     g2 = next(n for n in data["nodes"] if n["id"] == "G2")
     assert g2["identifier"] == "HI-G2.<k>" and g2["part"] == "per_risk_model"
     sn3 = next(n for n in data["nodes"] if n["id"] == "Sn3")
-    assert sn3["bindings"][0]["expression"] == "cp_upper(k, n, 0.95) < {rm.threshold}"
+    assert (
+        sn3["bindings"][0]["expression"]
+        == "cp_upper(k, n, bonferroni(0.95, {joint_bounds})) < {rm.threshold}"
+    )
     assert data["parts"] == [
         {
             "id": "per_risk_model",
@@ -58,7 +61,9 @@ def test_template_detail_documents_parameters_nodes_assumptions_and_sources(api_
     a07 = next(a for a in data["assumptions"] if a["id"] == "A07")
     assert a07["requires_attestation"] is True and a07["checks"] == []
     a06 = next(a for a in data["assumptions"] if a["id"] == "A06")
-    assert a06["checks"][0]["expression"] == "cp_upper(k, n, 0.95) <= {claimed_rate_bound}"
+    assert a06["checks"][0]["expression"] == (
+        "!has(claim.rate_bound) || cp_upper(k, n, claim.confidence) <= claim.rate_bound"
+    )
     assert {s["key"] for s in data["sources"]} >= {"GOE24", "BAL24"}
     assert data["example"]["risk_models"][0]["proxy_suite"] == "research_sabotage"
 

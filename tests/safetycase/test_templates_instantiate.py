@@ -87,9 +87,9 @@ def test_three_risk_models_give_three_harm_inability_branches(library):
     # Per-item values reach the evidence bindings.
     sn3 = [b for b in instance.bindings if b.node == "HI-Sn3.2"]
     assert sn3[0].selector == {"task": "exfiltration_tasks"}
-    assert sn3[0].expression == "cp_upper(k, n, 0.95) < 0.01"
+    assert sn3[0].expression == "cp_upper(k, n, bonferroni(0.95, 3)) < 0.01"
     assert [b.expression for b in instance.bindings if b.node == "HI-Sn3.1"] == [
-        "cp_upper(k, n, 0.95) < 0.05"  # the field's default
+        "cp_upper(k, n, bonferroni(0.95, 3)) < 0.05"  # the field's default
     ]
     assert_well_formed(library, instance)
 
@@ -217,7 +217,7 @@ def test_catalogue_assumptions_appear_once_and_mark_attestation(library):
     assert instance.node("A07").attributes == {"requires_attestation": True}
     assert instance.node("A06").attributes == {}
     assert [b.expression for b in instance.bindings if b.node == "A06"] == [
-        "cp_upper(k, n, 0.95) <= 0.01"
+        "!has(claim.rate_bound) || cp_upper(k, n, claim.confidence) <= claim.rate_bound"
     ]
     assert [b.expression for b in instance.bindings if b.node == "A04"] == [
         'meta.model_version_hash == "2026-11" || has(meta.successor_justification)'

@@ -66,6 +66,16 @@ Solutions
   label) and the criterion passes: such estimates underestimate (science §6.3–§6.4), so the
   solution is at risk, however the expression is written, unless the node claims a capability
   (attribute `claim: capability`). A failing criterion still defeats.
+* Soundness (`soundness.py`), on criteria checked on k/n: `point_estimate` (warning) when the
+  criterion compares the rate (`rate`, k/n arithmetic) with a threshold without a bound or test
+  — the message gives the one-sided 95% bound (`cp_upper` for an upper claim, `cp_lower` for a
+  lower one) and its value, and a criterion met only by the point estimate is at risk;
+  `insufficient_samples` (A06) for lower-bound claims too (n needed for `cp_lower(n, n) >= t`);
+  a criterion that fails on the most favourable outcome (no event for an upper claim, all
+  successes for a lower one) and would hold with enough such samples is at risk with
+  `insufficient_samples` naming the n needed, not defeated; `underpowered` (warning, at risk)
+  when `binom_sf(k - 1, n, p0) >= alpha` passes but the test's power to detect the node's
+  `attributes.detectable_rate` (default twice p0, at most halfway to 1) is below 0.8.
 * `run_errors` (warning) when the evidence run has errored samples. Errored samples are left out
   of `k`/`n`, so the criterion is re-evaluated as if they had been trials that went either way
   (`k + e` of `n + e`, and `k` of `n + e`); when it does not hold in both, the errors exceed what
@@ -77,7 +87,10 @@ Assumptions
 * Every binding on an assumption is a check. A check with a selector is evaluated on the latest
   eligible run it selects; a check with an empty selector on every evidence run of the solutions
   in the assumption's scope (below the nodes it is in the context of), with each solution
-  binding's scorer choice.
+  binding's scorer choice and, as the CEL variable `claim`, the `rate_bound` and `confidence`
+  the binding's criterion states when it bounds the rate from above (`{}` otherwise; a run that
+  is evidence for two different bounds is checked once per bound). A06 checks each run against
+  its own criterion's bound this way.
 * A check false on any run → violated (defeated) + `assumption_violated`, even with a valid
   attestation: data that contradicts an assumption outweighs a reviewer's word.
 * Otherwise a valid attestation (created by `now`, not expired) → holds (supported). An expired
@@ -113,11 +126,23 @@ Goals and strategies
   k children are supported, defeated when fewer than k are not defeated, else at risk. An
   undeveloped child is not supported but can still be developed. An unknown combination is read
   as `all` with an `ill_formed` error (rule `combination`).
+* Refuting evidence (GSN dialectic, `refutation.py`): a solution whose `attributes.refutes`
+  names a goal above it observes the hazard that goal rules out. When the solution is defeated
+  (a criterion failed), that goal and every goal and strategy on a supported_by path between
+  them are defeated whatever their combination rule, and the reason names the solution and its
+  run ("SI-G0 is defeated: SI-Sn2 is evidence that refutes SI-G0, and run 14 (k/n = 15/300)
+  does not meet the criterion ..."). Above the refuted goal the ordinary rules apply.
 * Assumptions in scope — in the context of the node or of any `supported_by` ancestor — then
   apply as the node sees them (above): a violated one makes the node defeated (the reason
   names the runs below it when they are what violates it, "G2 is defeated: assumption A06 in
   its scope is violated by run 282 below it."); an unverified one makes a supported node at
   risk.
+* Joint confidence (`joint.py`): a goal rests on the confidence bounds (`cp_upper`, `cp_lower`,
+  `wilson_*` at their level, `union_upper`) of the criteria below it — all children's for
+  `all`, the k children with the largest Σα for `any` / `at_least: k`, a shared solution once.
+  When 1 − Σα is below `CaseFacts.joint_confidence` (default 0.95) the goal gets
+  `joint_confidence_low` (warning) naming the bounds and `bonferroni(level, m)`, and a
+  supported goal becomes at risk. A level written `bonferroni(c, m)` is read as its value.
 * A statement with an unfilled `{parameter}` gets `unresolved_parameter` (error) and the node,
   if supported, becomes at risk (the claim is not fully stated). Placeholders left in a binding's
   expression or selector are flagged on the binding's node too.
@@ -131,6 +156,10 @@ Goals and strategies
   goal is not defeated counted as supported, and at risk (warning, "not met yet") when more
   support could still satisfy it; `alignment_only`, `undeveloped` and other types make a
   supported node at risk (warning). A rule that cannot be evaluated → `criterion_error`.
+* Factor bounds from evidence: a root factor (`p_capable`, `p_harm`, `p_scheme`) whose goal is
+  supported and rests on confidence bounds cannot state a bound below Σα of those bounds (the
+  chance they do not all hold): `bound_unsupported` (error, rule = the factor id), and a
+  supported top goal becomes at risk.
 * GSN well-formedness (`check_argument`): every finding becomes an `ill_formed` flag with the rule
   code and the finding's severity; apart from cycles it does not change statuses.
 

@@ -328,8 +328,19 @@ class AssumptionChecks:
         for binding in self._structure.node_bindings.get(sol, ()):
             outcome = self._bindings.get(binding.id)
             if outcome is not None and outcome.run is not None:
-                out.append(((outcome.run.id, outcome.stat.key), outcome.run, outcome.stat))
+                # A criterion that bounds the rate from above makes the run evidence for that
+                # bound: checks over the scope read it as `claim` (A06 checks each run against
+                # its own criterion's bound), so it is part of the target.
+                claim = self._structure.expressions[binding.id].bound
+                key = (outcome.run.id, outcome.stat.key)
+                out.append(((*key, claim) if claim else key, outcome.run, outcome.stat))
         return tuple(out)
+
+    def _scope_evaluation(
+        self, expression: PreparedExpression, key: Any, run: RunFacts, stat: RunStatistic, now_ts
+    ) -> tuple[bool, Any]:
+        claim = key[2] if len(key) > 2 else None
+        return self._evaluate_on(expression, run, stat, now_ts, claim=claim)
 
     def _scope_check(
         self, bid: Any, expression: PreparedExpression, store: ScopeTargets, now_ts: float
@@ -341,7 +352,9 @@ class AssumptionChecks:
         if results is None or (expression.uses_age and results.now != now_ts):
             results = CheckResults()
             for key, (run, stat) in store.targets.items():
-                results.record(key, run, stat, self._evaluate_on(expression, run, stat, now_ts))
+                results.record(
+                    key, run, stat, self._scope_evaluation(expression, key, run, stat, now_ts)
+                )
         else:
             for key in store.pending:
                 target = store.targets.get(key)
@@ -349,7 +362,9 @@ class AssumptionChecks:
                     results.forget(key)
                 else:
                     run, stat = target
-                    results.record(key, run, stat, self._evaluate_on(expression, run, stat, now_ts))
+                    results.record(
+                        key, run, stat, self._scope_evaluation(expression, key, run, stat, now_ts)
+                    )
             for key in [*results.failing, *results.errored]:
                 if key not in store.targets:  # defensive: only runs still in scope count
                     results.forget(key)

@@ -33,6 +33,7 @@ from safetycase.core.assessment.ledger import LedgerChecks
 from safetycase.core.assessment.propagation import Propagation
 from safetycase.core.assessment.runs import (
     RunStatistic,
+    claim_variable,
     model_matches,
     run_cel_variables,
     run_sort_key,
@@ -40,6 +41,7 @@ from safetycase.core.assessment.runs import (
     with_counts,
 )
 from safetycase.core.assessment.solutions import SolutionChecks
+from safetycase.core.assessment.soundness import SoundnessChecks
 from safetycase.core.assessment.state import (
     CheckResults,
     NodeState,
@@ -97,7 +99,9 @@ def assess(
 # --------------------------------------------------------------------------------------------
 
 
-class AssessmentEngine(LedgerChecks, SolutionChecks, AssumptionChecks, Propagation):
+class AssessmentEngine(
+    LedgerChecks, SolutionChecks, SoundnessChecks, AssumptionChecks, Propagation
+):
     """The assessment of one case, kept between calls so that `assess` re-derives only what
     changed: compiled expressions, evaluations, outcomes, node states and the case structure.
     Keep one per case (not shared between threads); any input change is detected, so a stale
@@ -165,12 +169,15 @@ class AssessmentEngine(LedgerChecks, SolutionChecks, AssumptionChecks, Propagati
         stat: RunStatistic,
         now_ts: float,
         counts: tuple[int, int] | None = None,
+        claim: tuple[float, float] | None = None,
     ) -> tuple[bool, Any]:
         """The expression on a run (with k/n replaced by `counts` for the statistical
-        guards), memoised by expression, run, statistic (its counts too: a pool of runs
-        shares its newest run's id), counts and — only when the expression uses it — the
-        run's age; a hit must also be of an equal run."""
-        key = (expression.text, run.id, stat.key, stat.k, stat.n, counts)
+        guards, and `claim` — the (rate bound, confidence) of the criterion that made the run
+        evidence — for checks over an assumption's scope), memoised by expression, run,
+        statistic (its counts too: a pool of runs shares its newest run's id), counts, claim
+        and — only when the expression uses it — the run's age; a hit must also be of an equal
+        run."""
+        key = (expression.text, run.id, stat.key, stat.k, stat.n, counts, claim)
         age = None
         if expression.uses_age and run.finished_at is not None:
             age = (now_ts - timestamp(run.finished_at)) / DAY_SECONDS
@@ -180,6 +187,7 @@ class AssessmentEngine(LedgerChecks, SolutionChecks, AssumptionChecks, Propagati
         variables = run_cel_variables(run, stat, now_ts)
         if counts is not None:
             variables = with_counts(variables, *counts)
+        variables["claim"] = claim_variable(claim)
         result = evaluate_safely(expression, variables)
         if len(self._evaluations) >= self._MAX_EVALUATIONS:
             self._evaluations.clear()

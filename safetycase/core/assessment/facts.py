@@ -40,6 +40,10 @@ FLAG_TYPES = (
     "contradicting_evidence",
     "evidence_withdrawn",
     "criterion_changed_after_evidence",
+    "point_estimate",
+    "underpowered",
+    "joint_confidence_low",
+    "bound_unsupported",
 )
 
 # How a binding's eligible runs combine (core/assessment/ledger.py).
@@ -75,6 +79,9 @@ FOREVER = math.inf
 class CaseFacts:
     model_name: str = ""
     model_version: str = ""
+    # The confidence at which the case states its claims: a goal whose bounds hold jointly
+    # with less is at risk (joint_confidence_low).
+    joint_confidence: float = 0.95
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from evidence.statistics import DEFAULT_CONFIDENCE, min_trials_for_bound
 from safetycase.core import criteria
+from safetycase.core.assessment.joint import constant_confidences
 from safetycase.core.assessment.wording import quoted
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
@@ -67,6 +68,10 @@ def expression_shape(text: str) -> tuple[tuple[float, float] | None, bool]:
     one as `cp_upper(k, n[, c]) < t` or `rate < t` (also <=, and mirrored), and whether it is
     an upper-bound claim at all. A comparison that is part of arithmetic (`1.0 - rate <= 0.1`
     bounds the rate from below) does not count."""
+    if "bonferroni" in text:
+        # A Bonferroni-corrected level (`cp_upper(k, n, bonferroni(0.95, 4))`) is read as the
+        # number it stands for.
+        text = constant_confidences(text)
     blank = _blank_strings(text)
 
     def alone(match: re.Match[str]) -> bool:

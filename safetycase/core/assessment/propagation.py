@@ -9,6 +9,7 @@ from safetycase.core.assessment.facts import (
     AT_RISK,
     DEFEATED,
     ERROR,
+    GOAL,
     INFO,
     SOLUTION,
     STATUS_RANK,
@@ -20,6 +21,7 @@ from safetycase.core.assessment.facts import (
     worst_status,
 )
 from safetycase.core.assessment.guards import evaluate_safely
+from safetycase.core.assessment.joint import joint_confidence, tighten_text
 from safetycase.core.assessment.state import NodeState
 from safetycase.core.assessment.structure import RootRules
 from safetycase.core.assessment.wording import (
@@ -27,6 +29,7 @@ from safetycase.core.assessment.wording import (
     joined,
     listing,
     noun,
+    plural,
     quoted,
     run_ids_text,
     status_word,
@@ -97,6 +100,21 @@ class Propagation:
             lacking = [f"{c} is {status_word(st)}" for c, st in statuses if st != SUPPORTED]
             reason = f"{i} is at risk: {rule}, but {joined(lacking)}."
 
+        refuters = [
+            r for r in s.refuted_by.get(i, ()) if r in states and states[r].status == DEFEATED
+        ]
+        if refuters:
+            # Observed counterexamples defeat the claim whatever the combination rule.
+            status = DEFEATED
+            first = refuters[0]
+            target = s.nodes[first].attributes["refutes"]
+            observed = states[first].reason.split(" is defeated: ", 1)[-1].rstrip(".")
+            reason = (
+                f"{i} is defeated: {listing(refuters)} {is_or_are(refuters)} evidence that "
+                f"refutes {target}, and {observed}; an observed counterexample cannot be "
+                "outweighed by other branches."
+            )
+
         flags: list[Flag] = []
         # Assumptions in scope, as seen from here: an empty-selector check's verdict on a run
         # concerns only the nodes above that run (see AssumptionView).
@@ -110,7 +128,7 @@ class Propagation:
             seen = {a: assumptions[a].view.status_for(i) for a in bad}
             violated = [a for a in bad if seen[a] == DEFEATED]
             shaky = [a for a in bad if seen[a] == AT_RISK]
-            if violated:
+            if violated and not refuters:
                 status = DEFEATED
                 reason = (
                     f"{i} is defeated: {noun('assumption', violated)} {listing(violated)} in its "
@@ -141,11 +159,86 @@ class Propagation:
                 f"{i} is at risk: its statement still has the unfilled parameter "
                 f"{joined(s.unresolved[i])}."
             )
+        # Joint confidence of the bounds a goal rests on.
+        if node.type == GOAL:
+            status, reason = self._joint_confidence(i, status, reason, flags)
         # Root rules.
         rules = s.root_rules.get(i)
         if rules is not None:
             status, reason = self._root_rules(i, rules, status, reason, flags)
+            status, reason = self._factor_bounds(i, rules, status, reason, flags)
         return NodeState(status, reason, tuple(sorted(flags, key=flag_sort_key)))
+
+    def _joint_confidence(
+        self, i: str, status: str, reason: str, flags: list[Flag]
+    ) -> tuple[str, str]:
+        uses = self._structure.rested_bounds.get(i, frozenset())
+        level = self._case.joint_confidence if self._case is not None else 0.95
+        joint = joint_confidence(uses)
+        if not uses or joint >= level - 1e-12:
+            return status, reason
+        flags.append(
+            Flag(
+                "joint_confidence_low",
+                WARNING,
+                i,
+                None,
+                "",
+                f"{i} rests on {len(uses)} confidence bounds that hold jointly with confidence "
+                f"1 − Σα = {joint:.4g}, below the case's {level:g}: "
+                f"{tighten_text(uses, level)}.",
+            )
+        )
+        if status == SUPPORTED:
+            return AT_RISK, (
+                f"{i} is at risk: its support rests on {len(uses)} confidence bounds that hold "
+                f"jointly with confidence only {joint:.4g} (the case states {level:g})."
+            )
+        return status, reason
+
+    def _factor_bounds(
+        self, i: str, rules: RootRules, status: str, reason: str, flags: list[Flag]
+    ) -> tuple[str, str]:
+        """A supported factor's stated bound (p_capable, p_harm, p_scheme) cannot be tighter
+        than its branch's evidence: the branch's bounds all hold only with confidence
+        1 − Σα, so the chance its claim is wrong is not shown below Σα."""
+        s = self._structure
+        states = self._states
+        unsupported = []
+        for factor in rules.factors:
+            goal = str(factor.get("goal", ""))
+            bound = factor.get("bound")
+            if (
+                goal not in states
+                or states[goal].status != SUPPORTED
+                or not isinstance(bound, int | float)
+                or isinstance(bound, bool)
+            ):
+                continue
+            uses = s.rested_bounds.get(goal, frozenset())
+            shown = 1.0 - joint_confidence(uses)
+            if uses and bound < shown - 1e-12:
+                unsupported.append(factor.get("id"))
+                flags.append(
+                    Flag(
+                        "bound_unsupported",
+                        ERROR,
+                        i,
+                        None,
+                        str(factor.get("id")),
+                        f"{i}: factor {factor.get('id')} states the bound {bound:g}, but {goal} "
+                        f"rests on {plural(len(uses), 'confidence bound')} that hold jointly "
+                        f"with confidence {1.0 - shown:.4g}, so its evidence shows no bound below "
+                        f"{shown:.4g}; state at least {shown:.4g}, or tighten the evidence's "
+                        "levels.",
+                    )
+                )
+        if unsupported and status == SUPPORTED:
+            return AT_RISK, (
+                f"{i} is at risk: the bound of factor {joined([str(u) for u in unsupported])} "
+                "is tighter than its branch's evidence supports."
+            )
+        return status, reason
 
     def _solution_state(self, i: str) -> NodeState:
         s = self._structure

@@ -155,6 +155,13 @@ def run_cel_variables(run: RunFacts, stat: RunStatistic, now_ts: float) -> dict[
     return variables
 
 
+def claim_variable(claim: tuple[float, float] | None) -> dict[str, float]:
+    """The CEL `claim` map: a criterion's upper bound on the rate and its confidence, or {}."""
+    if claim is None:
+        return {}
+    return {"rate_bound": claim[0], "confidence": claim[1]}
+
+
 def with_counts(variables: Mapping[str, Any], k: int, n: int) -> dict[str, Any]:
     out = dict(variables)
     out["k"], out["n"] = k, n

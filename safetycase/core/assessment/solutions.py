@@ -213,6 +213,10 @@ class SolutionChecks:
             flag = self._sample_size_flag(node, expression, run, stat, now_ts, value)
             if flag is not None:
                 flags.append(flag)
+            # point_estimate, underpowered, too few samples for the best outcome (soundness.py)
+            status, reason = self._soundness(
+                node, expression, run, stat, now_ts, value, status, reason, flags
+            )
         # biased_estimator: decided by how the run's estimate was made (computed from its raw
         # data, or a label of it) and what the node claims, never by the expression's text —
         # an underestimate can refute an inability claim but never support one.

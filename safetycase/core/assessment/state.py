@@ -140,8 +140,8 @@ class CheckResults:
         return [self.errored[k] for k in sorted(self.errored, key=target_sort_key)]
 
 
-def target_sort_key(key: tuple[Any, str]) -> tuple[Any, ...]:
-    return (id_key(key[0]), key[1])
+def target_sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (id_key(key[0]), key[1], key[2:])
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from safetycase.core.assessment.facts import (
     flag_sort_key,
 )
 from safetycase.core.assessment.guards import PreparedExpression, placeholders
+from safetycase.core.assessment.joint import rested_bounds
+from safetycase.core.assessment.refutation import refutation_reach
 from safetycase.core.assessment.wording import joined
 from safetycase.core.gsn.model import Argument, Element, Relation
 from safetycase.core.gsn.rules import check_argument
@@ -52,7 +54,12 @@ class CaseStructure:
         self._order(extra_deps)
         self._index_scope(contexts, type_of)
         self._find_evidenced(type_of)
+        self._index_refutations()
         self.static_flags = self._static_flags(nodes, relations, groups)
+        # The confidence bounds each node rests on (joint.py), for joint_confidence_low.
+        self.rested_bounds = rested_bounds(
+            self.order, self.nodes, self.children, self.needed, self.node_bindings
+        )
 
     def _choose_nodes(self, nodes: tuple[NodeFacts, ...]) -> dict[str, list[NodeFacts]]:
         """One node per identifier, chosen deterministically when duplicated (R1 reports it);
@@ -221,6 +228,15 @@ class CaseStructure:
         for a, sols in self.scope_solutions.items():
             for s in sols:
                 self.assumptions_of_solution[s].append(a)
+
+    def _index_refutations(self) -> None:
+        """The refuting solutions that reach each goal or strategy (see refutation.py); each
+        such node depends on them directly, since the nodes between may not change status."""
+        self.refuted_by = refutation_reach(self.nodes, self.parents, self.children)
+        for node, solutions in self.refuted_by.items():
+            for solution in solutions:
+                if node not in self.dependents[solution]:
+                    self.dependents[solution].append(node)
 
     def _find_evidenced(self, type_of: dict[str, str]) -> None:
         """Nodes from which a solution can be reached (a "developed" branch)."""

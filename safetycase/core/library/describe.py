@@ -43,6 +43,11 @@ def template_detail(library: Library, template_id: str) -> dict[str, Any]:
                 "combination": node.combination,
                 "undeveloped": node.undeveloped,
                 "requires_attestation": node.requires_attestation,
+                "refutes": (
+                    template.identifier(node.attributes["refutes"])
+                    if node.type == "solution" and node.attributes.get("refutes")
+                    else None
+                ),
                 "bindings": [b.as_dict() for b in node.bindings],
             }
         )

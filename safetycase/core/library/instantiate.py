@@ -334,6 +334,19 @@ class _Builder:
                             if not paired or s_index == t_index:
                                 self._relation(source, target_id, kind)
 
+        # A refuting solution names the goal it refutes by its template id: the instance's.
+        for node in template.nodes.values():
+            refuted = node.attributes.get("refutes")
+            if node.type != "solution" or refuted not in identifiers:
+                continue
+            paired = _same_repeat(template, node.id, refuted)
+            for s_index, source in identifiers[node.id]:
+                self.nodes[source].attributes["refutes"] = next(
+                    target
+                    for t_index, target in identifiers[refuted]
+                    if not paired or s_index == t_index
+                )
+
         top = identifiers[template.root][0][1]
         for under, child in plan.children:
             child_top = self.add(child)

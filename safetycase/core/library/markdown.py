@@ -118,6 +118,14 @@ def template_page(library: Library, template_id: str) -> str:
         ]
         for node in with_bindings:
             lines += [f"### `{node['identifier']}`", ""]
+            if node.get("refutes"):
+                lines += [
+                    f"Refuting evidence: when one of these criteria fails, `{node['refutes']}` "
+                    "and every claim between them are defeated, whatever combination rule "
+                    "(`any`, `at_least`) lies in between; an observed counterexample is a "
+                    "defeater, not one branch among others.",
+                    "",
+                ]
             lines += [_binding_line(b) for b in node["bindings"]]
             lines.append("")
 

@@ -458,6 +458,7 @@ _NODE_KEYS = (
     "checks",
     "requires_attestation",
     "attributes",
+    "refutes",
 )
 
 
@@ -561,6 +562,14 @@ def parse_template(
         in_context_of = tuple(str(t) for t in _list(raw.get("in_context_of"), w, "in_context_of"))
         own_refs += [t for t in (*supported_by, *in_context_of) if t not in own_refs]
         attributes = _mapping(raw.get("attributes"), w, "attributes")
+        refutes = raw.get("refutes")
+        if refutes is not None:
+            # Observation evidence (a scheming rate, a honeypot defection): when its criterion
+            # fails, the goal it names is defeated whatever combines the branches between them.
+            if type_ != "solution":
+                w.add("only solutions refute a claim (refutes names the goal they refute).")
+            else:
+                attributes = {**attributes, "refutes": str(refutes)}
         nodes[node_id] = TemplateNode(
             id=node_id,
             type=type_,
@@ -578,6 +587,9 @@ def parse_template(
     # references: local nodes or catalogue assumptions
     for node in nodes.values():
         w = where.at(f"node {node.id}")
+        refuted = node.attributes.get("refutes") if node.type == "solution" else None
+        if refuted is not None and (refuted not in nodes or nodes[refuted].type != "goal"):
+            w.add(f"refutes must name a goal of this template above it; {refuted!r} is not one.")
         for target in (*node.supported_by, *node.in_context_of):
             if target in nodes:
                 _check_part_link(node, nodes[target], parts, w)
