@@ -1064,10 +1064,15 @@ def test_a_rate_bounded_from_below_is_no_upper_bound_claim():
     assert "cp_lower(10, 10, 0.95) is 0.741, which is below it" in estimate.message
     (few,) = flags(result, "insufficient_samples")
     assert "rate above 90%" in few.message and "at least 29 are needed" in few.message
-    # A milestone estimate adds the bias flag whichever way the expression bounds the rate:
-    # it follows the run's estimator and the node's claim, not the expression's shape.
-    case = one_solution_case(criterion="1.0 - rate <= 0.1")
-    result = case.run(1, k=10, n=10, metadata={"estimator": "milestone"}).assess()
+    # A milestone estimate is no support whichever way the expression bounds the rate: the
+    # bias flag follows the run's estimator and the node's claim, not the expression's shape.
+    lower = "cp_lower(k, n, 0.95) >= 0.9"
+    assert (
+        one_solution_case(criterion=lower).run(1, k=400, n=400).assess().statuses["Sn1"]
+        == SUPPORTED
+    )
+    case = one_solution_case(criterion=lower)
+    result = case.run(1, k=400, n=400, metadata={"estimator": "milestone"}).assess()
     assert result.statuses["Sn1"] == AT_RISK
     assert [f.run for f in flags(result, "biased_estimator")] == [1]
 

@@ -109,7 +109,8 @@ def test_withdrawing_every_run_leaves_no_evidence():
 def test_pooled_sums_k_and_n_per_task_and_model_version():
     assert statistics.cp_upper(0, 150, 0.95) > 0.01 > statistics.cp_upper(0, 300, 0.95)
     case = one_solution_case(criterion=BOUND).run(1, n=150, days=3).run(2, n=150, days=1)
-    assert case.assess().statuses["Sn1"] == DEFEATED  # all: neither run alone shows it
+    # all: neither 0/150 alone shows it; no event in too few samples is at risk, not defeated
+    assert case.assess().statuses["Sn1"] == AT_RISK
     result = with_policy(case, "pooled").assess()
     assert result.statuses["Sn1"] == SUPPORTED
     assert "runs 2 and 1 pooled (k/n = 0/300)" in result.reasons["Sn1"]
@@ -180,7 +181,7 @@ def test_a_criterion_changed_after_failing_evidence_is_a_warning_naming_both_and
 def test_the_memo_tells_a_pool_from_its_newest_run():
     case = one_solution_case(criterion=BOUND).run(1, n=150, days=3).run(2, n=150, days=1)
     engine = AssessmentEngine()
-    assert case.assess(cache=engine).statuses["Sn1"] == DEFEATED
+    assert case.assess(cache=engine).statuses["Sn1"] == AT_RISK  # 0 of 150 is too few
     with_policy(case, "pooled")
     assert case.assess(cache=engine) == case.assess()
     case.runs.append(make_run(3, k=1, n=150, days=0.5))
