@@ -105,13 +105,18 @@ class Lettering:
     notes: str = "9"  # open challenges, folded elements, edge labels
     max_lines: int | None = MAX_LINES  # statement lines shown (None: the whole statement)
     band_chars: int | None = None  # band text kept (None: the element's wrap width)
+    # Most elements one element's supported-by children take side by side; more wrap onto
+    # further rows (None: one row however many), so a wide fan-out stays printable.
+    row_limit: int | None = None
 
 
 # The web diagram: zoomable, so small print and cut statements keep it compact.
 SCREEN = Lettering()
 # The PDF's diagrams: no text smaller than FONT_SIZE, so a page scaled to 70% prints nothing
 # under 7 pt, and every statement whole (a reader of paper cannot open the element).
-PRINT = Lettering(status=FONT_SIZE, band=FONT_SIZE, notes=FONT_SIZE, max_lines=None, band_chars=60)
+PRINT = Lettering(
+    status=FONT_SIZE, band=FONT_SIZE, notes=FONT_SIZE, max_lines=None, band_chars=60, row_limit=6
+)
 PRINT_SMALLEST_FONT = float(FONT_SIZE)
 
 # Characters XML 1.0 forbids even as character references (C0 controls other than tab, newline
@@ -207,6 +212,8 @@ def argument_dot(
             label=f'<<font color="{CHALLENGE_COLOUR}">{"refutes" if defeater else "would refute"}'
             "</font>>",
         )
+    if lettering.row_limit:
+        _wrap_rows(dot, relations, lettering.row_limit)
 
     # Context, assumptions and justifications beside the element they are the context of
     # (each once: a contextual element shared by elements on several ranks stays with the
@@ -230,6 +237,18 @@ def argument_dot(
                 same_rank.node(_dot_string(identifier))
 
     return dot.source
+
+
+def _wrap_rows(dot: graphviz.Digraph, relations: list[Relation], limit: int) -> None:
+    """Children beyond the first `limit` of an element go onto further rows: an invisible edge
+    from the child `limit` places before each puts it one rank lower."""
+    children: dict[str, list[str]] = {}
+    for relation in relations:
+        if relation.type == RelationType.SUPPORTED_BY:
+            children.setdefault(relation.source, []).append(relation.target)
+    for targets in children.values():
+        for above, below in zip(targets, targets[limit:], strict=False):
+            dot.edge(_dot_string(above), _dot_string(below), style="invis")
 
 
 def _selection(

@@ -335,6 +335,27 @@ def test_pdf_diagrams_draw_no_small_text_and_every_statement_whole():
     assert "…" in screen and 'point-size="8"' in screen
 
 
+def test_a_wide_fan_out_wraps_onto_rows_in_print():
+    """Twenty children side by side would need a page no printer takes at a legible scale; in
+    the PDF they wrap onto rows of PRINT.row_limit, and the drawing is narrower for it."""
+    from safetycase.adapters.graphviz import render_svg
+    from safetycase.core.diagrams import PRINT, SCREEN, argument_dot
+
+    elements = [Element("G1", "goal", "Top"), Element("S1", "strategy", "Over each")]
+    relations = [Relation("G1", "S1", "supported_by")]
+    for i in range(20):
+        elements.append(Element(f"G1{i:02}", "goal", f"Claim number {i} holds"))
+        relations.append(Relation("S1", f"G1{i:02}", "supported_by"))
+    argument = Argument(elements=elements, relations=relations)
+    printed = argument_dot(argument, lettering=PRINT)
+    assert printed.count("style=invis") == 20 - PRINT.row_limit
+    assert "style=invis" not in argument_dot(argument, lettering=SCREEN)
+    wide_w, wide_h = parts.svg_size(render_svg(argument_dot(argument, lettering=SCREEN)))
+    rows_w, rows_h = parts.svg_size(render_svg(printed))
+    assert rows_w < 0.6 * wide_w and rows_h > wide_h
+    assert parts.fits(rows_w, rows_h) and not parts.fits(wide_w, wide_h)
+
+
 def test_away_bands_name_the_home_diagram():
     argument = two_argument_tree(8)
     seen: list[str] = []

@@ -58,6 +58,37 @@ def test_an_edit_while_the_broker_is_down_succeeds_and_is_assessed_once_it_is_ba
     assert message.attempts == 2
 
 
+def test_an_edit_in_the_browser_while_the_broker_is_down_succeeds(
+    client, case, author, broker_down, django_capture_on_commit_callbacks
+):
+    from tests.safetycase.test_authoring_views import edit_data
+
+    client.force_login(author)
+    g2 = case.nodes.get(identifier="G2")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/cases/{case.pk}/nodes/G2/edit/", edit_data(g2, statement="Edited in the browser")
+        )
+    assert response.status_code == 302
+    g2.refresh_from_db()
+    assert g2.statement == "Edited in the browser"
+    assert OutboxMessage.objects.get().args[:2] == [case.pk, "case_edited"]
+
+
+def test_an_attestation_while_the_broker_is_down_is_kept_for_the_sweeper(
+    case, reviewer, api_client_for, broker_down, django_capture_on_commit_callbacks
+):
+    services.node_create_do(case=case, identifier="A1", type="assumption", statement="Holds")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client_for(reviewer).post(
+            f"/api/v1/cases/{case.pk}/attestations/",
+            {"node": "A1", "statement": "Checked by hand"},
+            format="json",
+        )
+    assert response.status_code == 201, response.content
+    assert OutboxMessage.objects.get().args[:2] == [case.pk, "attestation"]
+
+
 def test_the_sweeper_publishes_what_the_broker_refused(
     case, author, api_client_for, broker_down, django_capture_on_commit_callbacks
 ):

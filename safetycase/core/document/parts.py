@@ -14,9 +14,10 @@ orientation), keeps at least MIN_SCALE of its size: the PDF's diagrams draw no t
 smallest such page and is scaled up to fill it (up to MAX_SCALE). A part that cannot be cut
 further goes on an A2 page, at MIN_SCALE or more when it fits there. Parts of one argument
 that fit together share a page. Every part draws its own nodes with their context, assumptions
-and justifications, with their statements whole; nodes it leads to that are drawn elsewhere
-appear as away elements whose band names the diagram where they continue (DIAGRAM_BAND), and
-the page lists those diagrams with their page numbers (`continues`, `continued_from`).
+and justifications, with their statements whole and wide fan-outs wrapped onto rows; nodes it
+leads to that are drawn elsewhere appear as away elements whose band names the diagram where
+they continue (DIAGRAM_BAND), and the page lists those diagrams with their page numbers
+(`continues`, `continued_from`).
 
 Rendering DOT to SVG is the caller's (`render`), so the planner stays pure and testable; each
 distinct node set is rendered once.
