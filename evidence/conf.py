@@ -29,6 +29,8 @@ DEFAULTS = {
     "REQUEUE_AFTER_SECONDS": 120,
     "STALE_PARSING_SECONDS": 600,
     "MAX_INGEST_ATTEMPTS": 3,
+    # A sample's page reads its transcript from the stored log: at most this many bytes.
+    "MAX_TRANSCRIPT_BYTES": 32 * 1024**2,
 }
 
 

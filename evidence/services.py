@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -39,7 +38,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from evidence import conf, parsers
+from evidence import conf, parsers, storage
 from evidence.choices import LogFormat, RunStatus
 from evidence.models import EvaluationRun, LogFile, RunMetric, RunStatistic, SampleResult
 from evidence.parsers.base import LogFormatError, ParsedHeader, ParsedSample
@@ -964,22 +963,8 @@ def _fail(run: EvaluationRun, reason: str) -> EvaluationRun:
     return run
 
 
-@contextlib.contextmanager
-def _local_file(log_file: LogFile) -> Iterator[Path]:
-    """A local path for a stored log: the file itself on local storage, else a temporary copy."""
-    try:
-        local_path = Path(log_file.file.path)
-    except NotImplementedError:  # remote storage (S3 and the like)
-        local_path = None
-    if local_path is not None:
-        yield local_path
-        return
-    with log_file.file.open("rb") as source, tempfile.NamedTemporaryFile(delete=False) as tmp:
-        shutil.copyfileobj(source, tmp, 1 << 20)
-    try:
-        yield Path(tmp.name)
-    finally:
-        os.unlink(tmp.name)
+def _local_file(log_file: LogFile):
+    return storage.local_path(log_file)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,13 @@ class SampleFilterForm(forms.Form):
     score = forms.ChoiceField(required=False)
     outcome = forms.ChoiceField(
         required=False,
-        choices=[("", "any outcome"), ("correct", "correct"), ("incorrect", "incorrect")],
+        # A score's value 1 (C) is the outcome the scorer looks for, which for a scheming
+        # evaluation is the dangerous behaviour: say "occurred", not "correct".
+        choices=[
+            ("", "any outcome"),
+            ("correct", "outcome occurred (1)"),
+            ("incorrect", "did not occur (0)"),
+        ],
     )
     errors_only = forms.BooleanField(required=False, label="errors only")
 

@@ -36,6 +36,8 @@ urlpatterns += [
     path("runs/<int:run_id>/", runs.run_detail, name="run_detail"),
     path("runs/<int:run_id>/progress/", runs.run_progress, name="run_progress"),
     path("runs/<int:run_id>/log", runs.run_log, name="run_log"),
+    # Sample ids may hold any character Inspect allows, "/" included.
+    path("runs/<int:run_id>/samples/<path:sample_id>/", runs.run_sample, name="run_sample"),
 ]
 
 # PDF export: the case page's button, the export pages and the export API.

@@ -174,6 +174,7 @@ UI_MATRIX: dict[tuple[str, str], Rule] = {
     ("run_detail", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
     ("run_progress", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
     ("run_log", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
+    ("run_sample", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
     ("project_members", "GET"): Rule(LAB_MEMBERS, seen_by=LAB_MEMBERS),
     ("project_members", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
     ("project_member_remove", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
@@ -335,6 +336,9 @@ def world(case, author, reviewer, viewer, outsider, make_user):
         upload=SimpleUploadedFile("run.json", json.dumps(generic_log("existing")).encode()),
         project=lab,
     ).runs[0]
+    from evidence.models import SampleResult
+
+    SampleResult.objects.create(run=run, sample_id="s1", epoch=1, scores={})  # its sample page
     # Another organisation: dora owns project "elsewhere", its case, and an ingest token.
     dora = make_user("dora")
     dora.user_permissions.add(
@@ -387,6 +391,7 @@ def world(case, author, reviewer, viewer, outsider, make_user):
             "template": "AL",
             "project_id": lab.pk,
             "share_id": share.pk,
+            "sample_id": "s1",
         },
     }
 
@@ -486,6 +491,7 @@ UI_ARGS = {
     "run_detail": ["run_id"],
     "run_progress": ["run_id"],
     "run_log": ["run_id"],
+    "run_sample": ["run_id", "sample_id"],
     "case_export": ["case_id"],
     "case_export_status": ["case_id", "export_id"],
     "version_export": ["case_id", "number"],

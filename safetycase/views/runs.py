@@ -10,10 +10,12 @@ from django.shortcuts import render
 
 from evidence import selectors as evidence_selectors
 from evidence.choices import RunStatus
+from evidence.parsers.base import LogFormatError
 from safetycase.forms import SampleFilterForm
 from safetycase.views.access import run_for_user_or_404
 
 SAMPLES_PER_PAGE = 50
+MESSAGES_PER_PAGE = 100
 FINISHED = (RunStatus.INGESTED, RunStatus.FAILED)
 
 
@@ -93,3 +95,43 @@ def download_response(log) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@login_required
+def run_sample(request: HttpRequest, run_id: int, sample_id: str) -> HttpResponse:
+    """One sample x epoch of a run (`?epoch=N`, else its first): the stored scores, and the
+    transcript read now from the original log (input, target, the messages in order, 100 a
+    page, the final output, each scorer's answer and explanation, metadata and error)."""
+    run = run_for_user_or_404(request, run_id)
+    epochs = evidence_selectors.sample_epochs(run=run, sample_id=sample_id)
+    if not epochs:
+        raise Http404(f"Run {run.pk} has no sample {sample_id!r}.")
+    wanted = request.GET.get("epoch", "")
+    result = next((r for r in epochs if str(r.epoch) == wanted), None) if wanted else epochs[0]
+    if result is None:
+        raise Http404(f"Sample {sample_id!r} of run {run.pk} has no epoch {wanted!r}.")
+    transcript, unreadable = None, ""
+    try:
+        transcript = evidence_selectors.sample_transcript(
+            run=run, sample_id=sample_id, epoch=result.epoch
+        )
+    except LogFormatError as exc:
+        unreadable = str(exc)
+    messages_page = None
+    if transcript is not None:
+        messages_page = Paginator(transcript.messages, MESSAGES_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+    return render(
+        request,
+        "evidence/run_sample.html",
+        {
+            "run": run,
+            "result": result,
+            "epochs": epochs,
+            "transcript": transcript,
+            "messages_page": messages_page,
+            "unreadable": unreadable,
+            "keeps_transcripts": run.format in evidence_selectors.TRANSCRIPT_FORMATS,
+        },
+    )

@@ -469,10 +469,11 @@ def test_samples_are_paged_fifty_at_a_time(client, viewer, submit):
     run = submit(INSPECT / "arith-success.eval")
     client.force_login(viewer)
     first = client.get(f"/runs/{run.pk}/").content.decode()
-    assert first.count("<tr><td><code>q") + first.count('<tr class="errored"><td><code>q') == 50
+    # Each row's sample id links to its transcript.
+    assert first.count(f'<td><a href="/runs/{run.pk}/samples/q') == 50
     assert "page 1 of 4" in first
     last = client.get(f"/runs/{run.pk}/?page=4").content.decode()
-    assert last.count("<td><code>q") == 30
+    assert last.count(f'<td><a href="/runs/{run.pk}/samples/q') == 30
     assert "← previous" in last and "next →" not in last
 
 
