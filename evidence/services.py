@@ -69,6 +69,20 @@ class SubmitResult:
     pending: bool = False
 
 
+def logs_submit(
+    *, uploads, project, metadata: dict[str, Any] | None = None, uploaded_by=None
+) -> list[SubmitResult]:
+    """Accept several uploaded files into `project` at once, as `log_submit` each, in one
+    transaction: the results and samples files of one lm-eval run are committed together, so
+    their single parse sees both; results files go first, since samples files attach to them."""
+    in_order = sorted(uploads, key=lambda f: f.name.rsplit("/", 1)[-1].startswith("samples_"))
+    with transaction.atomic():
+        return [
+            log_submit(upload=upload, project=project, metadata=metadata, uploaded_by=uploaded_by)
+            for upload in in_order
+        ]
+
+
 # A harness clock a little ahead of ours is tolerated; a later date is not evidence of anything
 # and would keep a run "newest" for ever.
 FUTURE_TOLERANCE = timedelta(minutes=5)

@@ -31,8 +31,10 @@ urlpatterns = [
     ),
 ]
 
-# Reviewer UI: evaluation runs (provenance, statistics, samples, live ingestion, original log).
+# Reviewer UI: evaluation runs (the index with its upload form; provenance, statistics,
+# samples and their transcripts, live ingestion, original log).
 urlpatterns += [
+    path("runs/", runs.run_list, name="run_list"),
     path("runs/<int:run_id>/", runs.run_detail, name="run_detail"),
     path("runs/<int:run_id>/progress/", runs.run_progress, name="run_progress"),
     path("runs/<int:run_id>/log", runs.run_log, name="run_log"),

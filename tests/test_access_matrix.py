@@ -171,6 +171,10 @@ UI_MATRIX: dict[tuple[str, str], Rule] = {
     ("healthz", "GET"): Rule(EVERYONE, about_case=False),
     ("schema", "GET"): Rule(EVERYONE, about_case=False),
     ("api_docs", "GET"): Rule(EVERYONE, about_case=False),
+    # The runs index answers everyone signed in, with the runs they may read; its upload form
+    # takes logs from accounts with the ingest permission (dora), into their own project.
+    ("run_list", "GET"): Rule(SIGNED_IN, about_case=False),
+    ("run_list", "POST"): Rule({"other_member"}, about_case=False),
     ("run_detail", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
     ("run_progress", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
     ("run_log", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
@@ -554,6 +558,9 @@ def page_client(world, principal: str) -> Client:
 def edit_form(world, name: str) -> dict:
     """The edit forms post back what they show, with the object's `updated_at`."""
     case = world["case"]
+    if name == "run_list":  # a new file each time: a posted one has been read to its end
+        log = json.dumps(generic_log("from-the-page")).encode()
+        return {"files": [SimpleUploadedFile("page.json", log)], "project": "elsewhere"}
     if name == "authoring_node_edit":
         node = Node.objects.get(case=case, identifier="G3")
         return {

@@ -53,8 +53,11 @@ from safetycase.selectors.diagrams import (  # noqa: F401
 from safetycase.selectors.evidence import (  # noqa: F401
     BindingEvidence,
     BoundRun,
+    Citation,
     node_evidence,
+    nodes_citing_runs,
     run_for_user,
+    run_index,
 )
 from safetycase.selectors.exports import (  # noqa: F401
     DEFAULT_SYNC_MAX_NODES,

@@ -3,20 +3,105 @@ and its original log file."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
+from evidence import projects as evidence_projects
 from evidence import selectors as evidence_selectors
+from evidence import services as evidence_services
 from evidence.choices import RunStatus
 from evidence.parsers.base import LogFormatError
-from safetycase.forms import SampleFilterForm
+from safetycase import selectors
+from safetycase.forms import RunIndexFilterForm, RunUploadForm, SampleFilterForm
 from safetycase.views.access import run_for_user_or_404
 
+RUNS_PER_PAGE = 50
 SAMPLES_PER_PAGE = 50
 MESSAGES_PER_PAGE = 100
 FINISHED = (RunStatus.INGESTED, RunStatus.FAILED)
+
+
+@login_required
+def run_list(request: HttpRequest) -> HttpResponse:
+    """The runs the user may see (50 a page, filterable), each with the nodes that cite it,
+    and the upload form (POST: several files into one of the user's projects; then the page
+    follows each new run's status)."""
+    may_upload = request.user.has_perm("evidence.ingest_run")
+    projects = list(evidence_projects.projects_for_user(user=request.user))
+    upload_form = RunUploadForm(request.POST or None, request.FILES or None, projects=projects)
+    if request.method == "POST":
+        if not may_upload:
+            return HttpResponseForbidden("Your account may not upload evaluation logs.")
+        if upload_form.is_valid():
+            uploaded = _upload(request, upload_form)
+            if uploaded is not None:
+                ids = ",".join(str(pk) for pk in uploaded)
+                location = reverse("run_list") + (f"?uploaded={ids}" if ids else "")
+                if request.headers.get("X-Upload-Form"):  # static/js/upload.js goes there
+                    return JsonResponse({"location": location})
+                return redirect(location)
+    filter_form = RunIndexFilterForm(request.GET or None, statuses=RunStatus.choices)
+    filters = filter_form.cleaned_data if filter_form.is_valid() else {}
+    runs = selectors.run_index(user=request.user, **filters)
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    uploaded_ids = [int(v) for v in request.GET.get("uploaded", "").split(",") if v.isdigit()]
+    uploaded = list(selectors.run_index(user=request.user).filter(pk__in=uploaded_ids[:50]))
+    page_runs = list(page.object_list)
+    citations = selectors.nodes_citing_runs(user=request.user, runs=page_runs)
+    return render(
+        request,
+        "evidence/run_list.html",
+        {
+            "page": page,
+            "rows": [(run, citations[run.pk]) for run in page_runs],
+            "filter_form": filter_form,
+            "upload_form": upload_form,
+            "may_upload": may_upload,
+            "uploaded": uploaded,
+            "query": _query_without_page(request),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _upload(request: HttpRequest, form: RunUploadForm) -> list[int] | None:
+    """Store the form's files as runs of the chosen project: the new runs' ids, or None (and
+    the reason as the page's error) when nothing could be stored."""
+    try:
+        project = evidence_projects.project_for_upload(
+            user=request.user, name=form.cleaned_data["project"]
+        )
+        results = evidence_services.logs_submit(
+            uploads=form.cleaned_data["files"], project=project, uploaded_by=request.user
+        )
+    except evidence_projects.ProjectRefused as exc:
+        form.add_error("project", exc.message)
+        return None
+    except evidence_services.UploadRefused as exc:
+        form.add_error("files", exc.message)
+        return None
+    runs = {run.pk: run for result in results for run in result.runs}
+    pending = sum(1 for result in results if result.pending)
+    known = sum(1 for result in results if not result.created and result.runs)
+    note = f"{len(results)} file{'s' if len(results) != 1 else ''} uploaded to {project.name}"
+    if known:
+        note += f"; {known} had been uploaded before (their runs are shown)"
+    if pending:
+        note += f"; {pending} lm-eval samples file{'s' if pending != 1 else ''} kept until"
+        note += " its results file arrives"
+    messages.success(request, note + ".")
+    return list(runs)
 
 
 @login_required
@@ -45,6 +130,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "sample-results":
         return render(request, "evidence/_run_sample_results.html", context)
+    context["citations"] = selectors.nodes_citing_runs(user=request.user, runs=[run])[run.pk]
     return render(request, "evidence/run_detail.html", context)
 
 
@@ -68,6 +154,8 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The ingestion status line. The page polls it every second while the run is queued or
     parsing; once it is done, htmx reloads the page to show the results."""
     run = run_for_user_or_404(request, run_id)
+    if request.GET.get("row"):  # a run's status in the runs index: polls, never reloads
+        return render(request, "evidence/_run_status.html", {"run": run})
     response = render(request, "evidence/_run_progress.html", {"run": run})
     if request.htmx and request.GET.get("polling") and run.status in FINISHED:
         response["HX-Refresh"] = "true"
