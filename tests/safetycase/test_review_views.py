@@ -601,8 +601,11 @@ def test_statuses_read_without_colour_in_diagram_pills_and_panel(
     # The legend names every colour with its mark.
     for mark, word in [("✓", "supported"), ("!", "at risk"), ("…", "undeveloped")]:
         assert f'<span class="mark" aria-hidden="true">{mark}</span> {word}</span>' in page
-    # Flag severities carry a mark as well (✗ error).
-    assert '<span class="mark" aria-hidden="true">✗</span> 1 error</span>' in page
+    # Flag severities carry a mark as well (✗ error), and link to the nodes they flag.
+    assert (
+        '<a class="badge sev-error" href="?q=flag:error#search-results">'
+        '<span class="mark" aria-hidden="true">✗</span> 1 error</a>'
+    ) in page
 
 
 def test_the_node_list_walks_the_diagram_in_reading_order(client, author, viewer):
