@@ -40,6 +40,11 @@ urlpatterns += [
     path("runs/<int:run_id>/log", runs.run_log, name="run_log"),
     # Sample ids may hold any character Inspect allows, "/" included.
     path("runs/<int:run_id>/samples/<path:sample_id>/", runs.run_sample, name="run_sample"),
+    path(
+        "runs/<int:run_id>/results/<int:result_id>/audit/",
+        runs.sample_audit,
+        name="sample_audit",
+    ),
 ]
 
 # PDF export: the case page's button, the export pages and the export API.

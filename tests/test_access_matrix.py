@@ -23,6 +23,9 @@ Policy:
   reviewer of a case of project "institute" with which "lab" shares that run; to a member of
   another project ("elsewhere") and to an outsider it does not exist (404). The run list
   answers everyone signed in, with only the runs they may read (checked separately below).
+- A run's grading is audited (sample pages) by those who review with it: owners, authors and
+  reviewers of a project using the run, and reviewers of its cases (bob, alice, sam); its other
+  readers get 403, everyone else 404.
 - Uploads need the ingest scope: the ingest tokens of "lab" and of "elsewhere" upload, each
   into its own project.
 - A project's detail, members and shares are read by its members; only its owners share runs
@@ -85,6 +88,7 @@ RUN_PAGE = MEMBERS | {"shared_reviewer"}
 LAB_MEMBERS = {"viewer", "owner"}  # members of the project itself, not only of its case
 READ_PROJECT = LAB_MEMBERS | {"read_token"}
 LAB_OWNER = {"owner"}
+AUDIT_RUN = {"owner", "reviewer", "shared_reviewer"}
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,9 @@ UI_MATRIX: dict[tuple[str, str], Rule] = {
     ("run_progress", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
     ("run_log", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
     ("run_sample", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
+    # Grader audits: those who review with the run (owners, authors and reviewers of a project
+    # using it, reviewers of its cases); a viewer or a mere author of a case reads only.
+    ("sample_audit", "POST"): Rule(AUDIT_RUN, seen_by=RUN_PAGE),
     ("project_members", "GET"): Rule(LAB_MEMBERS, seen_by=LAB_MEMBERS),
     ("project_members", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
     ("project_member_remove", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
@@ -342,7 +349,12 @@ def world(case, author, reviewer, viewer, outsider, make_user):
     ).runs[0]
     from evidence.models import SampleResult
 
-    SampleResult.objects.create(run=run, sample_id="s1", epoch=1, scores={})  # its sample page
+    result = SampleResult.objects.create(  # its sample page, and a score to audit
+        run=run,
+        sample_id="s1",
+        epoch=1,
+        scores={"covert_action": {"value": 0.0, "correct": False, "raw": 0}},
+    )
     # Another organisation: dora owns project "elsewhere", its case, and an ingest token.
     dora = make_user("dora")
     dora.user_permissions.add(
@@ -396,6 +408,7 @@ def world(case, author, reviewer, viewer, outsider, make_user):
             "project_id": lab.pk,
             "share_id": share.pk,
             "sample_id": "s1",
+            "result_id": result.pk,
         },
     }
 
@@ -496,6 +509,7 @@ UI_ARGS = {
     "run_progress": ["run_id"],
     "run_log": ["run_id"],
     "run_sample": ["run_id", "sample_id"],
+    "sample_audit": ["run_id", "result_id"],
     "case_export": ["case_id"],
     "case_export_status": ["case_id", "export_id"],
     "version_export": ["case_id", "number"],
@@ -536,6 +550,7 @@ UI_FORMS = {
     "authoring_link_create": {"target": "A1", "type": "in_context_of"},
     "authoring_binding_create": {"expression": CRITERION, "selector": "{}"},
     "comment_create": {"text": "Why?"},
+    "sample_audit": {"score": "covert_action", "verdict": "wrong", "note": "Missed it"},
     "challenge_create": {"claim": "Not so"},
     "challenge_resolve": {"resolution": "Elicited now"},
     "version_sign_off": {"note": ""},

@@ -158,6 +158,7 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
         "identifier": node.identifier,
         "run_id": inspect_run.pk,
         "sample_id": "q00000",
+        "result_id": inspect_run.samples.get(sample_id="q00000", epoch=1).pk,
         "export_id": export.pk,
         "link_id": link.pk,
         "binding_id": binding.pk,

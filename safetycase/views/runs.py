@@ -16,7 +16,9 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from evidence import audits as evidence_audits
 from evidence import projects as evidence_projects
 from evidence import selectors as evidence_selectors
 from evidence import services as evidence_services
@@ -131,6 +133,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     if request.htmx and request.htmx.target == "sample-results":
         return render(request, "evidence/_run_sample_results.html", context)
     context["citations"] = selectors.nodes_citing_runs(user=request.user, runs=[run])[run.pk]
+    context["audit_rates"] = evidence_audits.audited_error_rates(run=run)
     return render(request, "evidence/run_detail.html", context)
 
 
@@ -221,5 +224,35 @@ def run_sample(request: HttpRequest, run_id: int, sample_id: str) -> HttpRespons
             "messages_page": messages_page,
             "unreadable": unreadable,
             "keeps_transcripts": run.format in evidence_selectors.TRANSCRIPT_FORMATS,
+            "audits": evidence_audits.sample_audits(sample=result),
+            "may_audit": evidence_audits.may_audit(user=request.user, run=run),
         },
     )
+
+
+@login_required
+@require_POST
+def sample_audit(request: HttpRequest, run_id: int, result_id: int) -> HttpResponse:
+    """A reviewer's verdict on how one score of one sample result was graded (right or wrong,
+    with a note); back to the sample's page."""
+    run = run_for_user_or_404(request, run_id)
+    result = evidence_selectors.run_samples(run=run).filter(pk=result_id).first()
+    if result is None:
+        raise Http404(f"Run {run.pk} has no sample result {result_id}.")
+    try:
+        audit = evidence_audits.audit_record(
+            actor=request.user,
+            run=run,
+            sample=result,
+            score=request.POST.get("score", ""),
+            verdict=request.POST.get("verdict", ""),
+            note=request.POST.get("note", ""),
+        )
+    except evidence_audits.AuditRefused as exc:
+        if exc.status_code == 403:
+            return HttpResponseForbidden(exc.message)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Recorded: {audit.score} {audit.get_verdict_display()}.")
+    url = reverse("run_sample", args=[run.pk, result.sample_id])
+    return redirect(f"{url}?epoch={result.epoch}#scores")
