@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -107,11 +108,27 @@ class CaseFindingsApi(APIView):
 class CaseDiagramApi(APIView):
     @extend_schema(
         responses={(200, "image/svg+xml"): OpenApiTypes.STR},
-        description="The argument as a GSN diagram in SVG; every node links to its page.",
+        description=(
+            "The argument as a GSN diagram in SVG; every node links to its page. The answer "
+            "carries an `ETag`; sent back as `If-None-Match`, it gets 304 Not Modified (no "
+            "body) while the argument is unchanged."
+        ),
     )
     def get(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        return HttpResponse(selectors.case_diagram_svg(case=case), content_type="image/svg+xml")
+        etag = selectors.case_diagram_etag(case=case)
+        sent = {
+            tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))
+        }
+        if etag in sent or "*" in sent:
+            response = HttpResponse(status=304)
+        else:
+            svg = selectors.case_diagram_svg(case=case)
+            response = HttpResponse(svg, content_type="image/svg+xml")
+        response["ETag"] = etag
+        # Readers differ (access is per user): only the browser keeps it, and asks each time.
+        response["Cache-Control"] = "private, no-cache"
+        return response
 
 
 class NodeCreateApi(APIView):

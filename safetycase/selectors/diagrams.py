@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping
 
 from django.urls import NoReverseMatch, reverse
@@ -11,7 +12,12 @@ from safetycase.core.diagrams import argument_dot
 from safetycase.core.gsn import navigation
 from safetycase.core.gsn.model import Argument
 from safetycase.models import SafetyCase
+from safetycase.selectors.assessments import argument_fingerprint
 from safetycase.selectors.cases import case_argument
+
+# Part of every diagram ETag: change it when the drawing itself changes (a new renderer or
+# style), so that browsers do not keep diagrams drawn the old way.
+DIAGRAM_DRAWING = "gsn-svg-1"
 
 
 def node_url(case_id: int, identifier: str) -> str | None:
@@ -37,6 +43,13 @@ def case_diagram_svg(
         module=module,
     )
     return render_svg(dot_source)
+
+
+def case_diagram_etag(*, case: SafetyCase) -> str:
+    """A strong ETag of `case_diagram_svg(case=case)`, from small aggregates of the argument
+    (`argument_fingerprint`) rather than the drawing: it changes whenever the argument does."""
+    key = repr((DIAGRAM_DRAWING, case.pk, argument_fingerprint(case=case)))
+    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
 
 def case_view_svg(
