@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from evidence import audits as evidence_audits
+from evidence import conf as evidence_conf
 from evidence import projects as evidence_projects
 from evidence import selectors as evidence_selectors
 from evidence import services as evidence_services
@@ -40,6 +41,13 @@ def run_list(request: HttpRequest) -> HttpResponse:
     and the upload form (POST: several files into one of the user's projects; then the page
     follows each new run's status)."""
     may_upload = request.user.has_perm("evidence.ingest_run")
+    if request.method == "POST" and may_upload:
+        limit = evidence_conf.setting("MAX_UPLOAD_BYTES")
+        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 1024 * 1024:
+            # Refused before the body is read, as the API does.
+            return HttpResponse(
+                f"The upload is larger than the limit of {limit:,} bytes.", status=413
+            )
     projects = list(evidence_projects.projects_for_user(user=request.user))
     upload_form = RunUploadForm(request.POST or None, request.FILES or None, projects=projects)
     if request.method == "POST":

@@ -196,3 +196,18 @@ def test_the_upload_script_gets_the_address_to_go_to(
         )
     run = EvaluationRun.objects.get(project=lab)
     assert response.json() == {"location": f"/runs/?uploaded={run.pk}"}
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(client, viewer, settings):
+    settings.EVIDENCE = {**getattr(settings, "EVIDENCE", {}), "MAX_UPLOAD_BYTES": 1000}
+    may_ingest(viewer)
+    client.force_login(viewer)
+    big = SimpleUploadedFile("run.json", b" " * (2 * 1024 * 1024))
+    response = client.post("/runs/", {"files": [big], "project": "lab"})
+    assert response.status_code == 413
+    assert "larger than the limit of 1,000 bytes" in response.content.decode()
+    small_but_over = SimpleUploadedFile("run.json", b"{" + b" " * 5000 + b"}")
+    response = client.post("/runs/", {"files": [small_but_over], "project": "lab"})
+    assert response.status_code == 400  # read, then refused by the upload service
+    assert "EVIDENCE_MAX_UPLOAD_BYTES" in response.content.decode()
+    assert EvaluationRun.objects.count() == 0
