@@ -46,6 +46,7 @@ from safetycase.selectors.cases import (  # noqa: F401
     template_library,
 )
 from safetycase.selectors.diagrams import (  # noqa: F401
+    case_detail_etag,
     case_diagram_etag,
     case_diagram_svg,
     case_view_svg,
