@@ -33,6 +33,8 @@ DEFAULTS = {
     "RESEND_SENT_AFTER_SECONDS": 3600,
     "STALE_PARSING_SECONDS": 600,
     "MAX_INGEST_ATTEMPTS": 3,
+    # A sample's page reads its transcript from the stored log: at most this many bytes.
+    "MAX_TRANSCRIPT_BYTES": 32 * 1024**2,
 }
 
 

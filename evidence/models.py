@@ -310,3 +310,33 @@ class SampleResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sample_id} epoch {self.epoch}"
+
+
+class GraderAudit(models.Model):
+    """A reviewer's check of how one score of one sample was graded: right or wrong, with a
+    note. The latest audit of a (sample, score) counts; the earlier ones stay as the trail."""
+
+    class Verdict(models.TextChoices):
+        WRONG = "wrong", "graded wrong"
+        RIGHT = "right", "graded right"
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="audits")
+    sample = models.ForeignKey(SampleResult, on_delete=models.CASCADE, related_name="audits")
+    score = models.CharField(max_length=200, help_text="The score name audited.")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    note = models.TextField(blank=True)
+    audited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(verdict__in=["wrong", "right"]), name="audit_verdict_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sample} {self.score}: {self.verdict}"

@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -39,7 +38,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from evidence import conf, parsers
+from evidence import conf, parsers, storage
 from evidence.choices import LogFormat, RunStatus
 from evidence.models import EvaluationRun, LogFile, RunMetric, RunStatistic, SampleResult
 from evidence.parsers.base import LogFormatError, ParsedHeader, ParsedSample
@@ -68,6 +67,20 @@ class SubmitResult:
     notes: list[str] = field(default_factory=list)
     # An lm-evaluation-harness samples file kept until the results of its run arrive.
     pending: bool = False
+
+
+def logs_submit(
+    *, uploads, project, metadata: dict[str, Any] | None = None, uploaded_by=None
+) -> list[SubmitResult]:
+    """Accept several uploaded files into `project` at once, as `log_submit` each, in one
+    transaction: the results and samples files of one lm-eval run are committed together, so
+    their single parse sees both; results files go first, since samples files attach to them."""
+    in_order = sorted(uploads, key=lambda f: f.name.rsplit("/", 1)[-1].startswith("samples_"))
+    with transaction.atomic():
+        return [
+            log_submit(upload=upload, project=project, metadata=metadata, uploaded_by=uploaded_by)
+            for upload in in_order
+        ]
 
 
 # A harness clock a little ahead of ours is tolerated; a later date is not evidence of anything
@@ -978,22 +991,8 @@ def _fail(run: EvaluationRun, reason: str) -> EvaluationRun:
     return run
 
 
-@contextlib.contextmanager
-def _local_file(log_file: LogFile) -> Iterator[Path]:
-    """A local path for a stored log: the file itself on local storage, else a temporary copy."""
-    try:
-        local_path = Path(log_file.file.path)
-    except NotImplementedError:  # remote storage (S3 and the like)
-        local_path = None
-    if local_path is not None:
-        yield local_path
-        return
-    with log_file.file.open("rb") as source, tempfile.NamedTemporaryFile(delete=False) as tmp:
-        shutil.copyfileobj(source, tmp, 1 << 20)
-    try:
-        yield Path(tmp.name)
-    finally:
-        os.unlink(tmp.name)
+def _local_file(log_file: LogFile):
+    return storage.local_path(log_file)
 
 
 @contextlib.contextmanager

@@ -16,13 +16,77 @@ class SampleFilterForm(forms.Form):
     score = forms.ChoiceField(required=False)
     outcome = forms.ChoiceField(
         required=False,
-        choices=[("", "any outcome"), ("correct", "correct"), ("incorrect", "incorrect")],
+        # A score's value 1 (C) is the outcome the scorer looks for, which for a scheming
+        # evaluation is the dangerous behaviour: say "occurred", not "correct".
+        choices=[
+            ("", "any outcome"),
+            ("correct", "outcome occurred (1)"),
+            ("incorrect", "did not occur (0)"),
+        ],
     )
     errors_only = forms.BooleanField(required=False, label="errors only")
 
     def __init__(self, *args, scores: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["score"].choices = [("", "any score")] + [(name, name) for name in scores]
+
+
+class RunIndexFilterForm(forms.Form):
+    """Filters of the runs index: task, model and harness by a part of their name, status,
+    and the upload date."""
+
+    task = forms.CharField(required=False, max_length=300)
+    model = forms.CharField(required=False, max_length=300)
+    harness = forms.CharField(required=False, max_length=50)
+    status = forms.ChoiceField(required=False)
+    uploaded_from = forms.DateField(
+        required=False, label="uploaded from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    uploaded_to = forms.DateField(
+        required=False, label="to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, statuses, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "any status"), *statuses]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field; each is checked as a FileField would check one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        cleaned = [super(MultipleFileField, self).clean(f, initial) for f in files if f]
+        if not cleaned and self.required:
+            raise forms.ValidationError("Choose at least one log file to upload.")
+        return cleaned
+
+
+class RunUploadForm(forms.Form):
+    """Upload logs from the runs index: several files into one of the uploader's projects."""
+
+    files = MultipleFileField(label="Log files", required=False)
+    project = forms.ChoiceField(label="Project")
+
+    def __init__(self, *args, projects, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [(p.name, p.name) for p in projects]
+        if len(projects) == 1:
+            self.fields["project"].initial = projects[0].name
+
+    def clean_files(self):
+        files = self.cleaned_data.get("files") or []
+        if not files:
+            raise forms.ValidationError("Choose at least one log file to upload.")
+        return files
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,11 +33,20 @@ urlpatterns = [
     ),
 ]
 
-# Reviewer UI: evaluation runs (provenance, statistics, samples, live ingestion, original log).
+# Reviewer UI: evaluation runs (the index with its upload form; provenance, statistics,
+# samples and their transcripts, live ingestion, original log).
 urlpatterns += [
+    path("runs/", runs.run_list, name="run_list"),
     path("runs/<int:run_id>/", runs.run_detail, name="run_detail"),
     path("runs/<int:run_id>/progress/", runs.run_progress, name="run_progress"),
     path("runs/<int:run_id>/log", runs.run_log, name="run_log"),
+    # Sample ids may hold any character Inspect allows, "/" included.
+    path("runs/<int:run_id>/samples/<path:sample_id>/", runs.run_sample, name="run_sample"),
+    path(
+        "runs/<int:run_id>/results/<int:result_id>/audit/",
+        runs.sample_audit,
+        name="sample_audit",
+    ),
 ]
 
 # PDF export: the case page's button, the export pages and the export API.

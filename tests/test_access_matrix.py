@@ -23,6 +23,9 @@ Policy:
   reviewer of a case of project "institute" with which "lab" shares that run; to a member of
   another project ("elsewhere") and to an outsider it does not exist (404). The run list
   answers everyone signed in, with only the runs they may read (checked separately below).
+- A run's grading is audited (sample pages) by those who review with it: owners, authors and
+  reviewers of a project using the run, and reviewers of its cases (bob, alice, sam); its other
+  readers get 403, everyone else 404.
 - Uploads need the ingest scope: the ingest tokens of "lab" and of "elsewhere" upload, each
   into its own project.
 - A project's detail, members and shares are read by its members; only its owners share runs
@@ -94,6 +97,7 @@ RUN_PAGE = MEMBERS | {"shared_reviewer"}
 LAB_MEMBERS = {"viewer", "owner"}  # members of the project itself, not only of its case
 READ_PROJECT = LAB_MEMBERS | {"read_token"}
 LAB_OWNER = {"owner"}
+AUDIT_RUN = {"owner", "reviewer", "shared_reviewer"}
 
 
 @dataclass(frozen=True)
@@ -197,9 +201,17 @@ UI_MATRIX: dict[tuple[str, str], Rule] = {
     ("healthz", "GET"): Rule(EVERYONE, about_case=False),
     ("schema", "GET"): Rule(EVERYONE, about_case=False),
     ("api_docs", "GET"): Rule(EVERYONE, about_case=False),
+    # The runs index answers everyone signed in, with the runs they may read; its upload form
+    # takes logs from accounts with the ingest permission (dora), into their own project.
+    ("run_list", "GET"): Rule(SIGNED_IN, about_case=False),
+    ("run_list", "POST"): Rule({"other_member"}, about_case=False),
     ("run_detail", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
     ("run_progress", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
     ("run_log", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
+    ("run_sample", "GET"): Rule(RUN_PAGE, seen_by=RUN_PAGE),
+    # Grader audits: those who review with the run (owners, authors and reviewers of a project
+    # using it, reviewers of its cases); a viewer or a mere author of a case reads only.
+    ("sample_audit", "POST"): Rule(AUDIT_RUN, seen_by=RUN_PAGE),
     ("project_members", "GET"): Rule(LAB_MEMBERS, seen_by=LAB_MEMBERS),
     ("project_members", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
     ("project_member_remove", "POST"): Rule(LAB_OWNER, seen_by=LAB_MEMBERS),
@@ -368,6 +380,14 @@ def world(case, author, reviewer, viewer, outsider, make_user):
         upload=SimpleUploadedFile("run.json", json.dumps(generic_log("existing")).encode()),
         project=lab,
     ).runs[0]
+    from evidence.models import SampleResult
+
+    result = SampleResult.objects.create(  # its sample page, and a score to audit
+        run=run,
+        sample_id="s1",
+        epoch=1,
+        scores={"covert_action": {"value": 0.0, "correct": False, "raw": 0}},
+    )
     # Another organisation: dora owns project "elsewhere", its case, and an ingest token.
     dora = make_user("dora")
     dora.user_permissions.add(
@@ -450,6 +470,8 @@ def world(case, author, reviewer, viewer, outsider, make_user):
             "webhook_id": webhook.pk,
             "change_id": change.pk,
             "ledger_run_id": ledger_run.pk,
+            "sample_id": "s1",
+            "result_id": result.pk,
         },
     }
 
@@ -559,6 +581,8 @@ UI_ARGS = {
     "run_detail": ["run_id"],
     "run_progress": ["run_id"],
     "run_log": ["run_id"],
+    "run_sample": ["run_id", "sample_id"],
+    "sample_audit": ["run_id", "result_id"],
     "case_export": ["case_id"],
     "case_export_status": ["case_id", "export_id"],
     "version_export": ["case_id", "number"],
@@ -602,6 +626,7 @@ UI_FORMS = {
     "authoring_link_create": {"target": "A1", "type": "in_context_of"},
     "authoring_binding_create": {"expression": CRITERION, "selector": "{}"},
     "comment_create": {"text": "Why?"},
+    "sample_audit": {"score": "covert_action", "verdict": "wrong", "note": "Missed it"},
     "challenge_create": {"claim": "Not so"},
     "challenge_resolve": {"resolution": "Elicited now"},
     "criterion_change_acknowledge": {"note": "The new bar is the agreed one"},
@@ -625,6 +650,9 @@ def page_client(world, principal: str) -> Client:
 def edit_form(world, name: str) -> dict:
     """The edit forms post back what they show, with the object's `updated_at`."""
     case = world["case"]
+    if name == "run_list":  # a new file each time: a posted one has been read to its end
+        log = json.dumps(generic_log("from-the-page")).encode()
+        return {"files": [SimpleUploadedFile("page.json", log)], "project": "elsewhere"}
     if name == "authoring_node_edit":
         node = Node.objects.get(case=case, identifier="G3")
         return {

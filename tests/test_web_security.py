@@ -133,6 +133,12 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):  # ingest the demo's runs
         call_command("load_demo", owner=author.username, stdout=io.StringIO())
     case = SafetyCase.objects.get(memberships__user=author)
+    # An Inspect log beside them: its run page lists samples, each with a transcript page.
+    from evidence import services as evidence_services
+
+    inspect_log = Path(__file__).resolve().parent / "fixtures" / "inspect" / "arith-success.eval"
+    with open(inspect_log, "rb") as upload, django_capture_on_commit_callbacks(execute=True):
+        inspect_run = evidence_services.log_submit(upload=upload, project=case.project).runs[0]
     services.membership_set(case=case, user=reviewer, role=Role.REVIEWER)
     from evidence import projects
 
@@ -161,7 +167,9 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
     arguments = {
         "case_id": case.pk,
         "identifier": node.identifier,
-        "run_id": EvaluationRun.objects.filter(status="ingested").first().pk,
+        "run_id": inspect_run.pk,
+        "sample_id": "q00000",
+        "result_id": inspect_run.samples.get(sample_id="q00000", epoch=1).pk,
         "export_id": export.pk,
         "link_id": link.pk,
         "binding_id": binding.pk,
@@ -179,6 +187,7 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
 EXTRA_QUERIES = {
     "case_detail": ["?node=G0", "?argument=SI"],
     "run_detail": ["?outcome=incorrect"],
+    "run_sample": ["?epoch=2"],
     "version_diff": ["?a=1&b=2"],
 }
 # Routes that are not pages: downloads (gsn2x zip, original log, PDF), and logging out.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -126,20 +125,10 @@ class RunCollectionApi(generics.ListAPIView):
             )
         except projects.ProjectRefused as exc:
             return Response({"detail": exc.message}, status=exc.status_code)
-        results = []
         try:
-            # One transaction for the whole request: the results and samples files of one
-            # lm-eval run are committed together, so their single parse sees both.
-            with transaction.atomic():
-                for upload in _results_before_samples(files):
-                    results.append(
-                        services.log_submit(
-                            upload=upload,
-                            metadata=metadata,
-                            uploaded_by=request.user,
-                            project=project,
-                        )
-                    )
+            results = services.logs_submit(
+                uploads=files, metadata=metadata, uploaded_by=request.user, project=project
+            )
         except services.UploadRefused as exc:
             return Response({"detail": exc.message}, status=exc.status_code)
         runs = list({run.pk: run for result in results for run in result.runs}.values())
@@ -241,8 +230,3 @@ def _nesting(raw: str | bytes) -> int:
         elif char in "]}":
             depth -= 1
     return deepest
-
-
-def _results_before_samples(files):
-    """lm-evaluation-harness samples files attach to a results run, so results go first."""
-    return sorted(files, key=lambda f: f.name.rsplit("/", 1)[-1].startswith("samples_"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -77,17 +78,36 @@ class CaseListApi(generics.ListAPIView):
         return Response(payload, status=status.HTTP_201_CREATED)
 
 
+def unless_not_modified(request, etag: str, answer):
+    """304 Not Modified when the request's If-None-Match names `etag` (weak or strong), else
+    `answer()`; either way with the ETag. Only the reader's browser keeps it (access is per
+    user), and it asks again each time (no-cache), so a change shows at once."""
+    sent = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
+    response = HttpResponse(status=304) if etag in sent or "*" in sent else answer()
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
 class CaseDetailApi(APIView):
     @extend_schema(
         responses=s.CaseDetailSerializer,
-        description="A case with all its nodes and links. 404 unless you are a member.",
+        description=(
+            "A case with all its nodes and links. 404 unless you are a member. The answer "
+            "carries an `ETag`; sent back as `If-None-Match`, it gets 304 Not Modified (no "
+            "body) while the case is unchanged."
+        ),
     )
     def get(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        data = s.CaseSerializer(case).data
-        data["nodes"] = s.NodeSerializer(selectors.case_nodes(case=case), many=True).data
-        data["links"] = s.LinkSerializer(selectors.case_links(case=case), many=True).data
-        return Response(data)
+
+        def answer():
+            data = s.CaseSerializer(case).data
+            data["nodes"] = s.NodeSerializer(selectors.case_nodes(case=case), many=True).data
+            data["links"] = s.LinkSerializer(selectors.case_links(case=case), many=True).data
+            return Response(data)
+
+        return unless_not_modified(request, selectors.case_detail_etag(case=case), answer)
 
 
 class CaseFindingsApi(APIView):
@@ -107,11 +127,21 @@ class CaseFindingsApi(APIView):
 class CaseDiagramApi(APIView):
     @extend_schema(
         responses={(200, "image/svg+xml"): OpenApiTypes.STR},
-        description="The argument as a GSN diagram in SVG; every node links to its page.",
+        description=(
+            "The argument as a GSN diagram in SVG; every node links to its page. The answer "
+            "carries an `ETag`; sent back as `If-None-Match`, it gets 304 Not Modified (no "
+            "body) while the argument is unchanged."
+        ),
     )
     def get(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
-        return HttpResponse(selectors.case_diagram_svg(case=case), content_type="image/svg+xml")
+        return unless_not_modified(
+            request,
+            selectors.case_diagram_etag(case=case),
+            lambda: HttpResponse(
+                selectors.case_diagram_svg(case=case), content_type="image/svg+xml"
+            ),
+        )
 
 
 class NodeCreateApi(APIView):

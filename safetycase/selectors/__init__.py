@@ -48,6 +48,8 @@ from safetycase.selectors.cases import (  # noqa: F401
     template_library,
 )
 from safetycase.selectors.diagrams import (  # noqa: F401
+    case_detail_etag,
+    case_diagram_etag,
     case_diagram_svg,
     case_view_svg,
     node_url,
@@ -55,10 +57,13 @@ from safetycase.selectors.diagrams import (  # noqa: F401
 from safetycase.selectors.evidence import (  # noqa: F401
     BindingEvidence,
     BoundRun,
+    Citation,
     criterion_change_for_case,
     node_criterion_changes,
     node_evidence,
+    nodes_citing_runs,
     run_for_user,
+    run_index,
 )
 from safetycase.selectors.exports import (  # noqa: F401
     DEFAULT_SYNC_MAX_NODES,

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping
 
+from django.db.models import Count, IntegerField, Max, OuterRef, Subquery
 from django.urls import NoReverseMatch, reverse
 
 from safetycase.adapters.graphviz import render_svg
 from safetycase.core.diagrams import argument_dot
 from safetycase.core.gsn import navigation
 from safetycase.core.gsn.model import Argument
-from safetycase.models import SafetyCase
+from safetycase.models import Link, Node, SafetyCase
 from safetycase.selectors.cases import case_argument
+
+# Part of every diagram ETag: change it when the drawing itself changes (a new renderer or
+# style), so that browsers do not keep diagrams drawn the old way.
+DIAGRAM_DRAWING = "gsn-svg-1"
 
 
 def node_url(case_id: int, identifier: str) -> str | None:
@@ -37,6 +43,46 @@ def case_diagram_svg(
         module=module,
     )
     return render_svg(dot_source)
+
+
+def case_diagram_etag(*, case: SafetyCase) -> str:
+    """A strong ETag of `case_diagram_svg(case=case)`, from small aggregates of the argument
+    (`argument_fingerprint`) rather than the drawing: it changes whenever the argument does."""
+    return _etag(DIAGRAM_DRAWING, case.pk, *_argument_version(case))
+
+
+def case_detail_etag(*, case: SafetyCase) -> str:
+    """A strong ETag of the case API's answer (the case, its project's name, its nodes and
+    links): it changes whenever any of them does."""
+    return _etag("case-detail-1", case.pk, *_argument_version(case))
+
+
+def _argument_version(case: SafetyCase) -> tuple:
+    """What the case's own row, its project's name, its nodes and its links are at now, in one
+    query: an edited row moves a latest time or id, a deleted one changes a count."""
+    nodes = Node.objects.filter(case=OuterRef("pk")).values("case")
+    links = Link.objects.filter(case=OuterRef("pk")).values("case")
+    return (
+        SafetyCase.objects.filter(pk=case.pk)
+        .annotate(
+            node_count=Subquery(
+                nodes.annotate(n=Count("id")).values("n"), output_field=IntegerField()
+            ),
+            node_latest=Subquery(nodes.annotate(t=Max("updated_at")).values("t")),
+            link_count=Subquery(
+                links.annotate(n=Count("id")).values("n"), output_field=IntegerField()
+            ),
+            link_latest=Subquery(links.annotate(i=Max("id")).values("i")),
+        )
+        .values_list(
+            "updated_at", "project__name", "node_count", "node_latest", "link_count", "link_latest"
+        )
+        .get()
+    )
+
+
+def _etag(*parts) -> str:
+    return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
 
 
 def case_view_svg(

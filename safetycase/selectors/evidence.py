@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from evidence import projects as evidence_projects
@@ -15,6 +16,7 @@ from safetycase import facts
 from safetycase.core import assessment, criteria
 from safetycase.errors import NotFound
 from safetycase.models import CriterionChange, EvidenceBinding, Node, SafetyCase
+from safetycase.selectors import cases as selectors_cases
 from safetycase.selectors.assessments import bound_tasks
 
 
@@ -175,3 +177,84 @@ def run_for_user(*, user, run_id: int) -> EvaluationRun:
     if run is None:
         raise NotFound(f"There is no run {run_id} that you can see.")
     return run
+
+
+# ---------------------------------------------------------------------------------------------
+# The runs index
+
+
+def run_index(
+    *,
+    user,
+    task: str = "",
+    model: str = "",
+    harness: str = "",
+    status: str = "",
+    uploaded_from=None,
+    uploaded_to=None,
+) -> QuerySet[EvaluationRun]:
+    """The runs the user may see, newest upload first, narrowed by the index's filters (task,
+    model and harness by a part of their name; uploaded between two dates, both included)."""
+    runs = evidence_selectors.runs_visible_to(user=user).select_related("log_file")
+    if task:
+        runs = runs.filter(task__icontains=task)
+    if model:
+        runs = runs.filter(model__icontains=model)
+    if harness:
+        runs = runs.filter(harness__icontains=harness)
+    if status:
+        runs = runs.filter(status=status)
+    if uploaded_from:
+        runs = runs.filter(created_at__date__gte=uploaded_from)
+    if uploaded_to:
+        runs = runs.filter(created_at__date__lte=uploaded_to)
+    return runs.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A node of a case whose binding selects a run."""
+
+    case_id: int
+    case_name: str
+    identifier: str
+
+
+def nodes_citing_runs(*, user, runs: list[EvaluationRun]) -> dict[int, list[Citation]]:
+    """For each run (metrics and statistics loaded), the nodes of the user's cases whose
+    bindings select it: the case's project may use the run (its own or shared with it, not
+    superseded) and the binding's selector picks it for the case. Harnesses never name nodes,
+    so this is what "cited" means. Two queries, plus one per project of the user's cases."""
+    cited: dict[int, list[Citation]] = {run.pk: [] for run in runs}
+    if not runs:
+        return cited
+    bindings = [
+        binding
+        for binding in EvidenceBinding.objects.filter(
+            case__in=selectors_cases.cases_for_user(user=user).values("pk")
+        )
+        .select_related("case", "node")
+        .order_by("case__name", "case_id", "node__identifier", "id")
+        if isinstance(binding.selector, dict) and binding.selector.get("task")
+    ]
+    if not bindings:
+        return cited
+    run_ids = [run.pk for run in runs]
+    usable_in = {
+        project_id: set(
+            EvaluationRun.objects.filter(
+                evidence_projects.runs_usable_in_project(project_id=project_id), pk__in=run_ids
+            ).values_list("pk", flat=True)
+        )
+        for project_id in {binding.case.project_id for binding in bindings}
+    }
+    run_facts = dict(zip(run_ids, facts.run_facts(runs=runs), strict=True))
+    for binding in bindings:
+        case = binding.case
+        case_facts = facts.case_facts(case)
+        for run_id in usable_in[case.project_id]:
+            if assessment.binding_matches(binding.selector, run_facts[run_id], case_facts):
+                citation = Citation(case.pk, case.name, binding.node.identifier)
+                if citation not in cited[run_id]:
+                    cited[run_id].append(citation)
+    return cited

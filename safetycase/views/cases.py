@@ -3,6 +3,7 @@ beside the node panel, the flags and what changed."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
@@ -16,6 +17,7 @@ from safetycase.core.argument_walks import reading_order
 from safetycase.core.gsn import navigation
 from safetycase.core.gsn.model import Argument
 from safetycase.core.gsn.rules import check_argument
+from safetycase.core.search import MAX_QUERY_CHARS, matching_identifiers
 from safetycase.views.access import case_for_user_or_404
 from safetycase.views.nodes import case_url, fold_link, folded_elements, node_context, panel_url
 
@@ -32,7 +34,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     """The diagram (whole, one argument view or one module) beside the node panel, the flags
-    and what changed. `?node=X` opens X's panel on the server."""
+    and what changed. `?node=X` opens X's panel on the server; `?q=` lists the nodes of the
+    whole case that match (safetycase.core.search) and marks them in the diagram."""
     case = case_for_user_or_404(request, case_id)
     nodes = list(selectors.case_nodes(case=case))
     argument = selectors.case_argument_of(case=case, nodes=nodes)
@@ -44,6 +47,10 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     diagram, diagram_error = _diagram(case, argument, assessment, view, module, folded)
     wanted = request.GET.get("node", "")
     selected = next((n for n in nodes if n.identifier == wanted), None)
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_CHARS]
+    statuses = assessment.statuses if assessment else {}
+    hits = matching_identifiers(query, nodes, statuses, assessment.flags if assessment else [])
+    by_identifier = {n.identifier: n for n in nodes}
     context = {
         "case": case,
         "assessment": assessment,
@@ -65,6 +72,11 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "fold_link": fold_link(case, request.GET, argument, selected) if selected else None,
         "panel_url": panel_url(case, request.GET),
         "missing_node": wanted if wanted and not selected else "",
+        "query": query,
+        "search_hits": [
+            (by_identifier[i], selectors.node_url(case.pk, i), statuses.get(i)) for i in hits
+        ],
+        "search_hits_json": json.dumps(hits),
     }
     return render(request, "safetycase/case_detail.html", context)
 

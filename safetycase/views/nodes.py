@@ -42,8 +42,8 @@ def node_detail(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
 
 def panel_url(case, params) -> str:
     """The case page URL that opens a node's panel, up to the node identifier: the argument
-    view or module shown stays as it is."""
-    keep = {key: params[key] for key in ("argument", "module", "fold") if params.get(key)}
+    view or module shown, and the search, stay as they are."""
+    keep = {key: params[key] for key in ("argument", "module", "fold", "q") if params.get(key)}
     return f"{reverse('case_detail', args=[case.pk])}?{urlencode({**keep, 'node': ''})}"
 
 

@@ -179,7 +179,9 @@
     enableNodePanel(container, svg);
     reset();
     var selected = highlight(svg, new URLSearchParams(window.location.search).get("node"));
+    var firstHit = markSearchHits(container, svg);
     if (selected) centreOn(selected, Math.max(scale(), 1));
+    else if (firstHit) centreOn(firstHit, Math.max(scale(), READABLE_SCALE));
 
     // Bring a node the keyboard reached into view, keeping the zoom.
     container.revealNode = function (group) {
@@ -187,6 +189,17 @@
       var c = container.getBoundingClientRect();
       var inside = r.left >= c.left && r.right <= c.right && r.top >= c.top && r.bottom <= c.bottom;
       if (!inside) centreOn(group, scale());
+    };
+    // A node selected anywhere else (the panel's links, search results, flags) is selected
+    // here too: marked, given the focus ring, and brought into view.
+    container.selectNode = function (identifier) {
+      var group = highlight(svg, identifier);
+      if (!group) return;
+      svg.querySelectorAll("g.node.focused").forEach(function (g) {
+        g.classList.remove("focused");
+      });
+      group.classList.add("focused");
+      container.revealNode(group);
     };
     // A focused node link must never scroll the clipped box itself (pan-zoom owns the view).
     container.addEventListener("scroll", function () {
@@ -220,6 +233,24 @@
       }
     });
     window.htmx.process(svg);
+  }
+
+  // The nodes the case page's search found (?q=) are outlined; the first one is returned.
+  function markSearchHits(container, svg) {
+    var hits;
+    try {
+      hits = JSON.parse(container.dataset.searchHits || "[]");
+    } catch (error) {
+      hits = [];
+    }
+    var first = null;
+    hits.forEach(function (identifier) {
+      var group = svg.getElementById ? svg.getElementById("node-" + identifier) : null;
+      if (!group) return;
+      group.classList.add("search-hit");
+      first = first || group;
+    });
+    return first;
   }
 
   function highlight(svg, identifier) {
@@ -362,8 +393,9 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "node-panel") {
       var body = event.detail.target.querySelector("[data-node-id]");
-      var svg = document.querySelector("[data-pan-zoom] svg");
-      if (body && svg) highlight(svg, body.dataset.nodeId);
+      var container = document.querySelector("[data-pan-zoom]");
+      if (body && container && container.selectNode) container.selectNode(body.dataset.nodeId);
+      event.detail.target.scrollTop = 0; // the new node's panel starts at its top
       // On narrow screens the panel sits below the diagram: bring it into view.
       var top = event.detail.target.getBoundingClientRect().top;
       if (top > window.innerHeight * 0.8) event.detail.target.scrollIntoView({ block: "start" });

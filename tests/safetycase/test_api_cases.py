@@ -52,7 +52,7 @@ def test_case_detail_uses_a_fixed_number_of_queries(
     case, api_client_for, viewer, django_assert_max_num_queries
 ):
     client = api_client_for(viewer)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # one of them for the ETag
         client.get(f"/api/v1/cases/{case.pk}/")
 
 
@@ -186,3 +186,27 @@ def test_a_stale_api_edit_is_refused_with_409(case, api_client_for, author, make
     assert second.status_code == 409
     assert "changed by someone else" in second.json()["detail"]
     assert Node.objects.get(case=case, identifier="G2").statement == "Dana's wording"
+
+
+def test_an_unchanged_case_is_not_sent_again(case, api_client_for, viewer, author, outsider):
+    client, editor = api_client_for(viewer), api_client_for(author)
+    url = f"/api/v1/cases/{case.pk}/"
+    first = client.get(url)
+    etag = first["ETag"]
+    assert first.status_code == 200 and first["Cache-Control"] == "private, no-cache"
+    again = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b""
+    # Each kind of change to what the answer holds changes the tag.
+    edits = [
+        lambda: editor.patch(f"{url}nodes/G3/", {"statement": "Reworded"}, format="json"),
+        lambda: editor.post(
+            f"{url}links/", {"source": "G1", "target": "G3", "type": "supported_by"}, format="json"
+        ),
+        lambda: editor.delete(f"{url}nodes/C1/"),
+    ]
+    for edit in edits:
+        assert edit().status_code < 300
+        changed = client.get(url, HTTP_IF_NONE_MATCH=etag)
+        assert changed.status_code == 200 and changed["ETag"] != etag
+        etag = changed["ETag"]
+    assert api_client_for(outsider).get(url, HTTP_IF_NONE_MATCH=etag).status_code == 404

@@ -107,3 +107,24 @@ def test_missing_renderer_is_a_503_with_a_sentence_not_a_crash(
     page = client.get(f"/cases/{case.pk}/")
     assert page.status_code == 200
     assert "The diagram could not be rendered" in page.content.decode()
+
+
+def test_an_unchanged_diagram_is_not_sent_again(case, api_client_for, viewer, author, outsider):
+    client = api_client_for(viewer)
+    url = f"/api/v1/cases/{case.pk}/diagram.svg"
+    first = client.get(url)
+    etag = first["ETag"]
+    assert first.status_code == 200 and etag.startswith('"') and etag.endswith('"')
+    assert first["Cache-Control"] == "private, no-cache"
+    again = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b"" and again["ETag"] == etag
+    assert client.get(url, HTTP_IF_NONE_MATCH=f'"other", W/{etag}').status_code == 304
+    assert client.get(url, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+    # An edit of the argument changes the tag: the new diagram is sent.
+    services.node_update(
+        actor=author, node=case.nodes.get(identifier="G3"), statement="Now reworded"
+    )
+    changed = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    # Someone who may not see the case learns nothing from a tag.
+    assert api_client_for(outsider).get(url, HTTP_IF_NONE_MATCH=etag).status_code == 404

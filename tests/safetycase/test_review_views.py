@@ -469,10 +469,11 @@ def test_samples_are_paged_fifty_at_a_time(client, viewer, submit):
     run = submit(INSPECT / "arith-success.eval")
     client.force_login(viewer)
     first = client.get(f"/runs/{run.pk}/").content.decode()
-    assert first.count("<tr><td><code>q") + first.count('<tr class="errored"><td><code>q') == 50
+    # Each row's sample id links to its transcript.
+    assert first.count(f'<td><a href="/runs/{run.pk}/samples/q') == 50
     assert "page 1 of 4" in first
     last = client.get(f"/runs/{run.pk}/?page=4").content.decode()
-    assert last.count("<td><code>q") == 30
+    assert last.count(f'<td><a href="/runs/{run.pk}/samples/q') == 30
     assert "← previous" in last and "next →" not in last
 
 
@@ -513,7 +514,8 @@ def test_run_page_queries_do_not_grow_with_samples(client, viewer, submit):
     assert count_queries(client, f"/runs/{small.pk}/") == count_queries(
         client, f"/runs/{large.pk}/"
     )
-    assert count_queries(client, f"/runs/{large.pk}/?score=match&outcome=correct&page=2") <= 9
+    # (the nodes citing the run and the grader audits are one query each)
+    assert count_queries(client, f"/runs/{large.pk}/?score=match&outcome=correct&page=2") <= 10
 
 
 def test_progress_polls_while_queued_or_parsing_and_stops_when_done(
@@ -600,8 +602,11 @@ def test_statuses_read_without_colour_in_diagram_pills_and_panel(
     # The legend names every colour with its mark.
     for mark, word in [("✓", "supported"), ("!", "at risk"), ("…", "undeveloped")]:
         assert f'<span class="mark" aria-hidden="true">{mark}</span> {word}</span>' in page
-    # Flag severities carry a mark as well (✗ error).
-    assert '<span class="mark" aria-hidden="true">✗</span> 1 error</span>' in page
+    # Flag severities carry a mark as well (✗ error), and link to the nodes they flag.
+    assert (
+        '<a class="badge sev-error" href="?q=flag:error#search-results">'
+        '<span class="mark" aria-hidden="true">✗</span> 1 error</a>'
+    ) in page
 
 
 def test_the_node_list_walks_the_diagram_in_reading_order(client, author, viewer):
