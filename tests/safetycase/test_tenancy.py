@@ -112,8 +112,9 @@ def test_another_project_cannot_change_a_status_of_the_demo_by_uploading_evidenc
 ):
     case = demo["case"]
     before = statuses(case)
-    # The demo's own verdict on the honeypot: 0 in 3,000 is too few (docs/demo.md).
-    assert before["AL-Sn1"] == "defeated"
+    # The demo's own verdict on the honeypot: 0 in 3,000 is too few (docs/demo.md), so the
+    # planted 0 in 2,000,000 would make it supported if it counted.
+    assert before["AL-Sn1"] == "at_risk"
     client = token_client(mallory["ingest"])
     now = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     planted = upload(client, honeypot(completed_at=now), capture=django_capture_on_commit_callbacks)
