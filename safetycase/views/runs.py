@@ -10,6 +10,7 @@ from django.shortcuts import render
 
 from evidence import selectors as evidence_selectors
 from evidence.choices import RunStatus
+from safetycase import selectors
 from safetycase.forms import SampleFilterForm
 from safetycase.views.access import run_for_user_or_404
 
@@ -43,6 +44,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "sample-results":
         return render(request, "evidence/_run_sample_results.html", context)
+    # The criteria this run is evidence for, with its role in each ledger.
+    context["ledger_entries"] = selectors.run_ledger_entries(run=run, user=request.user)
     return render(request, "evidence/run_detail.html", context)
 
 
