@@ -9,6 +9,7 @@ from safetycase.selectors.assessments import (  # noqa: F401
     case_assessment_facts,
     cases_bound_to_run,
     previous_assessment_for_changes,
+    run_ledger_entries,
     usable_run_for_case,
 )
 from safetycase.selectors.audit import (  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from evidence import projects as evidence_projects
 from evidence.choices import RunStatus
@@ -22,7 +22,7 @@ from safetycase.models import (
     RunWithdrawal,
     SafetyCase,
 )
-from safetycase.selectors.cases import case_links, case_nodes
+from safetycase.selectors.cases import case_links, case_nodes, cases_for_user
 
 
 def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
@@ -178,3 +178,36 @@ def usable_run_for_case(*, case: SafetyCase, run_id: Any) -> EvaluationRun | Non
         .select_related("log_file")
         .first()
     )
+
+
+def run_ledger_entries(*, run: EvaluationRun, user) -> list[dict[str, Any]]:
+    """Where the run stands in the ledgers of the criteria of the user's cases, as their latest
+    assessments saw it: [{case, node, binding, policy, run, k, n, holds, role, note}]. One
+    query: the latest assessment of each of the user's cases with a binding of the run's task
+    (the ledgers themselves say whether the run is in them)."""
+    if not run.task:
+        return []
+    newest = Assessment.objects.filter(case=OuterRef("pk")).order_by("-created_at", "-id")
+    bound = EvidenceBinding.objects.filter(
+        Q(selector__task=run.task) | Q(selector__task__icontains=run.task),
+        case_id__in=cases_for_user(user=user).values("pk"),
+    ).values("case_id")
+    latest = SafetyCase.objects.filter(pk__in=bound).annotate(
+        latest_id=Subquery(newest.values("pk")[:1])
+    )
+    out = []
+    rows = Assessment.objects.filter(pk__in=latest.values("latest_id")).select_related("case")
+    for stored in rows.order_by("case__name", "case_id"):
+        for binding_id, ledger in sorted((stored.evidence or {}).items()):
+            for entry in ledger.get("evidence", ()):
+                if entry.get("run") == run.pk:
+                    out.append(
+                        {
+                            "case": stored.case,
+                            "node": ledger.get("node", ""),
+                            "binding": int(binding_id),
+                            "policy": ledger.get("policy", ""),
+                            **entry,
+                        }
+                    )
+    return out

@@ -142,6 +142,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         return render(request, "evidence/_run_sample_results.html", context)
     context["citations"] = selectors.nodes_citing_runs(user=request.user, runs=[run])[run.pk]
     context["audit_rates"] = evidence_audits.audited_error_rates(run=run)
+    # The criteria this run is evidence for, with its role in each ledger.
+    context["ledger_entries"] = selectors.run_ledger_entries(run=run, user=request.user)
     return render(request, "evidence/run_detail.html", context)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,7 +22,7 @@ from safetycase.core.assessment import (
     LedgerEntry,
     RunFacts,
 )
-from tests.safetycase.test_assessment import NOW, flags, make_run, one_solution_case
+from tests.safetycase.test_assessment import NOW, Case, flags, make_run, one_solution_case
 from tests.safetycase.test_assessment_properties import (
     PROPERTY_SETTINGS,
     RANK,
@@ -277,3 +278,25 @@ def test_incremental_assessment_with_ledgers_equals_a_fresh_one(case, steps, dat
 
 def test_binding_facts_default_to_policy_all():
     assert BindingFacts(1, "Sn1", "criterion").policy == "all"
+
+
+def test_a_pass_cut_short_leaves_no_half_updated_engine(monkeypatch):
+    # An exception inside a pass (here: the first criterion evaluated) must not leave the
+    # engine's indexes half built for the next, incremental pass.
+    case = Case().goal("G1", "Sn1").solution("Sn1", criterion=BOUND).assumption("A1", "G1")
+    case.bind("A1", "check", {}, "n >= 100").run(1, k=0)
+    engine = AssessmentEngine()
+    calls = {"n": 0}
+    original = AssessmentEngine._ledger_criterion
+
+    def failing_once(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("interrupted")
+        return original(self, *args)
+
+    monkeypatch.setattr(AssessmentEngine, "_ledger_criterion", failing_once)
+    with pytest.raises(RuntimeError):
+        case.assess(cache=engine)
+    case.runs.append(make_run(2, k=0, days=0.5))
+    assert case.assess(cache=engine) == case.assess()

@@ -125,6 +125,10 @@ def test_a_later_passing_run_leaves_the_failure_standing_until_a_reviewer_withdr
     page = client.get(f"/cases/{bound_case.pk}/nodes/Sn1/").content.decode()
     assert reason in page and "withdrawn" in page and "2 runs looked at" in page
 
+    # The run's page says which criterion it is evidence for, and that it was withdrawn.
+    run_page = client.get(f"/runs/{failing}/").content.decode()
+    assert "Evidence for" in run_page and reason in run_page
+
     # So does the PDF's review record.
     pdf = services.case_export_pdf(case=bound_case)
     assert squeeze(reason) in squeeze(pdf_text(pdf.content))
