@@ -121,6 +121,21 @@ urlpatterns += [
         review_views.challenge_resolve,
         name="challenge_resolve",
     ),
+    path(
+        "cases/<int:case_id>/challenges/<int:challenge_id>/respond/",
+        review_views.challenge_respond,
+        name="challenge_respond",
+    ),
+    path(
+        "cases/<int:case_id>/challenges/<int:challenge_id>/reject-response/",
+        review_views.challenge_reject_response,
+        name="challenge_reject_response",
+    ),
+    path(
+        "cases/<int:case_id>/conditions/<int:condition_id>/close/",
+        review_views.condition_close,
+        name="condition_close",
+    ),
     path("cases/<int:case_id>/versions/", review_views.version_list, name="version_list"),
     path(
         "cases/<int:case_id>/versions/sign-off/",

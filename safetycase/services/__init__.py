@@ -59,7 +59,9 @@ from safetycase.services.memberships import (  # noqa: F401
 )
 from safetycase.services.review import (  # noqa: F401
     challenge_create,
+    challenge_reject_response,
     challenge_resolve,
+    challenge_respond,
     comment_create,
 )
 from safetycase.services.templates import (  # noqa: F401
@@ -75,6 +77,10 @@ from safetycase.services.tokens import (  # noqa: F401
     token_revoke,
 )
 from safetycase.services.versions import (  # noqa: F401
+    VERDICT_CHOICES,
+    condition_close,
+    signature_content_of,
+    version_content_of,
     version_cosign,
     version_sign_off,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import template
 
-from safetycase import selectors
+from safetycase import permissions, selectors
 
 register = template.Library()
 
@@ -17,13 +17,15 @@ def _user(context):
 
 @register.inclusion_tag("safetycase/review/_case_review.html", takes_context=True)
 def case_review(context, case):
-    """The versions link and, for reviewers, the sign-off form; for authors who are not
-    reviewers, the sentence saying why they have none (authors cannot sign off alone)."""
+    """The versions link and, for independent reviewers, the link to the sign-off page; for
+    everyone else who may read the case, the sentence saying why they cannot sign it."""
     user = _user(context)
+    refusal = permissions.sign_off_refusal(user, case) if user is not None else None
     return {
         "case": case,
         "csrf_token": context.get("csrf_token"),
-        "can_sign": user is not None and user.has_perm("safetycase.review_case", case),
+        "can_sign": user is not None and refusal is None,
+        "sign_off_refusal": refusal,
         "is_author": user is not None and user.has_perm("safetycase.edit_argument", case),
         "latest_version": selectors.case_versions(case=case).first(),
     }
@@ -42,9 +44,13 @@ def node_review(context, case, node):
     is_reviewer = user is not None and user.has_perm("safetycase.review_case", case)
     challenges = list(selectors.node_challenges(node=node))
     for challenge in challenges:
-        challenge.can_resolve = challenge.state == "open" and (
-            is_author or (user is not None and challenge.raised_by_id == user.pk)
+        challenge.case = case
+        challenge.can_resolve = (
+            challenge.state == "open"
+            and user is not None
+            and permissions.challenge_close_refusal(user, challenge) is None
         )
+        challenge.can_respond = challenge.state == "open" and is_author
     return {
         "case": case,
         "node": node,
@@ -54,4 +60,5 @@ def node_review(context, case, node):
         "challenge_flags": [selectors.challenge_flag(c) for c in challenges if c.state == "open"],
         "can_comment": is_author or is_reviewer,
         "can_challenge": is_reviewer,
+        "conditions": list(selectors.case_conditions(case=case, node_identifier=node.identifier)),
     }
