@@ -534,6 +534,26 @@ class VersionDiffSerializer(serializers.Serializer):
     overall_status = serializers.JSONField()
     flags_added = serializers.ListField(child=serializers.JSONField())
     flags_cleared = serializers.ListField(child=serializers.JSONField())
+    links = serializers.JSONField(help_text="Links `added` and `removed`.")
+    bindings = serializers.JSONField(
+        help_text=(
+            "Evidence bindings `added`, `removed` and `changed` (criterion, freshness, "
+            "description), matched by node, kind and selector."
+        )
+    )
+    runs = serializers.JSONField(
+        help_text=(
+            "Runs that count as evidence (ingested, current runs of the bound tasks): `added`, "
+            "and `removed` when superseded, withdrawn or no longer selected."
+        )
+    )
+    attestations = serializers.JSONField(help_text="Attestations `added`, `removed`, `changed`.")
+    challenges = serializers.JSONField(
+        help_text="Challenges `added`, `removed` and `changed` (state, response, resolution)."
+    )
+    conditions = serializers.JSONField(
+        help_text="Sign-off conditions `added` and `changed` (open → closed)."
+    )
 
 
 # Review: comments and challenges on nodes.

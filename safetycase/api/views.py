@@ -465,7 +465,9 @@ class VersionDiffApi(APIView):
         responses=s.VersionDiffSerializer,
         description=(
             "What changed from version `a` to version `b`: nodes added, removed and changed "
-            "(statement, type, undeveloped), status changes and new or cleared flags."
+            "(statement, type, undeveloped), status changes, new or cleared flags, and the "
+            "links, bindings (with their policies), runs counted as evidence, attestations, "
+            "challenges and sign-off conditions added, removed or changed."
         ),
     )
     def get(self, request, case_id: int):
@@ -478,8 +480,8 @@ class VersionDiffApi(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         diff = diff_snapshots(
-            selectors.version_for_case(case=case, number=a).snapshot,
-            selectors.version_for_case(case=case, number=b).snapshot,
+            selectors.version_as_compared(selectors.version_for_case(case=case, number=a)),
+            selectors.version_as_compared(selectors.version_for_case(case=case, number=b)),
         )
         return Response(s.VersionDiffSerializer({"a": a, "b": b, **diff}).data)
 

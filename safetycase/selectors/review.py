@@ -20,6 +20,7 @@ from safetycase.models import (
     Signature,
     Version,
 )
+from safetycase.selectors.assessments import bound_tasks, candidate_runs
 from safetycase.selectors.cases import (
     case_bindings,
     case_findings,
@@ -93,6 +94,22 @@ def case_snapshot(*, case: SafetyCase) -> dict[str, Any]:
             ),
         ),
         "bindings": sorted((facts.binding_record(b) for b in bindings), key=canonical_json),
+        # The runs the case's bindings may count as evidence now: ingested, current runs of
+        # the bound tasks (a superseded or withdrawn run drops out).
+        "runs": [
+            {
+                "id": run.pk,
+                "eval_id": run.eval_id,
+                "task": run.task,
+                "model": run.model,
+                "model_version": run.model_version,
+                "status": run.status,
+                "superseded": run.superseded_at is not None,
+            }
+            for run in candidate_runs(tasks=bound_tasks(bindings), project_id=case.project_id)
+            .prefetch_related(None)
+            .only("id", "eval_id", "task", "model", "model_version", "status", "superseded_at")
+        ],
         "attestations": [
             {
                 "id": a.pk,
@@ -236,6 +253,28 @@ def chain_heads(*, case_id: int | None = None) -> list[Version]:
 
 def version_signatures(*, version: Version):
     return Signature.objects.filter(version=version).select_related("user").order_by("signed_at")
+
+
+def version_as_compared(version: Version) -> dict[str, Any]:
+    """A version's snapshot with the conditions its own verdict set (open, as signed), which
+    the snapshot, taken before the verdict, cannot list: what a diff compares."""
+    snapshot = dict(version.snapshot)
+    known = {c.get("id") for c in snapshot.get("conditions") or []}
+    snapshot["conditions"] = [
+        *(snapshot.get("conditions") or []),
+        *(
+            {
+                "id": c.pk,
+                "version": version.number,
+                "node": c.node_identifier,
+                "text": c.text,
+                "state": Condition.State.OPEN,
+            }
+            for c in version.conditions.all()
+            if c.pk not in known
+        ),
+    ]
+    return snapshot
 
 
 def case_versions(*, case: SafetyCase):

@@ -220,6 +220,6 @@ def version_diff(request: HttpRequest, case_id: int) -> HttpResponse:
     if a is not None:
         va = found_or_404(selectors.version_for_case, case=case, number=a)
         vb = found_or_404(selectors.version_for_case, case=case, number=b)
-        diff = diff_snapshots(va.snapshot, vb.snapshot)
+        diff = diff_snapshots(selectors.version_as_compared(va), selectors.version_as_compared(vb))
     context = {"case": case, "versions": versions, "a": a, "b": b, "diff": diff}
     return render(request, "safetycase/review/version_diff.html", context)
