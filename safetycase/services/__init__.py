@@ -8,6 +8,8 @@ queue work for Celery through `services.queue`, when their transaction commits."
 from safetycase.services.arguments import (  # noqa: F401
     COMBINATION_PATTERN,
     NODE_EDITABLE_FIELDS,
+    STRUCTURAL_RULES,
+    StructuralError,
     bulk_create_nodes,
     case_create,
     case_import_argument,
@@ -21,6 +23,7 @@ from safetycase.services.arguments import (  # noqa: F401
     node_edit,
     node_set_combination,
     node_update,
+    refuse_structural_errors,
 )
 from safetycase.services.assessments import (  # noqa: F401
     ASSESSMENT_CACHE_CASES,

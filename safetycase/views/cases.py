@@ -14,7 +14,7 @@ from safetycase import selectors
 from safetycase.adapters.graphviz import DiagramError
 from safetycase.core.argument_walks import reading_order
 from safetycase.core.gsn import navigation
-from safetycase.core.gsn.model import Argument
+from safetycase.core.gsn.model import Argument, Severity
 from safetycase.core.gsn.rules import check_argument
 from safetycase.views.access import case_for_user_or_404
 from safetycase.views.nodes import case_url, fold_link, folded_elements, node_context, panel_url
@@ -42,6 +42,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     view, module = _shown_part(request.GET, views, modules)
     folded = folded_elements(request.GET, argument)
     diagram, diagram_error = _diagram(case, argument, assessment, view, module, folded)
+    findings = check_argument(argument)
     wanted = request.GET.get("node", "")
     selected = next((n for n in nodes if n.identifier == wanted), None)
     context = {
@@ -56,7 +57,8 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "view": view,
         "modules": modules,
         "module": module,
-        "findings": check_argument(argument),
+        "findings": findings,
+        "rule_errors": [f for f in findings if f.severity == Severity.ERROR],
         "nodes": nodes,
         "node_list": _diagram_node_list(case, argument, view, module, folded),
         "folded": sorted(folded),
