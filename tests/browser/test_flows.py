@@ -47,9 +47,15 @@ def edit_statement(page, expect, live_server, case, identifier: str, statement: 
 
 
 def sign_off(page, expect, live_server, case, note: str) -> Version:
-    """As a reviewer: sign off from the case page; the new version's page opens."""
+    """As a reviewer: from the case page to the sign-off page, which lists what is open; a
+    verdict, a note and the confirmation sign; the new version's page opens."""
     page.goto(f"{live_server.url}/cases/{case.pk}/")
+    page.click("a:has-text('Sign off…')")
+    page.wait_for_url(f"{live_server.url}/cases/{case.pk}/versions/sign-off/")
+    expect(page.locator("[data-open-items]")).to_contain_text("Defeated nodes")
+    page.check("input[name=verdict][value=approve]")
     page.fill("#sign-off-note", note)
+    page.check("input[name=confirm]")
     page.click("button:has-text('Sign off')")
     page.wait_for_url(re.compile(rf"/cases/{case.pk}/versions/\d+/$"))
     version = Version.objects.filter(case=case).order_by("-number").first()
@@ -80,10 +86,8 @@ def test_an_edit_shows_in_the_diagram_and_two_sign_offs_compare(
     expect(diagram_node).to_contain_text("Edited in a browser by the author")
     assert old_statement[:30] not in diagram_node.text_content()
     # The author has no sign-off button, and the page says why.
-    expect(author_page.locator("button", has_text="Sign off")).to_have_count(0)
-    expect(author_page.locator("[data-sign-off-rule]")).to_contain_text(
-        "authors cannot sign off their own argument"
-    )
+    expect(author_page.locator("a", has_text="Sign off…")).to_have_count(0)
+    expect(author_page.locator("[data-sign-off-rule]")).to_contain_text("Only reviewers of case")
 
     # The reviewer signs off again; the list shows both versions with their hashes.
     second = sign_off(reviewer_page, expect, live_server, case, "after the edit")
