@@ -174,6 +174,9 @@ class Attestation(models.Model):
     )
     statement = models.TextField()
     scope = models.TextField(blank=True)
+    evidence_reference = models.CharField(
+        max_length=500, blank=True, help_text="Where the evidence for the statement is."
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()

@@ -122,6 +122,11 @@ urlpatterns += [
         name="challenge_resolve",
     ),
     path(
+        "cases/<int:case_id>/nodes/<str:identifier>/attestations/",
+        review_views.attestation_create,
+        name="attestation_create",
+    ),
+    path(
         "cases/<int:case_id>/challenges/<int:challenge_id>/respond/",
         review_views.challenge_respond,
         name="challenge_respond",

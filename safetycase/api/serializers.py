@@ -396,14 +396,31 @@ class AttestationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attestation
-        fields = ["id", "node", "attested_by", "statement", "scope", "expires_at", "created_at"]
+        fields = [
+            "id",
+            "node",
+            "attested_by",
+            "statement",
+            "scope",
+            "evidence_reference",
+            "expires_at",
+            "created_at",
+        ]
 
 
 class AttestationCreateSerializer(serializers.Serializer):
     node = serializers.CharField(help_text="Identifier of the assumption attested.")
     statement = serializers.CharField(help_text="Why the assumption holds.")
     scope = serializers.CharField(required=False, allow_blank=True, default="")
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    evidence_reference = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500
+    )
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Default: the project's attestation_expiry_days (180) from now.",
+    )
 
 
 class BindingCreateSerializer(serializers.Serializer):

@@ -3,11 +3,17 @@ challenges and their forms, the sign-off button and the versions link."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import template
+from django.utils import timezone
 
 from safetycase import permissions, selectors
 
 register = template.Library()
+
+# The assessment's `attestation_expiring` flag comes as early (ATTESTATION_NOTICE_SECONDS).
+EXPIRY_NOTICE = timedelta(days=14)
 
 
 def _user(context):
@@ -61,4 +67,28 @@ def node_review(context, case, node):
         "can_comment": is_author or is_reviewer,
         "can_challenge": is_reviewer,
         "conditions": list(selectors.case_conditions(case=case, node_identifier=node.identifier)),
+        **_attestations(case, node, is_reviewer),
+    }
+
+
+def _attestations(case, node, is_reviewer: bool) -> dict:
+    """An assumption's attestations (with those expiring within 14 days marked) and, for
+    reviewers, the attest form with the project's default expiry date."""
+    if node.type != "assumption":
+        return {"is_assumption": False}
+    now = timezone.now()
+    attestations = list(selectors.node_attestations(node=node))
+    for attestation in attestations:
+        expires = attestation.expires_at
+        attestation.expired = expires is not None and expires <= now
+        attestation.expiring = (
+            not attestation.expired and expires is not None and expires - now <= EXPIRY_NOTICE
+        )
+    days = case.project.attestation_expiry_days
+    return {
+        "is_assumption": True,
+        "attestations": attestations,
+        "can_attest": is_reviewer,
+        "default_expiry": (now + timedelta(days=days)).date().isoformat(),
+        "expiry_days": days,
     }

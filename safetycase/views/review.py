@@ -6,6 +6,8 @@ back to the node or case page. Viewers read only (403 on a POST); outsiders get 
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
@@ -14,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from safetycase import permissions, selectors, services
 from safetycase.core.diff import diff_snapshots
+from safetycase.errors import ApplicationError
 from safetycase.views.access import (
     case_for_user_or_404,
     found_or_404,
@@ -97,6 +100,35 @@ def challenge_reject_response(
         "Response rejected; the challenge stays open.",
     )
     return refused or redirect(challenge.node.get_absolute_url())
+
+
+@login_required
+@require_POST
+def attestation_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
+    """A reviewer attests an assumption from its node panel; the expiry is a date (the end of
+    that day, UTC), by default the project's attestation_expiry_days from today."""
+    case = case_for_user_or_404(request, case_id)
+    node = node_or_404(case, identifier)
+
+    def attest():
+        expires = request.POST.get("expires_on", "").strip()
+        expires_at = None
+        if expires:
+            try:
+                day = date.fromisoformat(expires)
+            except ValueError as exc:
+                raise ApplicationError(f"{expires!r} is not a date (YYYY-MM-DD).") from exc
+            expires_at = datetime.combine(day, time.max, tzinfo=UTC)
+        services.attestation_create(
+            actor=request.user,
+            node=node,
+            statement=request.POST.get("statement", ""),
+            evidence_reference=request.POST.get("evidence_reference", ""),
+            expires_at=expires_at,
+        )
+
+    refused = perform_service(request, attest, f"{node.identifier} attested.")
+    return refused or redirect(node.get_absolute_url())
 
 
 def _posted_conditions(post) -> list[dict[str, str]]:

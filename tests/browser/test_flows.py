@@ -277,3 +277,38 @@ def test_a_sub_argument_folds_away_and_back(live_server, demo, open_page, expect
     page.click("text=Unfold all")
     expect(page.locator("#node-HI-Sn3\\.2")).to_have_count(1)
     assert page.js_errors == []
+
+
+def test_a_reviewer_attests_an_assumption_with_an_expiry(
+    live_server, demo, demo_reviewer, open_page, expect
+):
+    """From the assumption's panel on the case page: statement, evidence reference and an
+    expiry date (pre-filled with the project's 180 days); the attestation is listed with it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from safetycase.models import Attestation
+
+    case, _ = demo
+    assumption = case.nodes.filter(type="assumption").order_by("identifier").first()
+    page = open_page()
+    log_in(page, live_server, demo_reviewer)
+    page.goto(f"{live_server.url}/cases/{case.pk}/?node={assumption.identifier}")
+    form = page.locator("#node-panel form.attest-form")
+    default = (timezone.now() + timedelta(days=180)).date().isoformat()
+    expect(form.locator("input[name=expires_on]")).to_have_value(default)
+    day = (timezone.now() + timedelta(days=10)).date().isoformat()
+    form.locator("textarea[name=statement]").fill("Elicited with fine-tuning, see ES-2")
+    form.locator("input[name=evidence_reference]").fill("report ES-2")
+    form.locator("input[name=expires_on]").fill(day)
+    form.locator("button", has_text="Attest").click()
+    expect(page.locator(".message")).to_contain_text(f"{assumption.identifier} attested.")
+    listed = page.locator("[data-attestations]")
+    expect(listed).to_contain_text("Elicited with fine-tuning, see ES-2")
+    expect(listed).to_contain_text(f"expires soon: {day}")
+    attestation = Attestation.objects.get(node=assumption)
+    assert attestation.attested_by == demo_reviewer
+    assert attestation.evidence_reference == "report ES-2"
+    assert attestation.expires_at.date().isoformat() == day
+    screenshot(page, "attestation")
