@@ -83,6 +83,7 @@ from safetycase.selectors.review import (  # noqa: F401
     node_challenges,
     node_comments,
     open_challenge_flags,
+    summary_with_challenges,
     version_as_compared,
     version_for_case,
     version_signatures,

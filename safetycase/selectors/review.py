@@ -163,6 +163,25 @@ def case_snapshot(*, case: SafetyCase) -> dict[str, Any]:
     return json.loads(canonical_json(snapshot))
 
 
+def summary_with_challenges(
+    *, statuses: dict[str, str], summary: dict[str, Any] | None, challenged: dict[str, int]
+) -> dict[str, Any]:
+    """An assessment's header counts with the open challenges in them: a challenged node that
+    the assessment found supported counts as at risk, and each open challenge as a warning
+    flag (the `challenge` flags shown beside the assessment's). The stored assessment stays
+    as computed."""
+    summary = dict(summary or {})
+    counts = dict(summary.get("statuses") or {})
+    for identifier in challenged:
+        if statuses.get(identifier) == "supported":
+            counts["supported"] = counts.get("supported", 0) - 1
+            counts["at_risk"] = counts.get("at_risk", 0) + 1
+    flags = dict(summary.get("flags") or {})
+    if challenged:
+        flags["warning"] = flags.get("warning", 0) + sum(challenged.values())
+    return {**summary, "statuses": counts, "flags": flags, "challenges": sum(challenged.values())}
+
+
 def case_open_items(*, case: SafetyCase) -> dict[str, Any]:
     """What is open in the case right now, as shown before a sign-off and signed with it:
     defeated and at-risk nodes, flags by severity, open challenges, open conditions of earlier

@@ -41,7 +41,8 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     modules = sorted({node.module for node in nodes} - {""})
     view, module = _shown_part(request.GET, views, modules)
     folded = folded_elements(request.GET, argument)
-    diagram, diagram_error = _diagram(case, argument, assessment, view, module, folded)
+    challenged = selectors.open_challenge_counts(case=case)
+    diagram, diagram_error = _diagram(case, argument, assessment, view, module, folded, challenged)
     findings = check_argument(argument)
     wanted = request.GET.get("node", "")
     selected = next((n for n in nodes if n.identifier == wanted), None)
@@ -50,6 +51,12 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "assessment": assessment,
         "flags": assessment.flags if assessment else [],
         "statuses": assessment.statuses if assessment else {},
+        # Header counts with open challenges: a challenged supported node counts as at risk.
+        "summary": selectors.summary_with_challenges(
+            statuses=assessment.statuses, summary=assessment.summary, challenged=challenged
+        )
+        if assessment
+        else None,
         "history": selectors.assessment_history(case=case),
         "diagram": diagram,
         "diagram_error": diagram_error,
@@ -112,7 +119,7 @@ def _diagram_node_list(
     ]
 
 
-def _diagram(case, argument, assessment, view: str, module: str, folded: set[str]):
+def _diagram(case, argument, assessment, view: str, module: str, folded: set[str], challenged):
     """(SVG markup, None) or (None, why it could not be rendered)."""
     try:
         svg = selectors.case_view_svg(
@@ -122,7 +129,7 @@ def _diagram(case, argument, assessment, view: str, module: str, folded: set[str
             view=view or None,
             module=module or None,
             folded=folded,
-            challenged=selectors.open_challenge_counts(case=case),
+            challenged=challenged,
         )
     except DiagramError as exc:
         return None, str(exc)
