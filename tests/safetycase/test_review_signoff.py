@@ -123,3 +123,20 @@ def test_the_page_signs_a_verdict_with_conditions(case, reviewer):
         f"/cases/{case.pk}/versions/sign-off/", {"verdict": "reject", "confirm": "yes"}
     )
     assert again.status_code == 200 and "needs the reasons" in again.content.decode()
+
+
+def test_the_pdf_carries_the_verdict_conditions_hash_signature_and_key_id(case, reviewer):
+    from tests.safetycase.test_export_pdf import pdf_text, squeeze
+
+    version = services.version_sign_off(
+        actor=reviewer,
+        case=case,
+        verdict="approve_with_conditions",
+        conditions=[{"node": "G3", "text": "Develop G3 before external deployment"}],
+    )
+    text = squeeze(pdf_text(services.version_export_pdf(version=version).content))
+    block = text[text.rindex("Signatures") :]
+    assert squeeze("approve with conditions") in block
+    assert squeeze("G3: Develop G3 before external deployment") in block
+    assert version.content_hash in block and version.key_id in block
+    assert version.server_signature[:32] in block
