@@ -49,12 +49,16 @@ def node_review(context, case, node):
     is_author = user is not None and user.has_perm("safetycase.edit_argument", case)
     is_reviewer = user is not None and user.has_perm("safetycase.review_case", case)
     challenges = list(selectors.node_challenges(node=node))
+    # Who may close a challenge (permissions.challenge_close_refusal): its raiser or an
+    # independent reviewer; the second part is the same for every challenge, so asked once.
+    independent = (
+        bool(challenges) and user is not None and (permissions.sign_off_refusal(user, case) is None)
+    )
     for challenge in challenges:
-        challenge.case = case
         challenge.can_resolve = (
             challenge.state == "open"
             and user is not None
-            and permissions.challenge_close_refusal(user, challenge) is None
+            and (independent or challenge.raised_by_id == user.pk)
         )
         challenge.can_respond = challenge.state == "open" and is_author
     return {
