@@ -22,6 +22,7 @@ run: export DEBUG ?= 1
 run: $(STAMP)
 	mkdir -p var
 	LOG_LEVEL=WARNING $(BIN)/python manage.py migrate --noinput -v 0
+	LOG_LEVEL=WARNING $(BIN)/python manage.py create_signing_key --if-missing -v 0
 	LOG_LEVEL=WARNING $(BIN)/python manage.py setup_admin --reviewer reviewer -v 0
 	LOG_LEVEL=WARNING $(BIN)/python manage.py load_demo --reviewer reviewer
 	$(BIN)/python manage.py serve_local 127.0.0.1:$(PORT) --login admin --login reviewer

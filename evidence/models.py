@@ -25,6 +25,14 @@ class Project(models.Model):
     )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    required_signatures = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Reviewer signatures a version of a case needs before it counts as signed off.",
+    )
+    attestation_expiry_days = models.PositiveSmallIntegerField(
+        default=180,
+        help_text="Days until a new attestation expires, unless the reviewer gives a date.",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="projects"
     )

@@ -96,7 +96,7 @@ class SignatureInline(admin.TabularInline):
     model = Signature
     extra = 0
     can_delete = False
-    readonly_fields = ["user", "signed_at"]
+    readonly_fields = ["user", "signed_at", "signed_hash", "server_signature", "key_id"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -113,8 +113,13 @@ class VersionAdmin(admin.ModelAdmin):
         "case",
         "number",
         "snapshot",
+        "verdict",
+        "reasons",
+        "open_items",
         "previous_hash",
         "content_hash",
+        "server_signature",
+        "key_id",
         "note",
         "created_by",
         "created_at",

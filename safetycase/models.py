@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from safetycase.choices import (
@@ -264,6 +265,9 @@ class Attestation(models.Model):
     )
     statement = models.TextField()
     scope = models.TextField(blank=True)
+    evidence_reference = models.CharField(
+        max_length=500, blank=True, help_text="Where the evidence for the statement is."
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
@@ -478,6 +482,19 @@ class Challenge(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
+    # An author answers a challenge; a reviewer then closes it or rejects the response.
+    response = models.TextField(blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="responded_case_challenges",
+    )
+    responded_at = models.DateTimeField(null=True, blank=True)
+    response_rejection = models.TextField(
+        blank=True, help_text="Why a reviewer did not accept the latest response."
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -497,20 +514,38 @@ class ImmutableVersionError(Exception):
 
 
 class Version(models.Model):
-    """A signed-off, immutable snapshot of the whole case (nodes, links, bindings and the
-    latest assessment). `content_hash` is sha256 over the previous version's hash and the
-    canonical JSON of `snapshot`, so the versions of a case form a chain."""
+    """A signed-off, immutable snapshot of the whole case (nodes, links, bindings, runs,
+    attestations, challenges and the latest assessment) with the reviewer's verdict.
+
+    `content_hash` is sha256 over the canonical signed content (safetycase.core.versions:
+    snapshot, verdict, reasons, conditions, open items, note, signer, time and the previous
+    version's hash), so the versions of a case form a chain; `server_signature` is the
+    server's Ed25519 signature of that hash with the key in VERSION_SIGNING_KEY_FILE, which
+    the database does not hold."""
+
+    class Verdict(models.TextChoices):
+        APPROVE = "approve", "approve"
+        APPROVE_WITH_CONDITIONS = "approve_with_conditions", "approve with conditions"
+        REJECT = "reject", "reject"
 
     case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     snapshot = models.JSONField()
+    verdict = models.CharField(max_length=30, choices=Verdict.choices, default=Verdict.APPROVE)
+    reasons = models.TextField(blank=True, help_text="Why the reviewer rejected the case.")
+    # What was open when the version was signed: defeated and at-risk nodes, flags by severity,
+    # open challenges, rule errors (safetycase.selectors.open_items).
+    open_items = models.JSONField(default=dict)
     previous_hash = models.CharField(max_length=64, blank=True)
     content_hash = models.CharField(max_length=64)
+    server_signature = models.CharField(max_length=128, blank=True)
+    key_id = models.CharField(max_length=32, blank=True)
     note = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_versions"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set before saving (not auto_now_add) because the signed content includes it.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["case", "number"]
@@ -530,6 +565,38 @@ class Version(models.Model):
         raise ImmutableVersionError(f"Version {self.number} of a case cannot be deleted.")
 
 
+class Condition(models.Model):
+    """A condition of an `approve with conditions` verdict, pinned to a node. Its text and node
+    are part of the signed version; whether it is closed is tracked here afterwards."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "open"
+        CLOSED = "closed", "closed"
+
+    case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="conditions")
+    version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="conditions")
+    # The node's identifier, not a key: the condition outlives a node removed from the case.
+    node_identifier = models.CharField(max_length=100)
+    text = models.TextField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="closed_case_conditions",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closing_note = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "version", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.state} condition on {self.node_identifier} of {self.version}"
+
+
 class Signature(models.Model):
     """A reviewer's sign-off of a version."""
 
@@ -537,7 +604,12 @@ class Signature(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="version_signatures"
     )
-    signed_at = models.DateTimeField(auto_now_add=True)
+    signed_at = models.DateTimeField(default=timezone.now)
+    # The version's content hash this signature covers, and the server's Ed25519 signature of
+    # the signature record (version, hash, signer, time); see safetycase.core.versions.
+    signed_hash = models.CharField(max_length=64, blank=True)
+    server_signature = models.CharField(max_length=128, blank=True)
+    key_id = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["version", "signed_at", "id"]

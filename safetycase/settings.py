@@ -180,6 +180,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
+# The Ed25519 key that signs versions (safetycase.signing); empty means `version-signing-key`
+# in VAR_DIR. Keep it out of the database and its backups: see the README's threat model.
+VERSION_SIGNING_KEY_FILE = env.str("VERSION_SIGNING_KEY_FILE", default="")
+
 # Production hardening; all of these are inert while DEBUG is on.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

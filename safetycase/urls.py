@@ -142,6 +142,26 @@ urlpatterns += [
         review_views.criterion_change_acknowledge,
         name="criterion_change_acknowledge",
     ),
+    path(
+        "cases/<int:case_id>/nodes/<str:identifier>/attestations/",
+        review_views.attestation_create,
+        name="attestation_create",
+    ),
+    path(
+        "cases/<int:case_id>/challenges/<int:challenge_id>/respond/",
+        review_views.challenge_respond,
+        name="challenge_respond",
+    ),
+    path(
+        "cases/<int:case_id>/challenges/<int:challenge_id>/reject-response/",
+        review_views.challenge_reject_response,
+        name="challenge_reject_response",
+    ),
+    path(
+        "cases/<int:case_id>/conditions/<int:condition_id>/close/",
+        review_views.condition_close,
+        name="condition_close",
+    ),
     path("cases/<int:case_id>/versions/", review_views.version_list, name="version_list"),
     path(
         "cases/<int:case_id>/versions/sign-off/",

@@ -8,9 +8,11 @@ and the OpenAPI schema (API), so a new endpoint without an entry here fails
 Policy:
 - Nobody learns anything about a case they are not a member of: 404, never 403.
 - Anonymous requests: the API answers 401, pages redirect to the login page.
-- Viewers read. Reviewers read, comment, challenge, attest and sign off; they never edit the
-  argument. Authors edit the argument and comment; they cannot sign off, so no author alone
-  makes a version. Owners are authors who also manage the members; only owners do.
+- Viewers read. Reviewers read, comment, challenge, attest, close challenges (theirs or another
+  reviewer's) and sign off; they never edit the argument. Authors edit the argument, comment
+  and respond to challenges; they cannot sign off nor close a challenge, so no author alone
+  makes a version or clears a challenge. Owners are authors who also manage the members; only
+  owners do.
 - API tokens are limited by their scopes on top of their user's roles. A token without the
   scope an endpoint needs gets 403 before any case is looked up, so it learns nothing about
   cases either: an ingest-only token gets 403 everywhere except `POST /api/v1/runs/` (it
@@ -87,7 +89,7 @@ EDIT_ARGUMENT = {"author", "owner"}
 REVIEW = {"reviewer"}
 DISCUSS = {"author", "owner", "reviewer"}
 MANAGE_MEMBERS = {"owner"}
-RESOLVE = {"author", "owner"}  # and the challenger, who is neither principal here
+RESOLVE = {"reviewer"}  # and the challenger, who is no principal here; authors respond
 EXPORT = MEMBERS  # queueing an export is a POST: a read-only token may not
 SIGNED_IN_READ = SIGNED_IN | {"read_token"}
 INGEST = {"ingest_token", "other_ingest_token"}
@@ -149,6 +151,8 @@ API_MATRIX: dict[tuple[str, str], Rule] = {
     ("/api/v1/cases/{case_id}/nodes/{identifier}/comments/", "POST"): Rule(DISCUSS),
     ("/api/v1/cases/{case_id}/nodes/{identifier}/challenges/", "GET"): Rule(READ_CASE),
     ("/api/v1/cases/{case_id}/nodes/{identifier}/challenges/", "POST"): Rule(REVIEW),
+    ("/api/v1/cases/{case_id}/challenges/{challenge_id}/respond/", "POST"): Rule(EDIT_ARGUMENT),
+    ("/api/v1/cases/{case_id}/challenges/{challenge_id}/reject-response/", "POST"): Rule(RESOLVE),
     ("/api/v1/cases/{case_id}/challenges/{challenge_id}/resolve/", "POST"): Rule(RESOLVE),
     ("/api/v1/cases/{case_id}/members/", "GET"): Rule(READ_CASE),
     ("/api/v1/cases/{case_id}/members/", "POST"): Rule(MANAGE_MEMBERS),
@@ -242,6 +246,11 @@ UI_MATRIX: dict[tuple[str, str], Rule] = {
     ("challenge_resolve", "POST"): Rule(RESOLVE),
     ("run_withdraw", "POST"): Rule(REVIEW),
     ("criterion_change_acknowledge", "POST"): Rule(REVIEW),
+    ("challenge_respond", "POST"): Rule(EDIT_ARGUMENT),
+    ("attestation_create", "POST"): Rule(REVIEW),
+    ("challenge_reject_response", "POST"): Rule(RESOLVE),
+    ("condition_close", "POST"): Rule(REVIEW),
+    ("version_sign_off", "GET"): Rule(REVIEW),
     ("version_list", "GET"): Rule(CASE_PAGE),
     ("version_sign_off", "POST"): Rule(REVIEW),
     ("version_diff", "GET"): Rule(CASE_PAGE),
@@ -368,8 +377,14 @@ def world(case, author, reviewer, viewer, outsider, make_user):
         node=sn1, expression=CRITERION, selector={"task": "oversight_subversion"}
     )
     g2 = Node.objects.get(case=case, identifier="G2")
+    version = services.version_sign_off(
+        actor=rita,
+        case=case,
+        verdict="approve_with_conditions",
+        conditions=[{"node": "G2", "text": "Elicit sabotage with fine-tuning"}],
+    )
     challenge = services.challenge_create(actor=rita, node=g2, claim="Sabotage was not elicited")
-    services.version_sign_off(actor=rita, case=case)
+    services.challenge_respond(actor=author, challenge=challenge, response="See Sn1")
     export = PdfExport.objects.create(case=case, created_by=author, status="done", progress=100)
     export.file.save("case.pdf", ContentFile(b"%PDF-1.4\n% a stored export\n"))
     from evidence import projects
@@ -455,9 +470,11 @@ def world(case, author, reviewer, viewer, outsider, make_user):
             "case_id": case.pk,
             "identifier": "G3",
             "solution": "Sn1",
+            "assumption": "A1",
             "link_id": Link.objects.get(case=case, source__identifier="S1", target=g2).pk,
             "binding_id": binding.pk,
             "challenge_id": challenge.pk,
+            "condition_id": version.conditions.get().pk,
             "number": 1,
             "username": "vera",
             "export_id": export.pk,
@@ -502,7 +519,16 @@ API_REQUESTS = {
     ("/api/v1/cases/{case_id}/attestations/", "POST"): {"node": "A1", "statement": "It holds"},
     ("/api/v1/cases/{case_id}/bindings/", "POST"): {"node": "Sn1", "expression": CRITERION},
     ("/api/v1/cases/{case_id}/bindings/{binding_id}/", "PATCH"): {"description": "Changed"},
-    ("/api/v1/cases/{case_id}/versions/", "POST"): {"note": "Looks right"},
+    # An open challenge refuses approval (409): reviewers reject, with reasons.
+    ("/api/v1/cases/{case_id}/versions/", "POST"): {
+        "verdict": "reject",
+        "reasons": "Sabotage was not elicited",
+        "note": "Looks right",
+    },
+    ("/api/v1/cases/{case_id}/challenges/{challenge_id}/respond/", "POST"): {"response": "Sn2"},
+    ("/api/v1/cases/{case_id}/challenges/{challenge_id}/reject-response/", "POST"): {
+        "reason": "Sn2 is about another task"
+    },
     ("/api/v1/cases/{case_id}/nodes/{identifier}/comments/", "POST"): {"text": "Why?"},
     ("/api/v1/cases/{case_id}/nodes/{identifier}/challenges/", "POST"): {"claim": "Not so"},
     ("/api/v1/cases/{case_id}/challenges/{challenge_id}/resolve/", "POST"): {
@@ -601,6 +627,10 @@ UI_ARGS = {
     "challenge_resolve": ["case_id", "challenge_id"],
     "run_withdraw": ["case_id", "binding_id"],
     "criterion_change_acknowledge": ["case_id", "change_id"],
+    "challenge_respond": ["case_id", "challenge_id"],
+    "attestation_create": ["case_id", "assumption"],
+    "challenge_reject_response": ["case_id", "challenge_id"],
+    "condition_close": ["case_id", "condition_id"],
     "version_list": ["case_id"],
     "version_sign_off": ["case_id"],
     "version_diff": ["case_id"],
@@ -630,7 +660,11 @@ UI_FORMS = {
     "challenge_create": {"claim": "Not so"},
     "challenge_resolve": {"resolution": "Elicited now"},
     "criterion_change_acknowledge": {"note": "The new bar is the agreed one"},
-    "version_sign_off": {"note": ""},
+    "challenge_respond": {"response": "See Sn2"},
+    "attestation_create": {"statement": "Elicited with fine-tuning", "expires_on": ""},
+    "challenge_reject_response": {"reason": "Sn2 is about another task"},
+    "condition_close": {"note": "Elicited with fine-tuning"},
+    "version_sign_off": {"verdict": "reject", "reasons": "Open challenge", "confirm": "yes"},
     "case_members": {"username": "charlie", "role": "viewer"},
     "case_member_role": {"role": "reviewer"},
     "project_members": {"username": "charlie", "role": "viewer"},
@@ -708,7 +742,7 @@ def test_allowed_writes_really_happen(world, client):
     client.force_login(world["users"]["reviewer"])
     assert page_call(world, "reviewer", "version_cosign", "POST").status_code == 302
     assert case.versions.get(number=1).signatures.filter(user__username="bob").exists()
-    assert page_call(world, "author", "challenge_resolve", "POST").status_code == 302
+    assert page_call(world, "reviewer", "challenge_resolve", "POST").status_code == 302
     assert Challenge.objects.get(pk=world["ids"]["challenge_id"]).state == "resolved"
     assert page_call(world, "owner", "case_member_role", "POST").status_code == 302
     assert case.memberships.get(user__username="vera").role == "reviewer"

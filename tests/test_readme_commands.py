@@ -98,6 +98,8 @@ def test_every_command_the_readme_names_runs_with_no_extra_environment(checkout,
     run("export_pdf", "Imported", str(tmp_path / "case.pdf"))
     assert (tmp_path / "case.pdf").read_bytes().startswith(b"%PDF")
     run("verify_versions")
+    run("export_chain_head")
+    run("create_signing_key", "--if-missing")
     run("cleanup_orphans", "--dry-run")
     run("create_project", "evaluators", "--owner", "reviewer")
     run("createsuperuser", "--noinput", "--username", "carol", "--email", "carol@example.org")

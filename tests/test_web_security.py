@@ -145,9 +145,16 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
     projects.project_member_set(project=case.project, user=reviewer, role=Role.REVIEWER)
     node = case.nodes.get(identifier="G0")
     services.comment_create(actor=reviewer, node=node, text="<script>alert(1)</script> noted")
-    challenge = services.challenge_create(actor=reviewer, node=node, claim="Is this enough?")
+    # Signed before the challenge: an open challenge refuses approval.
     services.version_sign_off(actor=reviewer, case=case, note="first")
-    services.version_sign_off(actor=reviewer, case=case, note="second")
+    second = services.version_sign_off(
+        actor=reviewer,
+        case=case,
+        note="second",
+        verdict="approve_with_conditions",
+        conditions=[{"node": "G0", "text": "<b>Re-run</b> the honeypots"}],
+    )
+    challenge = services.challenge_create(actor=reviewer, node=node, claim="Is this enough?")
     export = PdfExport.objects.create(
         case=case, created_by=author, status=PdfExport.Status.QUEUED, progress=10
     )
@@ -175,6 +182,7 @@ def demo_site(author, reviewer, settings, eager_celery, django_capture_on_commit
         "binding_id": binding.pk,
         "challenge_id": challenge.pk,
         "change_id": change.pk,
+        "condition_id": second.conditions.get().pk,
         "number": 1,
         "username": reviewer.username,
         "project_id": case.project_id,
@@ -241,7 +249,10 @@ def test_no_page_needs_inline_script_or_style(demo_site, author, reviewer):
     for user in (author, reviewer):
         client = Client()
         client.force_login(user)
-        pages = rendered_pages(client, ui_pages(arguments), refused_ok=user == reviewer)
+        urls = ui_pages(arguments)
+        if user == author:  # authors cannot sign their case: the reviewer's walk covers it
+            urls = [url for url in urls if not url.endswith("/versions/sign-off/")]
+        pages = rendered_pages(client, urls, refused_ok=user == reviewer)
         for url, headers, response in pages:
             page = scan(response.content.decode())
             where = (user.username, url, headers)

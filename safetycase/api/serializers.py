@@ -451,14 +451,31 @@ class AttestationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attestation
-        fields = ["id", "node", "attested_by", "statement", "scope", "expires_at", "created_at"]
+        fields = [
+            "id",
+            "node",
+            "attested_by",
+            "statement",
+            "scope",
+            "evidence_reference",
+            "expires_at",
+            "created_at",
+        ]
 
 
 class AttestationCreateSerializer(serializers.Serializer):
     node = serializers.CharField(help_text="Identifier of the assumption attested.")
     statement = serializers.CharField(help_text="Why the assumption holds.")
     scope = serializers.CharField(required=False, allow_blank=True, default="")
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    evidence_reference = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=500
+    )
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Default: the project's attestation_expiry_days (180) from now.",
+    )
 
 
 class BindingCreateSerializer(serializers.Serializer):
@@ -507,29 +524,93 @@ class BindingUpdateSerializer(serializers.Serializer):
 class SignatureSerializer(serializers.Serializer):
     user = serializers.CharField(source="user.username")
     signed_at = serializers.DateTimeField()
+    signed_hash = serializers.CharField(help_text="The version content hash this signature covers.")
+    server_signature = serializers.CharField(
+        help_text="The server's Ed25519 signature (hex) of the signature record's hash."
+    )
+    key_id = serializers.CharField(help_text="Id of the server key that signed.")
+
+
+class ConditionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    node = serializers.CharField(source="node_identifier")
+    text = serializers.CharField()
+    state = serializers.ChoiceField(choices=["open", "closed"])
+    closed_by = serializers.CharField(source="closed_by.username", allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closing_note = serializers.CharField()
 
 
 class VersionSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by.username")
+    verdict = serializers.ChoiceField(choices=["approve", "approve_with_conditions", "reject"])
+    reasons = serializers.CharField()
+    conditions = ConditionSerializer(many=True)
+    open_items = serializers.JSONField(
+        help_text=(
+            "What was open at sign-off: defeated and at-risk nodes, flags by severity, open "
+            "challenges and conditions, GSN rule errors."
+        )
+    )
     note = serializers.CharField()
     previous_hash = serializers.CharField(
-        help_text='The previous version\'s hash ("" for the first).'
+        help_text='The previous version\'s content hash ("" for the first).'
     )
     content_hash = serializers.CharField(
-        help_text="sha256 of the previous hash, a newline and the snapshot's canonical JSON."
+        help_text=(
+            "sha256 of the canonical JSON of the signed content: snapshot, verdict, reasons, "
+            "conditions, open items, note, signer, time and the previous hash."
+        )
     )
+    server_signature = serializers.CharField(
+        help_text="The server's Ed25519 signature (hex) of the content hash."
+    )
+    key_id = serializers.CharField(help_text="Id of the server key that signed.")
     signatures = SignatureSerializer(many=True)
+    signatures_required = serializers.IntegerField(
+        source="case.project.required_signatures",
+        help_text="Reviewer signatures the project requires for a sign-off.",
+    )
+    signed_off = serializers.SerializerMethodField(
+        help_text="Whether the version has the signatures its project requires."
+    )
+
+    def get_signed_off(self, version) -> bool:
+        return len(version.signatures.all()) >= version.case.project.required_signatures
 
 
 class VersionDetailSerializer(VersionSerializer):
     snapshot = serializers.JSONField(
-        help_text="Nodes, links, bindings and the latest assessment when signed off."
+        help_text=(
+            "Nodes, links, bindings, attestations, challenges, conditions and the latest "
+            "assessment when signed off."
+        )
     )
 
 
+class ConditionInputSerializer(serializers.Serializer):
+    node = serializers.CharField(max_length=100, help_text="Identifier of the node.")
+    text = serializers.CharField(max_length=5000)
+
+
 class VersionSignOffSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(
+        choices=["approve", "approve_with_conditions", "reject"],
+        default="approve",
+        help_text=(
+            "`approve` and `approve_with_conditions` are refused (409) while the case has GSN "
+            "rule errors or open challenges; `reject` needs `reasons`."
+        ),
+    )
+    reasons = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    conditions = ConditionInputSerializer(
+        many=True,
+        required=False,
+        default=list,
+        help_text="For `approve_with_conditions`: each condition pinned to a node.",
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
@@ -543,6 +624,26 @@ class VersionDiffSerializer(serializers.Serializer):
     overall_status = serializers.JSONField()
     flags_added = serializers.ListField(child=serializers.JSONField())
     flags_cleared = serializers.ListField(child=serializers.JSONField())
+    links = serializers.JSONField(help_text="Links `added` and `removed`.")
+    bindings = serializers.JSONField(
+        help_text=(
+            "Evidence bindings `added`, `removed` and `changed` (criterion, freshness, "
+            "description), matched by node, kind and selector."
+        )
+    )
+    runs = serializers.JSONField(
+        help_text=(
+            "Runs that count as evidence (ingested, current runs of the bound tasks): `added`, "
+            "and `removed` when superseded, withdrawn or no longer selected."
+        )
+    )
+    attestations = serializers.JSONField(help_text="Attestations `added`, `removed`, `changed`.")
+    challenges = serializers.JSONField(
+        help_text="Challenges `added`, `removed` and `changed` (state, response, resolution)."
+    )
+    conditions = serializers.JSONField(
+        help_text="Sign-off conditions `added` and `changed` (open → closed)."
+    )
 
 
 # Review: comments and challenges on nodes.
@@ -570,6 +671,11 @@ class ChallengeSerializer(serializers.Serializer):
     resolved_by = serializers.CharField(source="resolved_by.username", allow_null=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
     resolution = serializers.CharField()
+    response = serializers.CharField(help_text="The authors' answer, if any.")
+    responded_by = serializers.CharField(source="responded_by.username", allow_null=True)
+    response_rejection = serializers.CharField(
+        help_text="Why a reviewer did not accept the latest response."
+    )
 
 
 class ChallengeCreateSerializer(serializers.Serializer):
@@ -578,3 +684,11 @@ class ChallengeCreateSerializer(serializers.Serializer):
 
 class ChallengeResolveSerializer(serializers.Serializer):
     resolution = serializers.CharField(max_length=10000)
+
+
+class ChallengeRespondSerializer(serializers.Serializer):
+    response = serializers.CharField(max_length=10000)
+
+
+class ChallengeRejectResponseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=10000)

@@ -90,6 +90,16 @@ urlpatterns += [
         views.ChallengeResolveApi.as_view(),
         name="api_challenge_resolve",
     ),
+    path(
+        "cases/<int:case_id>/challenges/<int:challenge_id>/respond/",
+        views.ChallengeRespondApi.as_view(),
+        name="api_challenge_respond",
+    ),
+    path(
+        "cases/<int:case_id>/challenges/<int:challenge_id>/reject-response/",
+        views.ChallengeRejectResponseApi.as_view(),
+        name="api_challenge_reject_response",
+    ),
 ]
 
 # Access: members of a case (owners manage them) and its audit trail.

@@ -442,17 +442,36 @@ class VersionListApi(APIView):
         request=s.VersionSignOffSerializer,
         responses={
             201: s.VersionDetailSerializer,
-            403: OpenApiResponse(description="Only reviewers sign off."),
+            403: OpenApiResponse(
+                description=(
+                    "Only the case's independent reviewers sign off: never an owner or author "
+                    "of the case or its project, nor anyone who edited its argument, superuser "
+                    "or not."
+                )
+            ),
+            409: OpenApiResponse(
+                description="An approving verdict while GSN rule errors or open challenges exist."
+            ),
         },
         description=(
-            "Sign off the case as it is now (reviewers only; one reviewer's signature "
-            "suffices): an immutable version with a hash chained to the previous version."
+            "Sign off the case as it is now with a verdict: an immutable version whose content "
+            "(snapshot, verdict, conditions, open items, note, signer, time, previous hash) is "
+            "hashed, chained to the previous version and signed with the server's Ed25519 key. "
+            "The project's `required_signatures` reviewers must sign it (co-signing is in the "
+            "web UI)."
         ),
     )
     def post(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
         data = _valid(s.VersionSignOffSerializer, request.data)
-        version = services.version_sign_off(actor=request.user, case=case, note=data["note"])
+        version = services.version_sign_off(
+            actor=request.user,
+            case=case,
+            note=data["note"],
+            verdict=data["verdict"],
+            reasons=data["reasons"],
+            conditions=data["conditions"],
+        )
         version = selectors.version_for_case(case=case, number=version.number)
         return Response(s.VersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -477,7 +496,9 @@ class VersionDiffApi(APIView):
         responses=s.VersionDiffSerializer,
         description=(
             "What changed from version `a` to version `b`: nodes added, removed and changed "
-            "(statement, type, undeveloped), status changes and new or cleared flags."
+            "(statement, type, undeveloped), status changes, new or cleared flags, and the "
+            "links, bindings (with their policies), runs counted as evidence, attestations, "
+            "challenges and sign-off conditions added, removed or changed."
         ),
     )
     def get(self, request, case_id: int):
@@ -490,8 +511,8 @@ class VersionDiffApi(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         diff = diff_snapshots(
-            selectors.version_for_case(case=case, number=a).snapshot,
-            selectors.version_for_case(case=case, number=b).snapshot,
+            selectors.version_as_compared(selectors.version_for_case(case=case, number=a)),
+            selectors.version_as_compared(selectors.version_for_case(case=case, number=b)),
         )
         return Response(s.VersionDiffSerializer({"a": a, "b": b, **diff}).data)
 
@@ -543,7 +564,10 @@ class ChallengeResolveApi(APIView):
     @extend_schema(
         request=s.ChallengeResolveSerializer,
         responses={200: s.ChallengeSerializer, 409: OpenApiResponse(description="Resolved.")},
-        description="Resolve an open challenge with a note (the case's authors or the challenger).",
+        description=(
+            "Close an open challenge with a note: the reviewer who raised it or another "
+            "independent reviewer (never an author of the case, superuser or not)."
+        ),
     )
     def post(self, request, case_id: int, challenge_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
@@ -551,5 +575,40 @@ class ChallengeResolveApi(APIView):
         data = _valid(s.ChallengeResolveSerializer, request.data)
         challenge = services.challenge_resolve(
             actor=request.user, challenge=challenge, resolution=data["resolution"]
+        )
+        return Response(s.ChallengeSerializer(challenge).data)
+
+
+class ChallengeRespondApi(APIView):
+    @extend_schema(
+        request=s.ChallengeRespondSerializer,
+        responses={200: s.ChallengeSerializer, 409: OpenApiResponse(description="Resolved.")},
+        description="The case's authors answer an open challenge; a reviewer then closes it.",
+    )
+    def post(self, request, case_id: int, challenge_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        challenge = selectors.challenge_for_case(case=case, challenge_id=challenge_id)
+        data = _valid(s.ChallengeRespondSerializer, request.data)
+        challenge = services.challenge_respond(
+            actor=request.user, challenge=challenge, response=data["response"]
+        )
+        return Response(s.ChallengeSerializer(challenge).data)
+
+
+class ChallengeRejectResponseApi(APIView):
+    @extend_schema(
+        request=s.ChallengeRejectResponseSerializer,
+        responses={200: s.ChallengeSerializer, 409: OpenApiResponse(description="No response.")},
+        description=(
+            "The challenger or another reviewer does not accept the authors' response; the "
+            "challenge stays open with the reason."
+        ),
+    )
+    def post(self, request, case_id: int, challenge_id: int):
+        case = selectors.case_for_user(user=request.user, case_id=case_id)
+        challenge = selectors.challenge_for_case(case=case, challenge_id=challenge_id)
+        data = _valid(s.ChallengeRejectResponseSerializer, request.data)
+        challenge = services.challenge_reject_response(
+            actor=request.user, challenge=challenge, reason=data["reason"]
         )
         return Response(s.ChallengeSerializer(challenge).data)

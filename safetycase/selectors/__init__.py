@@ -82,14 +82,22 @@ from safetycase.selectors.memberships import (  # noqa: F401
     membership_for_case,
 )
 from safetycase.selectors.review import (  # noqa: F401
+    case_conditions,
+    case_open_items,
     case_snapshot,
     case_versions,
+    chain_heads,
     challenge_flag,
     challenge_for_case,
+    condition_for_case,
     node_challenges,
     node_comments,
     open_challenge_flags,
+    summary_with_challenges,
+    version_as_compared,
     version_for_case,
+    version_signatures,
+    versions_to_verify,
 )
 from safetycase.selectors.tokens import (  # noqa: F401
     key_digest,

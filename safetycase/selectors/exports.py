@@ -228,6 +228,14 @@ def version_export_data(*, version: Version) -> dict[str, Any]:
             "previous_hash": version.previous_hash,
             "note": version.note,
             "signed_at": _iso(version.created_at),
+            "verdict": version.get_verdict_display(),
+            "reasons": version.reasons,
+            "conditions": [
+                {"node": c.node_identifier, "text": c.text}
+                for c in version.conditions.order_by("id")
+            ],
+            "signature": version.server_signature,
+            "key_id": version.key_id,
             "signers": [
                 {"name": s.user.get_username(), "role": "reviewer", "at": _iso(s.signed_at)}
                 for s in signatures
@@ -306,7 +314,7 @@ def review_record(*, case: SafetyCase, until: datetime | None = None) -> dict[st
     if hasattr(case, "conditions"):
         record["conditions"] = [
             {
-                "node": c.identifier,
+                "node": c.node_identifier,
                 "text": c.text,
                 "version": c.version.number,
                 "state": c.state if _before(c.closed_at, until) else "open",

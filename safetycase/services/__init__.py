@@ -8,6 +8,8 @@ queue work for Celery through `services.queue`, when their transaction commits."
 from safetycase.services.arguments import (  # noqa: F401
     COMBINATION_PATTERN,
     NODE_EDITABLE_FIELDS,
+    STRUCTURAL_RULES,
+    StructuralError,
     bulk_create_nodes,
     case_create,
     case_import_argument,
@@ -21,6 +23,7 @@ from safetycase.services.arguments import (  # noqa: F401
     node_edit,
     node_set_combination,
     node_update,
+    refuse_structural_errors,
 )
 from safetycase.services.assessments import (  # noqa: F401
     ASSESSMENT_CACHE_CASES,
@@ -64,7 +67,9 @@ from safetycase.services.memberships import (  # noqa: F401
 )
 from safetycase.services.review import (  # noqa: F401
     challenge_create,
+    challenge_reject_response,
     challenge_resolve,
+    challenge_respond,
     comment_create,
 )
 from safetycase.services.templates import (  # noqa: F401
@@ -80,6 +85,10 @@ from safetycase.services.tokens import (  # noqa: F401
     token_revoke,
 )
 from safetycase.services.versions import (  # noqa: F401
+    VERDICT_CHOICES,
+    condition_close,
+    signature_content_of,
+    version_content_of,
     version_cosign,
     version_sign_off,
 )

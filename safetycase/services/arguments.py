@@ -1,5 +1,12 @@
 """Writes to a case's argument: cases, nodes, links, combinations, and gsn2x imports.
 
+Authoring refuses a change that would add a structural error — a supported_by cycle, a link
+type the GSN rules forbid, a link to a node that does not exist, a self-link or duplicate
+(rules R4–R9 in safetycase.core.gsn.rules, the same rules gsn2x import applies) — with the
+rule's sentence. Completeness findings (undeveloped goals, unreachable new nodes) stay allowed,
+so an argument can be built a node at a time; errors the case already had are not blamed on
+the change.
+
 Public services take the acting user and check their permission first; the `_do` parts are for
 callers that already hold authority (management commands, importers, Celery tasks).
 History is recorded by django-simple-history through save()/delete(), so no service uses
@@ -79,6 +86,8 @@ def node_create(
 ) -> Node:
     """Add a node; with `parent`, also the link from the parent to it (both or neither)."""
     require_permission(actor, "safetycase.edit_argument", case, "add nodes")
+    if parent and not Node.objects.filter(case=case, identifier=parent).exists():
+        raise NotFound(f"Case {case.pk} has no node {parent!r}.")
     with transaction.atomic():
         node = node_create_do(
             case=case,
@@ -90,6 +99,8 @@ def node_create(
             attributes=attributes,
         )
         if parent:
+            link = {"source": parent, "target": identifier, "type": relation, "target_relation": ""}
+            refuse_structural_errors(case, extra_links=[link])
             link_create_do(case=case, source=parent, target=node.identifier, type=relation)
     return node
 
@@ -150,6 +161,10 @@ def _node_update_do(*, node: Node, expected_updated_at=None, **changes: Any) -> 
         validate_choice(changes["type"], NodeType, "node type")
     for field, value in changes.items():
         setattr(node, field, value)
+    if "type" in changes:
+        # A new type can make the node's links forbidden (a goal turned into a context).
+        others = [n for n in Node.objects.filter(case=node.case_id) if n.pk != node.pk]
+        refuse_structural_errors(node.case, nodes=[*others, node])
     node.save()
     return node
 
@@ -180,11 +195,62 @@ def node_delete(*, actor, node: Node) -> None:
         node.delete()
 
 
+# The GSN rules about structure, which no edit may break (see the module docstring).
+STRUCTURAL_RULES = frozenset({"R4", "R5", "R6", "R7", "R8", "R9"})
+
+
+class StructuralError(ApplicationError):
+    """A change refused because it would add a structural GSN rule error."""
+
+
+def _structural_errors(argument: Argument) -> dict[tuple, str]:
+    return {
+        (f.rule, f.node, f.message): f"{f.rule}: {f.message}"
+        for f in check_argument(argument)
+        if f.severity == Severity.ERROR and f.rule in STRUCTURAL_RULES
+    }
+
+
+def refuse_structural_errors(case: SafetyCase, *, nodes=None, extra_links=()) -> None:
+    """Raise StructuralError when the case with `nodes` (default: as stored) and its links plus
+    `extra_links` (dicts with source, target, type, target_relation) has structural errors it
+    does not have now."""
+    stored_nodes = list(Node.objects.filter(case=case))
+    links = list(Link.objects.filter(case=case).select_related("source", "target"))
+    before = _structural_errors(
+        facts.argument(nodes=stored_nodes, links=links, modules=case.modules)
+    )
+    after = _structural_errors(
+        facts.argument(
+            nodes=nodes if nodes is not None else stored_nodes,
+            links=[*links, *extra_links],
+            modules=case.modules,
+        )
+    )
+    new = [sentence for key, sentence in sorted(after.items()) if key not in before]
+    if new:
+        raise StructuralError("; ".join(new[:3]) + ("; …" if len(new) > 3 else ""))
+
+
 @reassesses_case("link added")
 def link_create(
     *, actor, case: SafetyCase, source: str, target: str, type: str, target_relation: str = ""
 ) -> Link:
     require_permission(actor, "safetycase.edit_argument", case, "add links")
+    validate_choice(type, LinkType, "link type")
+    # Unknown nodes (404) and duplicates (409) are refused as before, with their own sentence.
+    ends = {
+        n.identifier: n for n in Node.objects.filter(case=case, identifier__in=[source, target])
+    }
+    for identifier in (source, target):
+        if identifier not in ends:
+            raise NotFound(f"Case {case.pk} has no node {identifier!r}.")
+    if Link.objects.filter(
+        source=ends[source], target=ends[target], type=type, target_relation=target_relation
+    ).exists():
+        raise Conflict(f"{source} is already linked to {target} by {type}.")
+    link = {"source": source, "target": target, "type": type, "target_relation": target_relation}
+    refuse_structural_errors(case, extra_links=[link])
     return link_create_do(
         case=case, source=source, target=target, type=type, target_relation=target_relation
     )

@@ -48,10 +48,12 @@ T = "safetycase/authoring/"
 
 # Which form field a service's sentence is about, by words it contains (else the whole form).
 NAME_HINTS = {"name": ("case named",)}
+# A structural GSN rule's sentence starts with its number ("R9: ...").
+STRUCTURAL_RULE_WORDS = tuple(f"{rule}:" for rule in sorted(services.STRUCTURAL_RULES))
 NODE_HINTS = {
+    "type": ("node type", *STRUCTURAL_RULE_WORDS),
     "identifier": ("identifier", "already has a node"),
     "combination": ("combination", "combine"),
-    "type": ("node type",),
 }
 BINDING_HINTS = {
     "expression": ("CEL",),
@@ -304,6 +306,8 @@ def link_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
                 target=form.cleaned_data["target"],
                 type=form.cleaned_data["type"],
             ),
+            # A structural rule's sentence goes beside the node the link would go to.
+            {"target": STRUCTURAL_RULE_WORDS},
         )
         if link is not REFUSED:
             messages.success(

@@ -15,7 +15,7 @@ from safetycase import selectors
 from safetycase.adapters.graphviz import DiagramError
 from safetycase.core.argument_walks import reading_order
 from safetycase.core.gsn import navigation
-from safetycase.core.gsn.model import Argument
+from safetycase.core.gsn.model import Argument, Severity
 from safetycase.core.gsn.rules import check_argument
 from safetycase.core.search import MAX_QUERY_CHARS, matching_identifiers
 from safetycase.views.access import case_for_user_or_404
@@ -44,7 +44,9 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     modules = sorted({node.module for node in nodes} - {""})
     view, module = _shown_part(request.GET, views, modules)
     folded = folded_elements(request.GET, argument)
-    diagram, diagram_error = _diagram(case, argument, assessment, view, module, folded)
+    challenged = selectors.open_challenge_counts(case=case)
+    diagram, diagram_error = _diagram(case, argument, assessment, view, module, folded, challenged)
+    findings = check_argument(argument)
     wanted = request.GET.get("node", "")
     selected = next((n for n in nodes if n.identifier == wanted), None)
     query = request.GET.get("q", "").strip()[:MAX_QUERY_CHARS]
@@ -56,6 +58,12 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "assessment": assessment,
         "flags": assessment.flags if assessment else [],
         "statuses": assessment.statuses if assessment else {},
+        # Header counts with open challenges: a challenged supported node counts as at risk.
+        "summary": selectors.summary_with_challenges(
+            statuses=assessment.statuses, summary=assessment.summary, challenged=challenged
+        )
+        if assessment
+        else None,
         "history": selectors.assessment_history(case=case),
         "diagram": diagram,
         "diagram_error": diagram_error,
@@ -63,7 +71,8 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "view": view,
         "modules": modules,
         "module": module,
-        "findings": check_argument(argument),
+        "findings": findings,
+        "rule_errors": [f for f in findings if f.severity == Severity.ERROR],
         "nodes": nodes,
         "node_list": _diagram_node_list(case, argument, view, module, folded),
         "folded": sorted(folded),
@@ -122,7 +131,7 @@ def _diagram_node_list(
     ]
 
 
-def _diagram(case, argument, assessment, view: str, module: str, folded: set[str]):
+def _diagram(case, argument, assessment, view: str, module: str, folded: set[str], challenged):
     """(SVG markup, None) or (None, why it could not be rendered)."""
     try:
         svg = selectors.case_view_svg(
@@ -132,7 +141,7 @@ def _diagram(case, argument, assessment, view: str, module: str, folded: set[str
             view=view or None,
             module=module or None,
             folded=folded,
-            challenged=selectors.open_challenge_counts(case=case),
+            challenged=challenged,
         )
     except DiagramError as exc:
         return None, str(exc)

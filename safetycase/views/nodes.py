@@ -58,11 +58,20 @@ def node_context(case, node, argument, assessment) -> dict:
         # The binding's ledger as the latest assessment saw it, and its changed criteria.
         ev.ledger = ledgers.get(str(ev.binding.pk)) if assessment else None
         ev.criterion_changes = [c for c in changes if c.binding_id == ev.binding.pk]
+    status, reason = statuses.get(node.identifier), reasons.get(node.identifier)
+    challenged = selectors.open_challenge_counts(case=case).get(node.identifier, 0)
+    if challenged and status == "supported":
+        # An open challenge puts the node at risk until a reviewer closes it.
+        status = "at_risk"
+        reason = (
+            f"{node.identifier} is at risk: {challenged} open challenge(s) dispute it "
+            f"(the evidence alone supports it: {reason})"
+        )
     return {
         "node": node,
         "assessment": assessment,
-        "status": statuses.get(node.identifier),
-        "reason": reasons.get(node.identifier),
+        "status": status,
+        "reason": reason,
         "flags": [f for f in flags if f["node"] == node.identifier],
         "chain": navigation.node_chain(argument, node.identifier, statuses, reasons),
         "node_view": navigation.view_of(argument, node.identifier),

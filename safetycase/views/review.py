@@ -6,13 +6,17 @@ back to the node or case page. Viewers read only (403 on a POST); outsiders get 
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from datetime import UTC, date, datetime, time
 
-from safetycase import selectors, services
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from safetycase import permissions, selectors, services
 from safetycase.core.diff import diff_snapshots
+from safetycase.errors import ApplicationError
 from safetycase.views.access import (
     case_for_user_or_404,
     found_or_404,
@@ -68,21 +72,124 @@ def challenge_resolve(request: HttpRequest, case_id: int, challenge_id: int) -> 
 
 @login_required
 @require_POST
-def version_sign_off(request: HttpRequest, case_id: int) -> HttpResponse:
+def challenge_respond(request: HttpRequest, case_id: int, challenge_id: int) -> HttpResponse:
     case = case_for_user_or_404(request, case_id)
-    created = {}
+    challenge = found_or_404(selectors.challenge_for_case, case=case, challenge_id=challenge_id)
+    refused = perform_service(
+        request,
+        lambda: services.challenge_respond(
+            actor=request.user, challenge=challenge, response=request.POST.get("response", "")
+        ),
+        "Response recorded; a reviewer closes the challenge.",
+    )
+    return refused or redirect(challenge.node.get_absolute_url())
 
-    def sign_off():
-        created["version"] = services.version_sign_off(
-            actor=request.user, case=case, note=request.POST.get("note", "")
+
+@login_required
+@require_POST
+def challenge_reject_response(
+    request: HttpRequest, case_id: int, challenge_id: int
+) -> HttpResponse:
+    case = case_for_user_or_404(request, case_id)
+    challenge = found_or_404(selectors.challenge_for_case, case=case, challenge_id=challenge_id)
+    refused = perform_service(
+        request,
+        lambda: services.challenge_reject_response(
+            actor=request.user, challenge=challenge, reason=request.POST.get("reason", "")
+        ),
+        "Response rejected; the challenge stays open.",
+    )
+    return refused or redirect(challenge.node.get_absolute_url())
+
+
+@login_required
+@require_POST
+def attestation_create(request: HttpRequest, case_id: int, identifier: str) -> HttpResponse:
+    """A reviewer attests an assumption from its node panel; the expiry is a date (the end of
+    that day, UTC), by default the project's attestation_expiry_days from today."""
+    case = case_for_user_or_404(request, case_id)
+    node = node_or_404(case, identifier)
+
+    def attest():
+        expires = request.POST.get("expires_on", "").strip()
+        expires_at = None
+        if expires:
+            try:
+                day = date.fromisoformat(expires)
+            except ValueError as exc:
+                raise ApplicationError(f"{expires!r} is not a date (YYYY-MM-DD).") from exc
+            expires_at = datetime.combine(day, time.max, tzinfo=UTC)
+        services.attestation_create(
+            actor=request.user,
+            node=node,
+            statement=request.POST.get("statement", ""),
+            evidence_reference=request.POST.get("evidence_reference", ""),
+            expires_at=expires_at,
         )
 
-    refused = perform_service(request, sign_off, "Signed off.")
-    if refused:
-        return refused
-    if "version" in created:
-        return redirect("version_detail", case_id=case.pk, number=created["version"].number)
-    return redirect("version_list", case_id=case.pk)
+    refused = perform_service(request, attest, f"{node.identifier} attested.")
+    return refused or redirect(node.get_absolute_url())
+
+
+def _posted_conditions(post) -> list[dict[str, str]]:
+    """Conditions from the sign-off form's rows `condition_node` / `condition_text`."""
+    nodes, texts = post.getlist("condition_node"), post.getlist("condition_text")
+    return [{"node": n, "text": t} for n, t in zip(nodes, texts, strict=False)]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def version_sign_off(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The sign-off page: what is open in the case now, the verdict and its conditions or
+    reasons, and a confirmation. Anyone but an independent reviewer gets 403 with the reason."""
+    case = case_for_user_or_404(request, case_id)
+    refusal = permissions.sign_off_refusal(request.user, case)
+    if refusal:
+        return HttpResponseForbidden(refusal)
+    if request.method == "POST":
+        if request.POST.get("confirm") != "yes":
+            messages.error(request, "Confirm that you reviewed the open items before signing off.")
+        else:
+            created = {}
+
+            def sign_off():
+                created["version"] = services.version_sign_off(
+                    actor=request.user,
+                    case=case,
+                    note=request.POST.get("note", ""),
+                    verdict=request.POST.get("verdict", ""),
+                    reasons=request.POST.get("reasons", ""),
+                    conditions=_posted_conditions(request.POST),
+                )
+
+            refused = perform_service(request, sign_off, "Signed off.")
+            if refused:
+                return refused
+            if "version" in created:
+                return redirect("version_detail", case_id=case.pk, number=created["version"].number)
+    context = {
+        "case": case,
+        "open_items": selectors.case_open_items(case=case),
+        "node_identifiers": selectors.node_identifiers(case=case),
+        "verdicts": services.VERDICT_CHOICES,
+        "posted": request.POST if request.method == "POST" else {},
+    }
+    return render(request, "safetycase/review/sign_off.html", context)
+
+
+@login_required
+@require_POST
+def condition_close(request: HttpRequest, case_id: int, condition_id: int) -> HttpResponse:
+    case = case_for_user_or_404(request, case_id)
+    condition = found_or_404(selectors.condition_for_case, case=case, condition_id=condition_id)
+    refused = perform_service(
+        request,
+        lambda: services.condition_close(
+            actor=request.user, condition=condition, note=request.POST.get("note", "")
+        ),
+        "Condition closed.",
+    )
+    return refused or redirect("version_detail", case_id=case.pk, number=condition.version.number)
 
 
 @login_required
@@ -99,7 +206,7 @@ def version_cosign(request: HttpRequest, case_id: int, number: int) -> HttpRespo
 
 
 def _can_sign(request, case) -> bool:
-    return request.user.has_perm("safetycase.review_case", case)
+    return permissions.sign_off_refusal(request.user, case) is None
 
 
 @login_required
@@ -110,8 +217,9 @@ def version_list(request: HttpRequest, case_id: int) -> HttpResponse:
         "case": case,
         "versions": versions,
         "can_sign": _can_sign(request, case),
-        # Authors see why they have no sign-off button (they cannot sign off alone).
+        # Authors see why they have no sign-off button (they cannot sign their own case).
         "is_author": request.user.has_perm("safetycase.edit_argument", case),
+        "sign_off_refusal": permissions.sign_off_refusal(request.user, case),
     }
     return render(request, "safetycase/review/version_list.html", context)
 
@@ -126,6 +234,8 @@ def version_detail(request: HttpRequest, case_id: int, number: int) -> HttpRespo
         "version": version,
         "snapshot": version.snapshot,
         "can_cosign": _can_sign(request, case) and not signed,
+        "can_close_conditions": _can_sign(request, case),
+        "signatures_required": case.project.required_signatures,
     }
     return render(request, "safetycase/review/version_detail.html", context)
 
@@ -142,7 +252,7 @@ def version_diff(request: HttpRequest, case_id: int) -> HttpResponse:
     if a is not None:
         va = found_or_404(selectors.version_for_case, case=case, number=a)
         vb = found_or_404(selectors.version_for_case, case=case, number=b)
-        diff = diff_snapshots(va.snapshot, vb.snapshot)
+        diff = diff_snapshots(selectors.version_as_compared(va), selectors.version_as_compared(vb))
     context = {"case": case, "versions": versions, "a": a, "b": b, "diff": diff}
     return render(request, "safetycase/review/version_diff.html", context)
 

@@ -47,9 +47,15 @@ def edit_statement(page, expect, live_server, case, identifier: str, statement: 
 
 
 def sign_off(page, expect, live_server, case, note: str) -> Version:
-    """As a reviewer: sign off from the case page; the new version's page opens."""
+    """As a reviewer: from the case page to the sign-off page, which lists what is open; a
+    verdict, a note and the confirmation sign; the new version's page opens."""
     page.goto(f"{live_server.url}/cases/{case.pk}/")
+    page.click("a:has-text('Sign off…')")
+    page.wait_for_url(f"{live_server.url}/cases/{case.pk}/versions/sign-off/")
+    expect(page.locator("[data-open-items]")).to_contain_text("Defeated nodes")
+    page.check("input[name=verdict][value=approve]")
     page.fill("#sign-off-note", note)
+    page.check("input[name=confirm]")
     page.click("button:has-text('Sign off')")
     page.wait_for_url(re.compile(rf"/cases/{case.pk}/versions/\d+/$"))
     version = Version.objects.filter(case=case).order_by("-number").first()
@@ -80,10 +86,8 @@ def test_an_edit_shows_in_the_diagram_and_two_sign_offs_compare(
     expect(diagram_node).to_contain_text("Edited in a browser by the author")
     assert old_statement[:30] not in diagram_node.text_content()
     # The author has no sign-off button, and the page says why.
-    expect(author_page.locator("button", has_text="Sign off")).to_have_count(0)
-    expect(author_page.locator("[data-sign-off-rule]")).to_contain_text(
-        "authors cannot sign off their own argument"
-    )
+    expect(author_page.locator("a", has_text="Sign off…")).to_have_count(0)
+    expect(author_page.locator("[data-sign-off-rule]")).to_contain_text("Only reviewers of case")
 
     # The reviewer signs off again; the list shows both versions with their hashes.
     second = sign_off(reviewer_page, expect, live_server, case, "after the edit")
@@ -273,3 +277,38 @@ def test_a_sub_argument_folds_away_and_back(live_server, demo, open_page, expect
     page.click("text=Unfold all")
     expect(page.locator("#node-HI-Sn3\\.2")).to_have_count(1)
     assert page.js_errors == []
+
+
+def test_a_reviewer_attests_an_assumption_with_an_expiry(
+    live_server, demo, demo_reviewer, open_page, expect
+):
+    """From the assumption's panel on the case page: statement, evidence reference and an
+    expiry date (pre-filled with the project's 180 days); the attestation is listed with it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from safetycase.models import Attestation
+
+    case, _ = demo
+    assumption = case.nodes.filter(type="assumption").order_by("identifier").first()
+    page = open_page()
+    log_in(page, live_server, demo_reviewer)
+    page.goto(f"{live_server.url}/cases/{case.pk}/?node={assumption.identifier}")
+    form = page.locator("#node-panel form.attest-form")
+    default = (timezone.now() + timedelta(days=180)).date().isoformat()
+    expect(form.locator("input[name=expires_on]")).to_have_value(default)
+    day = (timezone.now() + timedelta(days=10)).date().isoformat()
+    form.locator("textarea[name=statement]").fill("Elicited with fine-tuning, see ES-2")
+    form.locator("input[name=evidence_reference]").fill("report ES-2")
+    form.locator("input[name=expires_on]").fill(day)
+    form.locator("button", has_text="Attest").click()
+    expect(page.locator(".message")).to_contain_text(f"{assumption.identifier} attested.")
+    listed = page.locator("[data-attestations]")
+    expect(listed).to_contain_text("Elicited with fine-tuning, see ES-2")
+    expect(listed).to_contain_text(f"expires soon: {day}")
+    attestation = Attestation.objects.get(node=assumption)
+    assert attestation.attested_by == demo_reviewer
+    assert attestation.evidence_reference == "report ES-2"
+    assert attestation.expires_at.date().isoformat() == day
+    screenshot(page, "attestation")

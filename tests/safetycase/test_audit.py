@@ -75,8 +75,15 @@ def test_every_kind_of_change_in_the_case_is_listed_newest_first(
     )
     ok(
         alice.post(
+            f"{url}/challenges/{challenge['id']}/respond/",
+            {"response": "More runs bound"},
+            format="json",
+        )
+    )
+    ok(
+        bob.post(
             f"{url}/challenges/{challenge['id']}/resolve/",
-            {"resolution": "More runs bound"},
+            {"resolution": "Accepted"},
             format="json",
         )
     )
@@ -86,12 +93,13 @@ def test_every_kind_of_change_in_the_case_is_listed_newest_first(
 
     found = [(e.who, e.object_type, e.action, e.object) for e in entries(case)]
     # Deleting A1 removed its link first (the service), then its attestation (cascade).
-    assert found[:13] == [
+    assert found[:14] == [
         ("alice", "node", "deleted", "A1"),
         ("alice", "attestation", "deleted", f"attestation {attestation['id']} on A1"),
         ("alice", "link", "deleted", "G1 in_context_of A1"),
         ("alice", "membership", "created", "rita"),
         ("bob", "version", "signed off", "version 1"),
+        ("bob", "challenge", "changed", f"challenge {challenge['id']} on Sn1"),
         ("alice", "challenge", "changed", f"challenge {challenge['id']} on Sn1"),
         ("bob", "challenge", "created", f"challenge {challenge['id']} on Sn1"),
         ("bob", "comment", "created", f"comment {comment['id']} on Sn1"),
@@ -127,10 +135,10 @@ def test_a_co_signature_is_listed_beside_the_sign_off(case, reviewer, make_user,
 def test_changes_name_nodes_and_people_not_ids(case, author, reviewer):
     g3 = Node.objects.get(case=case, identifier="G3")
     challenge = services.challenge_create(actor=reviewer, node=g3, claim="Untested")
-    services.challenge_resolve(actor=author, challenge=challenge, resolution="Tested now")
+    services.challenge_resolve(actor=reviewer, challenge=challenge, resolution="Tested now")
     resolved = entries(case)[0]
     changes = {c.field: (c.old, c.new) for c in resolved.changes}
-    assert changes["resolved_by"] == (None, "alice")
+    assert changes["resolved_by"] == (None, "bob")
     assert changes["state"] == ("open", "resolved")
     created = entries(case)[1]
     assert {c.field: c.new for c in created.changes}["node"] == "G3"

@@ -211,9 +211,10 @@ def test_a_signed_version_has_its_review_record_signature_block_and_identifier_o
     challenge = services.challenge_create(
         actor=reviewer, node=node, claim="The honeypots were seen in training."
     )
-    services.challenge_resolve(
-        actor=author, challenge=challenge, resolution="Fresh honeypots were written."
+    services.challenge_respond(
+        actor=author, challenge=challenge, response="Fresh honeypots were written."
     )
+    services.challenge_resolve(actor=reviewer, challenge=challenge, resolution="Accepted.")
     services.case_assess(case=case, trigger="manual")
     version = services.version_sign_off(actor=reviewer, case=case)
     # Raised after the sign-off: not part of the version's record.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from safetycase import selectors, services
-from safetycase.core.versions import chain_hash
+from safetycase.core.versions import content_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,8 @@ def test_members_list_and_read_versions(case, versions, api_client_for, persona,
     assert one.status_code == 200
     body = one.json()
     assert body["content_hash"] == versions[0].content_hash and body["note"] == "first"
-    assert chain_hash(body["snapshot"], "") == body["content_hash"]
+    assert content_hash(services.version_content_of(versions[0])) == body["content_hash"]
+    assert body["verdict"] == "approve" and body["key_id"] and body["signatures_required"] == 1
 
 
 def test_outsiders_get_404(case, versions, api_client_for, outsider):
@@ -108,7 +109,14 @@ def test_challenges_api(case, api_client_for, author, reviewer, viewer, outsider
     body = {"resolution": "Fixed"}
     assert api_client_for(viewer).post(resolve, body, format="json").status_code == 403
     assert api_client_for(outsider).post(resolve, body, format="json").status_code == 404
-    done = api_client_for(author).post(resolve, body, format="json")
+    # An author responds but does not close; the challenger closes.
+    refused = api_client_for(author).post(resolve, body, format="json")
+    assert refused.status_code == 403 and "authors respond" in refused.json()["detail"]
+    respond = f"/api/v1/cases/{case.pk}/challenges/{created.json()['id']}/respond/"
+    answered = api_client_for(author).post(respond, {"response": "See Sn2"}, format="json")
+    assert answered.status_code == 200 and answered.json()["state"] == "open"
+    assert answered.json()["response"] == "See Sn2"
+    done = api_client_for(reviewer).post(resolve, body, format="json")
     assert done.status_code == 200
-    assert (done.json()["state"], done.json()["resolved_by"]) == ("resolved", "alice")
-    assert api_client_for(author).post(resolve, body, format="json").status_code == 409
+    assert (done.json()["state"], done.json()["resolved_by"]) == ("resolved", "bob")
+    assert api_client_for(reviewer).post(resolve, body, format="json").status_code == 409

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from safetycase.core import ed25519, versions
 from safetycase.core.diff import diff_snapshots
 from safetycase.core.keys import canonical_json
 from safetycase.core.versions import chain_hash as content_hash
-from safetycase.core.versions import verify_chain
 
 
 def snap(nodes, statuses=None, flags=None, overall=""):
@@ -84,16 +86,69 @@ def test_canonical_json_and_hash_ignore_key_order_and_chain():
     assert content_hash({"a": 1}, "") != content_hash({"a": 1}, "0" * 64)
 
 
-class V:
-    def __init__(self, number, snapshot, previous_hash, digest=None):
-        self.case_id, self.number, self.snapshot = 1, number, snapshot
-        self.previous_hash = previous_hash
-        self.content_hash = digest or content_hash(snapshot, previous_hash)
+SECRET = bytes(range(32))
+PUBLIC = ed25519.public_key(SECRET)
+AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def signed_version(number, snapshot, previous_hash, *, secret=SECRET):
+    content = versions.version_content(
+        case_id=1,
+        number=number,
+        snapshot=snapshot,
+        verdict="approve",
+        reasons="",
+        conditions=[],
+        open_items={},
+        note="",
+        created_by=versions.person(2, "bob"),
+        created_at=AT,
+        previous_hash=previous_hash,
+    )
+    digest = versions.content_hash(content)
+    record = versions.signature_content(
+        case_id=1, number=number, signed_hash=digest, signer=versions.person(2, "bob"), signed_at=AT
+    )
+    return {
+        "number": number,
+        "content": content,
+        "content_hash": digest,
+        "previous_hash": previous_hash,
+        "server_signature": ed25519.sign(secret, versions.version_message(digest)).hex(),
+        "key_id": "k",
+        "signatures": [
+            {
+                "content": record,
+                "server_signature": ed25519.sign(
+                    secret, versions.signature_message(versions.content_hash(record))
+                ).hex(),
+                "key_id": "k",
+            }
+        ],
+    }
+
+
+def check(chain):
+    return versions.verify_chain(
+        chain,
+        key_id="k",
+        verify_signature=lambda message, sig: ed25519.verify(PUBLIC, message, bytes.fromhex(sig)),
+    )
 
 
 def test_verify_chain():
-    v1 = V(1, {"n": 1}, "")
-    v2 = V(2, {"n": 2}, v1.content_hash)
-    assert verify_chain([v1, v2]) == []
-    assert verify_chain([v1, V(2, {"n": 2}, "x" * 64)])  # broken link
-    assert verify_chain([V(1, {"n": 1}, "", digest="0" * 64)])  # tampered content
+    v1 = signed_version(1, {"n": 1}, "")
+    v2 = signed_version(2, {"n": 2}, v1["content_hash"])
+    assert check([v1, v2]) == []
+    assert check([v1, signed_version(2, {"n": 2}, "x" * 64)])  # broken link
+    assert check([v2])  # the first version is missing
+    tampered = dict(v1, content=dict(v1["content"], note="edited"))
+    assert "content hash does not match" in check([tampered])[0]
+    rehashed = dict(tampered, content_hash=versions.content_hash(tampered["content"]))
+    assert "server's signature does not match" in check([rehashed])[0]
+    forged = signed_version(1, {"n": 1}, "", secret=bytes(32))  # another key
+    assert "server's signature does not match" in check([forged])[0]
+    signer_swapped = dict(v1)
+    record = dict(v1["signatures"][0]["content"], signer=versions.person(3, "vera"))
+    signer_swapped["signatures"] = [dict(v1["signatures"][0], content=record)]
+    assert "signature of vera does not match" in check([signer_swapped])[0]

@@ -55,11 +55,21 @@ def test_challenge_and_resolve_forms(case, reviewer, author):
     assert "<code>challenge</code>" in panel_html and "Weak" in panel_html
     panel = client_for(author).get(page, HTTP_HX_REQUEST="true").content.decode()
     assert "<code>challenge</code>" in panel
-    response = post_form(
+    # The author answers; only a reviewer closes.
+    author_page = client_for(author).get(page).content.decode()
+    assert f"/challenges/{challenge.pk}/resolve/" not in author_page
+    post_form(
         client_for(author),
         page,
+        f"/cases/{case.pk}/challenges/{challenge.pk}/respond/",
+        {"response": "Added Sn2"},
+    )
+    assert "Added Sn2" in client_for(reviewer).get(page).content.decode()
+    response = post_form(
+        client_for(reviewer),
+        page,
         f"/cases/{case.pk}/challenges/{challenge.pk}/resolve/",
-        {"resolution": "Added Sn2"},
+        {"resolution": "Accepted"},
     )
     assert response.status_code == 302
     challenge.refresh_from_db()
@@ -91,8 +101,8 @@ def test_viewers_see_no_forms_and_cannot_post(case, g2, viewer, reviewer):
 
 
 def test_outsiders_get_404_everywhere(case, g2, reviewer, outsider):
-    challenge = services.challenge_create(actor=reviewer, node=g2, claim="x")
     services.version_sign_off(actor=reviewer, case=case)
+    challenge = services.challenge_create(actor=reviewer, node=g2, claim="x")
     client = Client()
     client.force_login(outsider)
     for url in ("versions/", "versions/1/", "versions/diff/?a=1&b=1"):
@@ -109,12 +119,21 @@ def test_outsiders_get_404_everywhere(case, g2, reviewer, outsider):
 
 def test_sign_off_button_on_the_case_page_and_versions_pages(case, reviewer, make_user):
     client = client_for(reviewer)
+    sign_off = f"/cases/{case.pk}/versions/sign-off/"
+    assert f'href="{sign_off}"' in client.get(f"/cases/{case.pk}/").content.decode()
+    assert f'href="{sign_off}"' in client.get(f"/cases/{case.pk}/versions/").content.decode()
+    # Without the confirmation nothing is signed; the page says why.
+    unconfirmed = post_form(client, sign_off, sign_off, {"verdict": "approve", "note": "base"})
+    assert unconfirmed.status_code == 200 and "Confirm that you reviewed" in (
+        unconfirmed.content.decode()
+    )
+    assert not Version.objects.exists()
     response = post_form(
-        client, f"/cases/{case.pk}/", f"/cases/{case.pk}/versions/sign-off/", {"note": "base"}
+        client, sign_off, sign_off, {"verdict": "approve", "note": "base", "confirm": "yes"}
     )
     assert response.status_code == 302 and response["Location"] == f"/cases/{case.pk}/versions/1/"
     services.node_create_do(case=case, identifier="G9", type="goal", statement="Added later")
-    post_form(client, f"/cases/{case.pk}/versions/", f"/cases/{case.pk}/versions/sign-off/", {})
+    post_form(client, sign_off, sign_off, {"verdict": "approve", "confirm": "yes"})
     listing = client.get(f"/cases/{case.pk}/versions/").content.decode()
     assert f'href="/cases/{case.pk}/versions/2/"' in listing and "Compare" in listing
     detail = client.get(f"/cases/{case.pk}/versions/1/").content.decode()

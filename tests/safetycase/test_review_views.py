@@ -668,7 +668,7 @@ def test_case_list_shows_the_last_sign_off(client, bound_case, reviewer, viewer)
 
 
 def test_authors_see_why_they_have_no_sign_off_button(client, bound_case, author, reviewer, viewer):
-    rule = "authors cannot sign off their own argument"
+    rule = "No sign-off for you: Only reviewers of case"
     for url in (f"/cases/{bound_case.pk}/", f"/cases/{bound_case.pk}/versions/"):
         client.force_login(author)
         page = client.get(url).content.decode()

@@ -138,5 +138,5 @@ def test_an_open_challenge_shows_in_the_diagram_until_resolved(client, case, rev
     assert "⚑ 2 open challenges" in g2_svg and 'stroke="#c62828"' in g2_svg
     assert page.count("open challenge") == 1  # only G2 is marked
 
-    services.challenge_resolve(actor=author, challenge=first, resolution="Elicited in run 4")
+    services.challenge_resolve(actor=reviewer, challenge=first, resolution="Elicited in run 4")
     assert "⚑ 1 open challenge<" in client.get(url).content.decode()

@@ -94,7 +94,8 @@ Assumptions
 * A check false on any run → violated (defeated) + `assumption_violated`, even with a valid
   attestation: data that contradicts an assumption outweighs a reviewer's word.
 * Otherwise a valid attestation (created by `now`, not expired) → holds (supported). An expired
-  attestation gives `attestation_expired` (warning), also when the checks hold.
+  attestation gives `attestation_expired` (warning), also when the checks hold; when every
+  valid attestation expires within 14 days, `attestation_expiring` (warning) says so ahead.
 * Otherwise `attributes.requires_attestation` → unverified. Otherwise all checks true on at
   least one run each → holds; no run to check on, an evaluation error or no checks at all →
   unverified. Unverified assumptions are at risk with `assumption_unverified` (warning); the

@@ -9,6 +9,7 @@ from typing import Any
 
 from safetycase.core.assessment.facts import (
     AT_RISK,
+    ATTESTATION_NOTICE_SECONDS,
     DEFEATED,
     ERROR,
     FOREVER,
@@ -171,6 +172,28 @@ class AssumptionChecks:
                 valid_to = min(valid_to, math.nextafter(expires, -math.inf))
             else:
                 expired.append(att)
+        if valid_att:
+            # Warn ahead of expiry, while the assumption still holds.
+            last_expiry = max(
+                timestamp(x.expires_at) if x.expires_at is not None else math.inf for x in valid_att
+            )
+            if last_expiry - now_ts <= ATTESTATION_NOTICE_SECONDS:
+                latest = max(valid_att, key=lambda x: (timestamp(x.expires_at), id_key(x.id)))
+                flags.append(
+                    Flag(
+                        "attestation_expiring",
+                        WARNING,
+                        a,
+                        None,
+                        "",
+                        f"{a}: the attestation by {latest.by} expires on "
+                        f"{day_text(last_expiry)}; a reviewer needs to attest it again before "
+                        "then.",
+                    )
+                )
+            elif last_expiry != math.inf:
+                notice = last_expiry - ATTESTATION_NOTICE_SECONDS
+                valid_to = min(valid_to, math.nextafter(notice, -math.inf))
         if expired and not valid_att:
             latest = max(expired, key=lambda x: (timestamp(x.expires_at), id_key(x.id)))
             flags.append(

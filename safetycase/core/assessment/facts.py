@@ -21,6 +21,9 @@ ERROR = "error"
 WARNING = "warning"
 INFO = "info"
 
+# An attestation about to expire is flagged this long before it does.
+ATTESTATION_NOTICE_SECONDS = 14 * 24 * 3600
+
 FLAG_TYPES = (
     "missing_evidence",
     "criterion_failed",
@@ -28,6 +31,7 @@ FLAG_TYPES = (
     "assumption_violated",
     "assumption_unverified",
     "attestation_expired",
+    "attestation_expiring",
     "stale_evidence",
     "model_mismatch",
     "insufficient_samples",
