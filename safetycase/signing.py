@@ -7,8 +7,7 @@ server without one creates it, so a fresh install works, and `verify_versions` t
 any version signed with another key. Someone who can write the database but not read this
 file cannot make a signature that verifies (see the README's threat model).
 
-Signing uses the `cryptography` package when it is installed and the pure-Python RFC 8032
-implementation in safetycase.core.ed25519 otherwise; both give identical signatures.
+Ed25519 itself comes from the `cryptography` package (OpenSSL's implementation).
 """
 
 from __future__ import annotations
@@ -18,9 +17,11 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
 
-from safetycase.core import ed25519
 from safetycase.errors import ApplicationError
 
 KEY_PREFIX = "ed25519-private-key"
@@ -65,35 +66,19 @@ def _private_key(*, create: bool) -> bytes:
         raise SigningKeyError(f"{path} is not a version-signing key file.") from exc
 
 
-def _public_key(private: bytes) -> bytes:
-    try:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-    except ImportError:
-        return ed25519.public_key(private)
+def public_key(private: bytes) -> bytes:
+    """The raw 32-byte public key of a raw 32-byte private key (RFC 8032 seed)."""
     key = Ed25519PrivateKey.from_private_bytes(private).public_key()
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def _sign(private: bytes, message: bytes) -> bytes:
-    try:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    except ImportError:
-        return ed25519.sign(private, message)
+def sign(private: bytes, message: bytes) -> bytes:
     return Ed25519PrivateKey.from_private_bytes(private).sign(message)
 
 
 def verify(public: bytes, message: bytes, signature_hex: str) -> bool:
     try:
         signature = bytes.fromhex(signature_hex)
-    except ValueError:
-        return False
-    try:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    except ImportError:
-        return ed25519.verify(public, message, signature)
-    try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
     except (InvalidSignature, ValueError):
         return False
@@ -110,11 +95,11 @@ class ServerKey:
 
     def __init__(self, *, create: bool = False):
         self._private = _private_key(create=create)
-        self.public = _public_key(self._private)
+        self.public = public_key(self._private)
         self.key_id = key_id_of(self.public)
 
     def sign(self, message: bytes) -> str:
-        return _sign(self._private, message).hex()
+        return sign(self._private, message).hex()
 
     def verify(self, message: bytes, signature_hex: str) -> bool:
         return verify(self.public, message, signature_hex)

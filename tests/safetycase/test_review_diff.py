@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from safetycase.core import ed25519, versions
+from safetycase import signing
+from safetycase.core import versions
 from safetycase.core.diff import diff_snapshots
 from safetycase.core.keys import canonical_json
 from safetycase.core.versions import chain_hash as content_hash
@@ -87,7 +88,7 @@ def test_canonical_json_and_hash_ignore_key_order_and_chain():
 
 
 SECRET = bytes(range(32))
-PUBLIC = ed25519.public_key(SECRET)
+PUBLIC = signing.public_key(SECRET)
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
@@ -114,12 +115,12 @@ def signed_version(number, snapshot, previous_hash, *, secret=SECRET):
         "content": content,
         "content_hash": digest,
         "previous_hash": previous_hash,
-        "server_signature": ed25519.sign(secret, versions.version_message(digest)).hex(),
+        "server_signature": signing.sign(secret, versions.version_message(digest)).hex(),
         "key_id": "k",
         "signatures": [
             {
                 "content": record,
-                "server_signature": ed25519.sign(
+                "server_signature": signing.sign(
                     secret, versions.signature_message(versions.content_hash(record))
                 ).hex(),
                 "key_id": "k",
@@ -132,7 +133,7 @@ def check(chain):
     return versions.verify_chain(
         chain,
         key_id="k",
-        verify_signature=lambda message, sig: ed25519.verify(PUBLIC, message, bytes.fromhex(sig)),
+        verify_signature=lambda message, sig: signing.verify(PUBLIC, message, sig),
     )
 
 
