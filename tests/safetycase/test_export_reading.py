@@ -269,3 +269,30 @@ def test_a_rate_criterion_gets_an_interval_chart_at_its_own_level():
         {"run": "4", "rate": 0.0, "bound": pytest.approx(1 - 0.1 ** (1 / 100))}
     ]
     assert (chart["threshold"], chart["level"]) == (0.05, "90%")
+
+
+def test_evidence_freshness_counts_each_run_once_however_many_bindings_cite_it():
+    runs = [
+        {"id": 1, "task": "t", "statistics": [], "finished_at": "2026-11-01T00:00:00+00:00"},
+        {"id": 2, "task": "t", "statistics": [], "finished_at": "2026-11-20T00:00:00+00:00"},
+    ]
+    citations = [
+        {"binding": b, "node": node, "run": run, "role": "evidence", "outcome": True}
+        for b, node, run in ((1, "S1", 1), (2, "S2", 1), (3, "S3", 2))
+    ]
+    data = {
+        "case": {"name": "c"},
+        "nodes": [{"identifier": "G1", "type": "goal", "statement": "g"}]
+        + [{"identifier": f"S{i}", "type": "solution", "statement": "s"} for i in (1, 2, 3)],
+        "links": [{"source": "G1", "target": f"S{i}", "type": "supported_by"} for i in (1, 2, 3)],
+        "bindings": [
+            {"id": i, "node": f"S{i}", "kind": "criterion", "selector": {}, "expression": "k == 0"}
+            for i in (1, 2, 3)
+        ],
+        "citations": citations,
+        "runs": runs,
+        "assessment": {"created_at": "2026-11-30T00:00:00+00:00", "statuses": {}, "flags": []},
+    }
+    freshness = document.build_document(data, content_hash="0")["executive"]["freshness"]
+    assert freshness.startswith("2 evidence runs, finished between 2026-11-01 and 2026-11-20")
+    assert "the oldest was 29 days old" in freshness

@@ -611,12 +611,13 @@ class _Builder:
 
     def freshness(self) -> str:
         """How old the evidence is at the assessment: its oldest and newest evidence runs."""
+        # Distinct runs: one run cited by several bindings is one run of evidence.
+        evidence_runs = {c["run"] for c in self.citations if c["role"] == "evidence"}
         finished = sorted(
-            (self.runs.get(c["run"]) or {}).get("finished_at") or ""
-            for c in self.citations
-            if c["role"] == "evidence"
+            found
+            for found in ((self.runs.get(run) or {}).get("finished_at") for run in evidence_runs)
+            if found
         )
-        finished = [f for f in finished if f]
         stale = sum(1 for c in self.citations if c["role"] == "stale")
         if not finished:
             return "No evidence run is cited" + (
