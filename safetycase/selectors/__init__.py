@@ -10,6 +10,7 @@ from safetycase.selectors.assessments import (  # noqa: F401
     cases_bound_to_run,
     previous_assessment_for_changes,
     run_ledger_entries,
+    run_score_meanings,
     usable_run_for_case,
 )
 from safetycase.selectors.audit import (  # noqa: F401

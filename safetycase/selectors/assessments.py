@@ -10,8 +10,9 @@ from evidence import projects as evidence_projects
 from evidence.choices import RunStatus
 from evidence.models import EvaluationRun, Share
 from safetycase import facts
-from safetycase.choices import AssessmentStatus
+from safetycase.choices import AssessmentStatus, BindingKind
 from safetycase.core import assessment
+from safetycase.core.outcome_meaning import combined_meaning, counted_outcome_meaning
 from safetycase.models import (
     Assessment,
     Attestation,
@@ -211,3 +212,23 @@ def run_ledger_entries(*, run: EvaluationRun, user) -> list[dict[str, Any]]:
                         }
                     )
     return out
+
+
+def run_score_meanings(
+    *, run: EvaluationRun, entries: list[dict[str, Any]], statistics
+) -> dict[str, str]:
+    """Score name -> what its counted outcome means ("dangerous" / "desired") for the
+    criteria whose ledgers hold the run (`entries` from run_ledger_entries): one query."""
+    binding_ids = {entry["binding"] for entry in entries}
+    if not binding_ids:
+        return {}
+    trials = {s.name: s.n for s in statistics if s.k is not None and s.n}
+    meanings: dict[str, list[str]] = {}
+    rows = EvidenceBinding.objects.filter(pk__in=binding_ids, kind=BindingKind.CRITERION)
+    for expression, selector in rows.values_list("expression", "selector"):
+        name = (selector or {}).get("scorer") or (next(iter(trials)) if len(trials) == 1 else "")
+        if name in trials:
+            meanings.setdefault(name, []).append(
+                counted_outcome_meaning(expression, trials[name], run.metadata)
+            )
+    return {name: combined_meaning(found) for name, found in meanings.items()}

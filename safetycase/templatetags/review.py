@@ -13,6 +13,7 @@ from django import template
 from django.utils.html import format_html
 
 from safetycase.core.diagrams import STATUS_MARKS, STATUS_WORDS
+from safetycase.core.outcome_meaning import mark_class
 
 register = template.Library()
 
@@ -147,6 +148,18 @@ def score_cell(scores: Mapping[str, Any] | None, name: str) -> str:
         return number(value, 3)
     raw = score.get("raw")
     return "" if raw is None else str(raw)[:40]
+
+
+@register.simple_tag
+def score_mark_class(scores: Mapping[str, Any] | None, name: str, meanings) -> str:
+    """The colour class of one sample's pass-fail mark by what its outcome means for the
+    criteria citing the run (red for the dangerous outcome, whatever its value); no colour
+    when no criterion says."""
+    score = (scores or {}).get(name)
+    occurred = score.get("correct") if isinstance(score, Mapping) else None
+    return mark_class(
+        occurred if isinstance(occurred, bool) else None, (meanings or {}).get(name, "")
+    )
 
 
 @register.filter

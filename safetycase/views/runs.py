@@ -138,12 +138,17 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "score_names": _score_names(page.object_list, statistics),
         "query": _query_without_page(request),
     }
+    # The criteria this run is evidence for, with its role in each ledger; they say which
+    # outcome of each score is the dangerous one, and the sample marks are coloured so.
+    entries = selectors.run_ledger_entries(run=run, user=request.user)
+    context["score_meanings"] = selectors.run_score_meanings(
+        run=run, entries=entries, statistics=statistics
+    )
     if request.htmx and request.htmx.target == "sample-results":
         return render(request, "evidence/_run_sample_results.html", context)
     context["citations"] = selectors.nodes_citing_runs(user=request.user, runs=[run])[run.pk]
     context["audit_rates"] = evidence_audits.audited_error_rates(run=run)
-    # The criteria this run is evidence for, with its role in each ledger.
-    context["ledger_entries"] = selectors.run_ledger_entries(run=run, user=request.user)
+    context["ledger_entries"] = entries
     return render(request, "evidence/run_detail.html", context)
 
 
