@@ -14,6 +14,7 @@ from safetycase.core.argument_walks import foldable, has_sub_argument, root_caus
 from safetycase.core.gsn import navigation
 from safetycase.core.gsn.model import Argument
 from safetycase.core.gsn.rules import check_argument
+from safetycase.core.outcome_meaning import DANGEROUS, LARGE_SAMPLE, counted_outcome_meaning
 from safetycase.views.access import case_for_user_or_404
 
 
@@ -58,6 +59,7 @@ def node_context(case, node, argument, assessment) -> dict:
         # The binding's ledger as the latest assessment saw it, and its changed criteria.
         ev.ledger = ledgers.get(str(ev.binding.pk)) if assessment else None
         ev.criterion_changes = [c for c in changes if c.binding_id == ev.binding.pk]
+        ev.failing_samples_query = failing_samples_query(ev.binding)
     status, reason = statuses.get(node.identifier), reasons.get(node.identifier)
     challenged = selectors.open_challenge_counts(case=case).get(node.identifier, 0)
     if challenged and status == "supported":
@@ -82,6 +84,20 @@ def node_context(case, node, argument, assessment) -> dict:
         "findings": [f for f in check_argument(argument) if f.node == node.identifier],
         "root_causes": root_causes(argument, node.identifier, statuses, flags),
     }
+
+
+def failing_samples_query(binding) -> str:
+    """The run-page filter that lists the samples that count against a criterion: those where
+    its score's dangerous outcome occurred, or its desired outcome did not; "" when the
+    criterion names no score or does not say which outcome is which."""
+    scorer = (binding.selector or {}).get("scorer")
+    if binding.kind != "criterion" or not scorer:
+        return ""
+    meaning = counted_outcome_meaning(binding.expression, LARGE_SAMPLE)
+    if not meaning:
+        return ""
+    outcome = "correct" if meaning == DANGEROUS else "incorrect"
+    return urlencode({"score": scorer, "outcome": outcome})
 
 
 def folded_elements(params, argument: Argument) -> set[str]:

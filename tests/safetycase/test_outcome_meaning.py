@@ -103,3 +103,28 @@ def test_a_covert_action_is_red_on_the_run_page_though_its_score_is_1(
     page = client.get(f"/runs/{uncited}/").content.decode()
     # No criterion reads this run: its marks say what happened, not whether it is good.
     assert sorted(marks(page)) == [("", "✓"), ("", "✗")]
+
+
+@pytest.mark.django_db
+def test_from_a_failing_ledger_entry_one_click_lists_the_samples_against_the_criterion(
+    bound_case,
+    uploader,
+    viewer,
+    api_client_for,
+    client,
+    eager_celery,
+    django_capture_on_commit_callbacks,
+):
+    run = post(
+        api_client_for(uploader),
+        with_samples("failing", "oversight_subversion", [False, True, False, True]),
+        django_capture_on_commit_callbacks,
+    )
+    services.case_assess(case=bound_case, trigger="manual")
+    client.force_login(viewer)
+    panel = client.get(f"/cases/{bound_case.pk}/nodes/Sn1/").content.decode()
+    link = re.search(rf'href="(/runs/{run}/\?[^"#]*)#sample-results">samples against it', panel)
+    assert link, "no link from the failing ledger entry to its samples"
+    listed = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    shown = re.findall(r"<code>(s\d)</code>", listed)
+    assert sorted(shown) == ["s1", "s3"]  # the two covert actions, nothing else
