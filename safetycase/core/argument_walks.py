@@ -105,3 +105,40 @@ def root_causes(
     if not found:
         return {}
     return {"flags": found[:ROOT_CAUSES_SHOWN], "more": max(0, len(found) - ROOT_CAUSES_SHOWN)}
+
+
+# The search words that ask for the paths to failures instead of matching text.
+FAILURE_PATHS_QUERY = "path:failures"
+NOT_SUPPORTED = frozenset({"defeated", "at_risk", "undeveloped"})
+
+
+def failure_paths(argument: Argument, statuses: Mapping[str, str]) -> list[str]:
+    """The elements on the chains that keep the top goal from being supported: from the top
+    goal down through every supporting element and attached assumption that is itself not
+    supported (defeated, at risk or undeveloped), to the failures at the bottom — in reading
+    order. [] when the top goal is supported or not assessed."""
+    top = navigation.top_goal(
+        ((e.identifier, e.type) for e in argument.elements),
+        ((r.target, r.type) for r in argument.relations),
+    )
+    if top is None or statuses.get(top) not in NOT_SUPPORTED:
+        return []
+    below: dict[str, list[str]] = {}
+    for relation in sorted(argument.relations, key=lambda r: (r.source, r.target)):
+        if relation.type in (RelationType.SUPPORTED_BY, RelationType.IN_CONTEXT_OF):
+            below.setdefault(relation.source, []).append(relation.target)
+    on_path: list[str] = []
+    seen: set[str] = set()
+    stack = [top]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        on_path.append(current)
+        stack.extend(
+            child
+            for child in reversed(below.get(current, []))
+            if statuses.get(child) in NOT_SUPPORTED and child not in seen
+        )
+    return on_path

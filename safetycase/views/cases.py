@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 
 from safetycase import selectors
 from safetycase.adapters.graphviz import DiagramError
-from safetycase.core.argument_walks import reading_order
+from safetycase.core.argument_walks import FAILURE_PATHS_QUERY, failure_paths, reading_order
 from safetycase.core.gsn import navigation
 from safetycase.core.gsn.model import Argument, Severity
 from safetycase.core.gsn.rules import check_argument
@@ -51,7 +51,11 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     selected = next((n for n in nodes if n.identifier == wanted), None)
     query = request.GET.get("q", "").strip()[:MAX_QUERY_CHARS]
     statuses = assessment.statuses if assessment else {}
-    hits = matching_identifiers(query, nodes, statuses, assessment.flags if assessment else [])
+    paths_asked = query == FAILURE_PATHS_QUERY
+    if paths_asked:
+        hits = failure_paths(argument, statuses)
+    else:
+        hits = matching_identifiers(query, nodes, statuses, assessment.flags if assessment else [])
     by_identifier = {n.identifier: n for n in nodes}
     context = {
         "case": case,
@@ -82,6 +86,8 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "panel_url": panel_url(case, request.GET),
         "missing_node": wanted if wanted and not selected else "",
         "query": query,
+        "paths_asked": paths_asked,
+        "failure_paths_query": FAILURE_PATHS_QUERY,
         "search_hits": [
             (by_identifier[i], selectors.node_url(case.pk, i), statuses.get(i)) for i in hits
         ],
