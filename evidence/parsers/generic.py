@@ -147,7 +147,7 @@ def _samples(doc: dict[str, Any], limits: Limits) -> Iterator[ParsedSample]:
         )
 
 
-def _has_estimation_data(doc: dict[str, Any]) -> bool:
+def has_estimation_data(doc: dict[str, Any]) -> bool:
     return bool(doc.get("milestones") or doc.get("best_of_n_steps"))
 
 
@@ -224,7 +224,7 @@ def parse(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> ParsedLog:
         ],
         details={
             "format": FORMAT,
-            **({"estimation": estimation(doc)} if _has_estimation_data(doc) else {}),
+            **({"estimation": estimation(doc)} if has_estimation_data(doc) else {}),
             "metadata": small_dict(
                 doc.get("metadata"),
                 max_bytes=65536,

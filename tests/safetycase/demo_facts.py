@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from evidence.parsers import generic
 from safetycase.core.assessment import BindingFacts, CaseFacts, NodeFacts, RunFacts, assess
 from safetycase.core.gsn.model import Relation
 from safetycase.core.library import default_library, instantiate
@@ -64,6 +65,8 @@ def run_fact(run_id: int, document: Mapping[str, Any]) -> RunFacts:
         statistics={
             r["scorer"]: (r["successes"], r["trials"]) for r in document.get("results", [])
         },
+        # What the generic parser derives from raw milestone / best-of-N data, as on upload.
+        estimation=generic.estimation(document) if generic.has_estimation_data(document) else {},
     )
 
 
@@ -74,13 +77,16 @@ def with_counts(document: Mapping[str, Any], k: int, n: int) -> dict[str, Any]:
 
 
 class Demo:
-    """The demo as facts; change `documents` or pass parameter overrides, then `assess()`."""
+    """The demo as facts; change `documents` or `criteria`, or pass parameter overrides, then
+    `assess()`."""
 
     def __init__(self, **overrides: Any) -> None:
         self.instance = demo_instance(**overrides)
         self.documents = run_documents()
         self.extra_nodes: list[NodeFacts] = []
         self.extra_relations: list[Relation] = []
+        # Solution identifier -> a criterion replacing its template's (single-binding nodes).
+        self.criteria: dict[str, str] = {}
         for obligation in SPEC.get("open_obligations", []):
             self.extra_nodes.append(
                 NodeFacts(obligation["identifier"], "goal", obligation["statement"], True)
@@ -96,7 +102,14 @@ class Demo:
 
     def bindings(self) -> list[BindingFacts]:
         return [
-            BindingFacts(i, b.node, b.kind, b.selector, b.freshness_days, b.expression)
+            BindingFacts(
+                i,
+                b.node,
+                b.kind,
+                b.selector,
+                b.freshness_days,
+                self.criteria.get(b.node, b.expression),
+            )
             for i, b in enumerate(self.instance.bindings, start=1)
         ]
 
