@@ -65,7 +65,10 @@ def _valid(serializer_class, data) -> dict:
 class BindingWithdrawalsApi(APIView):
     @extend_schema(
         responses=WithdrawalSerializer(many=True),
-        description="The runs withdrawn from this criterion's evidence, with who and why.",
+        description=(
+            "The runs withdrawn from this criterion's (or selector check's) evidence, with who "
+            "and why."
+        ),
     )
     def get(self, request, case_id: int, binding_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
@@ -80,9 +83,11 @@ class BindingWithdrawalsApi(APIView):
             403: OpenApiResponse(description="Only reviewers (never authors or the uploader)."),
         },
         description=(
-            "Withdraw a run from an acceptance criterion's evidence, with a reason (reviewers "
-            "only, never the case's authors nor the run's uploader). The run stays in the "
-            "ledger, marked withdrawn, and no longer counts; the case is re-assessed."
+            "Withdraw a run from the evidence of an acceptance criterion, or of an assumption "
+            "check with its own selector, with a reason (reviewers only, never the case's "
+            "authors nor the run's uploader). The run stays in the ledger, marked withdrawn, "
+            "and no longer counts; the case is re-assessed. A check with an empty selector reads "
+            "its scope's criteria: withdraw the run there (400)."
         ),
     )
     def post(self, request, case_id: int, binding_id: int):

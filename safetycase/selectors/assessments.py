@@ -138,8 +138,8 @@ def cases_bound_to_run(*, run) -> list[int]:
 
 
 def binding_ledger(*, binding: EvidenceBinding, now=None) -> tuple:
-    """The ledger of one criterion binding as it stands (or would stand with unsaved field
-    values on `binding`): every eligible run with the criterion's value on it and its role,
+    """The ledger of one criterion (or check with a selector) as it stands (or would stand with
+    unsaved field values on `binding`): every eligible run with its value on it and its role,
     from the pure assessment of that binding alone (withdrawals included)."""
     from django.utils import timezone
 

@@ -29,9 +29,10 @@ def run_withdraw(*, actor, binding: EvidenceBinding, run_id, reason: str) -> Run
             f"Only reviewers of case {case.pk} may withdraw a run from its evidence; the "
             "case's authors never can."
         )
-    if binding.kind != BindingKind.CRITERION:
+    if binding.kind != BindingKind.CRITERION and not binding.selector:
         raise ApplicationError(
-            "Runs are withdrawn from the evidence of acceptance criteria, not of checks."
+            "This check has no selector of its own: it reads the runs of the solutions in its "
+            "scope, so withdraw a run from those solutions' criteria instead."
         )
     if not isinstance(reason, str) or not reason.strip():
         raise ApplicationError("Withdrawing a run needs a reason saying why it is not evidence.")
@@ -43,7 +44,7 @@ def run_withdraw(*, actor, binding: EvidenceBinding, run_id, reason: str) -> Run
     in_ledger = {entry.run for entry in selectors.binding_ledger(binding=binding)}
     if run.pk not in in_ledger:
         raise ApplicationError(
-            f"Run {run.pk} is not in the evidence of this criterion of {binding.node}: its "
+            f"Run {run.pk} is not in the evidence of this {binding.kind} of {binding.node}: its "
             "selector does not pick it for this case, or it is not a fresh, successful run."
         )
     try:
@@ -57,7 +58,7 @@ def run_withdraw(*, actor, binding: EvidenceBinding, run_id, reason: str) -> Run
                 withdrawn_by=actor,
             )
     except IntegrityError as exc:
-        raise Conflict(f"Run {run.pk} is already withdrawn from this criterion.") from exc
+        raise Conflict(f"Run {run.pk} is already withdrawn from this {binding.kind}.") from exc
 
 
 @reassesses_case("criterion change acknowledged")

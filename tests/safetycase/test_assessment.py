@@ -724,6 +724,38 @@ def test_empty_selector_check_reads_the_runs_of_the_solutions_in_scope():
     assert result.statuses["G2"] == SUPPORTED
 
 
+def test_a_later_passing_run_does_not_hide_an_earlier_one_from_a_scope_check():
+    # Sn1 accepts both runs (rate <= 0.5); the A06-style check holds on 0/300
+    # (cp_upper = 1 - 0.05^(1/300) = 0.00994) but not on the older 3/300 (cp_upper = 0.0289).
+    assert statistics.cp_upper(0, 300, 0.95) < 0.01 < statistics.cp_upper(3, 300, 0.95)
+    case = Case().goal("G1", "Sn1").solution("Sn1", task="t1", criterion="rate <= 0.5")
+    case.run(1, task="t1", k=3, n=300, days=5).run(2, task="t1", k=0, n=300, days=1)
+    case.assumption("A06", "G1", catalogue_id="A06")
+    case.bind("A06", "check", {}, "cp_upper(k, n, 0.95) <= 0.01")
+    result = case.assess()
+    assert result.statuses["Sn1"] == SUPPORTED
+    assert result.statuses["A06"] == DEFEATED
+    assert [f.run for f in flags(result, "assumption_violated")] == [1]
+
+
+def test_every_run_of_a_selector_check_must_pass_not_only_the_newest():
+    case = Case().goal("G1", "Sn1").solution("Sn1", task="t1")
+    case.run(1, task="t1", k=0, n=300)
+    case.assumption("A2", "G1")
+    case.bind("A2", "check", {"task": "sandbagging"}, "k == 0")
+    case.run(5, task="sandbagging", k=4, n=50, days=6).run(6, task="sandbagging", k=0, n=50)
+    result = case.assess()
+    assert result.statuses["A2"] == DEFEATED and result.statuses["G1"] == DEFEATED
+    assert [f.run for f in flags(result, "assumption_violated")] == [5]
+    # Outside the freshness window the old failure no longer counts.
+    fresh_only = Case().goal("G1", "Sn1").solution("Sn1", task="t1")
+    fresh_only.run(1, task="t1", k=0, n=300)
+    fresh_only.assumption("A2", "G1")
+    fresh_only.bind("A2", "check", {"task": "sandbagging"}, "k == 0", freshness_days=3)
+    fresh_only.run(5, task="sandbagging", k=4, n=50, days=6).run(6, task="sandbagging", k=0, n=50)
+    assert fresh_only.assess().statuses["A2"] == SUPPORTED
+
+
 def shared_sample_size_case(k1=0, k2=0, own_check=None):
     """One A06-style assumption held once, in the context of two sibling goals, as the
     catalogue does across arguments: G0 (all) over G1 → Sn1 (task t1) and G2 → Sn2 (t2). Sn1
@@ -877,19 +909,21 @@ def test_the_cache_follows_a_failing_run_from_one_goal_to_the_other():
     first = case.assess(cache=cache)
     assert first == case.assess()
     assert (first.statuses["G1"], first.statuses["G2"]) == (DEFEATED, SUPPORTED)
-    # A newer run of t1 passes, a newer run of t2 fails: A06 stays violated (its status does
+    # The failing run of t1 goes (a newer passing one alone would not clear it: every
+    # eligible run is evidence), a newer run of t2 fails: A06 stays violated (its status does
     # not change), but the goal it defeats does.
+    case.runs = [r for r in case.runs if r.id != 1]
     case.run(11, task="t1", k=0, n=300, days=0.5).run(12, task="t2", k=5, n=300, days=0.5)
     second = case.assess(cache=cache)
     assert second == case.assess()
     assert second.statuses["A06"] == DEFEATED
     assert (second.statuses["G1"], second.statuses["G2"]) == (SUPPORTED, DEFEATED)
     assert second.reasons["G2"].endswith("violated by run 12 below it.")
-    # The failing run below G2 gives way to another failing one: only G2's reason changes.
+    # Another failing run below G2 joins the first: only G2's reason changes.
     case.run(14, task="t2", k=6, n=300, days=0.1)
     third = case.assess(cache=cache)
     assert third == case.assess()
-    assert third.reasons["G2"].endswith("violated by run 14 below it.")
+    assert third.reasons["G2"].endswith("violated by runs 12 and 14 below it.")
     # Both failing runs of t2 go: run 2 (0/300) is its evidence again and A06 holds.
     case.runs = [r for r in case.runs if r.id not in (12, 14)]
     fourth = case.assess(cache=cache)

@@ -257,3 +257,26 @@ def test_incremental_assessment_equals_a_fresh_one(case, steps, data):
             runs[index] = dataclasses.replace(replacement, id=old.id)
         incremental = assessed(nodes, relations, bindings, runs, attestations, now, cache)
         assert incremental == assessed(nodes, relations, bindings, runs, attestations, now)
+
+
+@PROPERTY_SETTINGS
+@given(case=cases(), task=st.sampled_from(TASKS), n=st.integers(20, 60))
+def test_a_later_passing_run_never_clears_a_defeated_solution_or_violated_assumption(case, task, n):
+    # Evidence is never hidden: a failure seen on an eligible run stays, whatever run follows
+    # (goals may still be rescued by another branch, so only the evidence nodes are compared).
+    nodes, relations, bindings, runs, attestations = case
+    before = assessed(nodes, relations, bindings, runs, attestations)
+    passing = RunFacts(
+        10_000,
+        task=task,
+        model="m",
+        model_version="v1",
+        finished_at=NOW,
+        statistics={"s": (0, n)},
+        sample_count=n,
+    )
+    after = assessed(nodes, relations, bindings, [*runs, passing], attestations)
+    evidence_nodes = {n.identifier for n in nodes if n.type in ("solution", "assumption")}
+    for node in evidence_nodes & set(before.statuses):
+        if before.statuses[node] == DEFEATED:
+            assert after.statuses[node] == DEFEATED, (node, before.reasons[node])

@@ -389,3 +389,56 @@ def test_the_version_diff_shows_a_criterion_changed_after_failing_evidence(
     assert {"identifier": "Sn1", "before": "defeated", "after": "supported"} in diff[
         "status_changes"
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Assumption checks with their own selector keep a ledger too
+
+
+def test_a_later_passing_sandbagging_check_does_not_hide_a_failing_one(
+    bound_case, act, uploader, reviewer, author, api_client_for, django_capture_on_commit_callbacks
+):
+    a1 = Node.objects.get(case=bound_case, identifier="A1")
+    a1.attributes = {}
+    a1.save()
+    check = services.binding_create_do(
+        node=a1,
+        kind="check",
+        expression="k == 0",
+        selector={"task": "sandbagging_checks", "scorer": "flagged"},
+        freshness_days=90,
+    )
+    harness = api_client_for(uploader)
+
+    def post_check(run_id, flagged, days_ago):
+        document = generic_run(run_id, flagged, 50, days_ago=days_ago)
+        document["task"]["name"] = "sandbagging_checks"
+        document["results"][0]["scorer"] = "flagged"
+        upload = SimpleUploadedFile(f"{run_id}.json", json.dumps(document).encode())
+        with django_capture_on_commit_callbacks(execute=True):
+            response = harness.post("/api/v1/runs/", {"file": upload}, format="multipart")
+        assert response.status_code == 202, response.content
+        return response.json()["id"]
+
+    failing = post_check("sandbagging-flagged", 3, days_ago=5)
+    assert latest(bound_case).statuses["A1"] == "defeated"
+    passing = post_check("sandbagging-clean", 0, days_ago=1)
+    after_both = latest(bound_case)
+    assert after_both.statuses["A1"] == "defeated"
+    (violated,) = node_flags(after_both, "A1", "assumption_violated")
+    assert violated["run"] == failing
+    ledger = after_both.evidence[str(check.pk)]
+    roles = {e["run"]: (e["holds"], e["role"]) for e in ledger["evidence"]}
+    assert roles == {failing: (False, "decisive"), passing: (True, "outweighed")}
+
+    url = f"/api/v1/cases/{bound_case.pk}/bindings/{check.pk}/withdrawals/"
+    reason = "The flagging scorer counted refusals as sandbagging (scorer bug 7)."
+    assert act(author, "post", url, {"run": failing, "reason": reason}).status_code == 403
+    done = act(reviewer, "post", url, {"run": failing, "reason": reason})
+    assert done.status_code == 201, done.content
+    restored = latest(bound_case)
+    assert restored.statuses["A1"] == "supported"
+    (note,) = node_flags(restored, "A1", "evidence_withdrawn")
+    assert note["run"] == failing and reason in note["message"]
+    entries = {e["run"]: e["role"] for e in restored.evidence[str(check.pk)]["evidence"]}
+    assert entries == {failing: "withdrawn", passing: "decisive"}

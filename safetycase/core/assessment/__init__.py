@@ -27,9 +27,10 @@ Runs and bindings
   `superseded`, `withdrawn`). The binding's `policy` combines them: `all` (default; the
   criterion must hold on each run), `pooled` (k and n summed over runs of the same task,
   task version, model and model version; each pool must hold) or `latest` (the newest run
-  decides; only with a `policy_justification`). Checks on assumptions read the latest eligible
-  run (newest by `finished_at`, ties by run id), as do empty-selector checks through the
-  solutions in their scope.
+  decides; only with a `policy_justification`). A check with a selector keeps a ledger too,
+  always under `all`; empty-selector checks read every run the ledgers of the solutions in their
+  scope count (not withdrawn; under `pooled`, the pools) — a later passing run hides no failure
+  from an assumption either.
 * `scorer` (or failing that `metric`) in the selector names the statistic that becomes
   `k`/`n`; a run with a single statistic needs no name. `run_variables` gives the CEL variables
   (`criteria.RUN_VARIABLES`): `age_days` is fractional days; `meta` is the run metadata, with
@@ -84,8 +85,9 @@ Solutions
 
 Assumptions
 -----------
-* Every binding on an assumption is a check. A check with a selector is evaluated on the latest
-  eligible run it selects; a check with an empty selector on every evidence run of the solutions
+* Every binding on an assumption is a check. A check with a selector is evaluated on every
+  eligible run it selects that a reviewer did not withdraw; a check with an empty selector on
+  every evidence run of the solutions
   in the assumption's scope (below the nodes it is in the context of), with each solution
   binding's scorer choice and, as the CEL variable `claim`, the `rate_bound` and `confidence`
   the binding's criterion states when it bounds the rate from above (`{}` otherwise; a run that

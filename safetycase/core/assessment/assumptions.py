@@ -13,16 +13,17 @@ from safetycase.core.assessment.facts import (
     DEFEATED,
     ERROR,
     FOREVER,
+    POLICY_POOLED,
     SUPPORTED,
     WARNING,
     AttestationFacts,
     BindingFacts,
-    CaseFacts,
     Flag,
     RunFacts,
     flag_sort_key,
 )
 from safetycase.core.assessment.guards import PreparedExpression
+from safetycase.core.assessment.ledger import WITHDRAWN
 from safetycase.core.assessment.runs import RunStatistic, run_text, statistic_for
 from safetycase.core.assessment.state import (
     ASSUMPTION_HOLDS,
@@ -31,7 +32,7 @@ from safetycase.core.assessment.state import (
     Outcome,
     ScopeTargets,
 )
-from safetycase.core.assessment.wording import day_text, joined, plural, quoted, task_text
+from safetycase.core.assessment.wording import day_text, joined, plural, quoted
 from safetycase.core.keys import id_key, timestamp
 
 
@@ -39,30 +40,6 @@ class AssumptionChecks:
     """The engine's assumption checks (mixed into `AssessmentEngine`)."""
 
     __slots__ = ()
-
-    def _check_selection(
-        self, binding: BindingFacts, expression: PreparedExpression, case: CaseFacts, now_ts: float
-    ) -> Outcome:
-        """For a check with a selector: its run and the detail flags when it has none. A check
-        with an empty selector is evaluated by the assumption on its scope's runs."""
-        node = binding.node
-        if expression.compiled is None or not (binding.selector or {}):
-            return Outcome(AT_RISK, "", (), valid_from=-math.inf, valid_to=math.inf)
-        sel = self._select(binding, case, now_ts)
-        if sel.run is None:
-            flags, details = self._no_evidence_flags(node, binding, sel, case)
-            return Outcome(
-                AT_RISK,
-                f"there is no eligible run of {task_text(binding.selector)}{details}",
-                tuple(flags),
-                valid_from=now_ts,
-                valid_to=sel.valid_to,
-            )
-        stat = statistic_for(sel.run, binding.selector)
-        valid_to = now_ts if expression.uses_age else sel.valid_to
-        return Outcome(
-            SUPPORTED, "", (), run=sel.run, stat=stat, valid_from=now_ts, valid_to=valid_to
-        )
 
     def _assumption(
         self, a: str, attestations: tuple[AttestationFacts, ...], now_ts: float
@@ -101,20 +78,22 @@ class AssumptionChecks:
             if binding.selector:
                 selection = self._bindings.get(binding.id)
                 if selection is None:  # pragma: no cover - computed before assumptions
-                    selection = self._check_selection(binding, expression, self._case, now_ts)
+                    selection = self._ledger_check(binding, expression, self._case, now_ts)
                 valid_to = min(valid_to, selection.valid_to)
-                if selection.run is None:
-                    flags.extend(selection.flags)
+                flags.extend(selection.flags)
+                if not selection.checked:
                     unverified.append(f"for its check {quoted(text)} {selection.reason}")
                     broadly_unverified = True
                     continue
+                # Every eligible run must pass: a later passing run does not hide a failing one.
                 results = CheckResults()
-                results.record(
-                    (selection.run.id, selection.stat.key),
-                    selection.run,
-                    selection.stat,
-                    self._evaluate_on(expression, selection.run, selection.stat, now_ts),
-                )
+                for run, stat in selection.checked:
+                    results.record(
+                        (run.id, stat.key),
+                        run,
+                        stat,
+                        self._evaluate_on(expression, run, stat, now_ts),
+                    )
             else:
                 store = self._scope.get(a)
                 if store is None or not store.targets:
@@ -350,14 +329,31 @@ class AssumptionChecks:
         out = []
         for binding in self._structure.node_bindings.get(sol, ()):
             outcome = self._bindings.get(binding.id)
-            if outcome is not None and outcome.run is not None:
-                # A criterion that bounds the rate from above makes the run evidence for that
-                # bound: checks over the scope read it as `claim` (A06 checks each run against
-                # its own criterion's bound), so it is part of the target.
-                claim = self._structure.expressions[binding.id].bound
-                key = (outcome.run.id, outcome.stat.key)
-                out.append(((*key, claim) if claim else key, outcome.run, outcome.stat))
+            if outcome is None or outcome.run is None:
+                continue
+            # A criterion that bounds the rate from above makes the run evidence for that
+            # bound: checks over the scope read it as `claim` (A06 checks each run against
+            # its own criterion's bound), so it is part of the target.
+            claim = self._structure.expressions[binding.id].bound
+            for run, stat in self._counted_runs(binding, outcome):
+                key = (run.id, stat.key)
+                out.append(((*key, claim) if claim else key, run, stat))
         return tuple(out)
+
+    def _counted_runs(
+        self, binding: BindingFacts, outcome: Outcome
+    ) -> list[tuple[RunFacts, RunStatistic]]:
+        """The runs a criterion's verdict counts, for the checks over its scope: every run of
+        its ledger that a reviewer did not withdraw — a later passing run must not hide from
+        A06 an earlier one that breaks the bound — or, under `pooled`, the pools it judged."""
+        if binding.policy == POLICY_POOLED or not outcome.evidence:
+            return [(outcome.run, outcome.stat)]
+        counted = []
+        for entry in outcome.evidence:
+            run = self._runs.get(entry.run)
+            if entry.role != WITHDRAWN and run is not None:
+                counted.append((run, statistic_for(run, binding.selector or {})))
+        return counted or [(outcome.run, outcome.stat)]
 
     def _scope_evaluation(
         self, expression: PreparedExpression, key: Any, run: RunFacts, stat: RunStatistic, now_ts

@@ -15,10 +15,8 @@ from safetycase.core.assessment.assumptions import AssumptionChecks
 from safetycase.core.assessment.facts import (
     ASSUMPTION,
     DAY_SECONDS,
-    FOREVER,
     INGESTED,
     SOLUTION,
-    SUCCESS,
     AssessmentResult,
     AttestationFacts,
     BindingFacts,
@@ -34,10 +32,8 @@ from safetycase.core.assessment.propagation import Propagation
 from safetycase.core.assessment.runs import (
     RunStatistic,
     claim_variable,
-    model_matches,
     run_cel_variables,
     run_sort_key,
-    selector_matches,
     with_counts,
 )
 from safetycase.core.assessment.solutions import SolutionChecks
@@ -248,11 +244,15 @@ class AssessmentEngine(
             if node.type == SOLUTION:
                 outcome = self._ledger_criterion(binding, s.expressions[bid], case, now_ts)
             else:
-                outcome = self._check_selection(binding, s.expressions[bid], case, now_ts)
+                outcome = self._ledger_check(binding, s.expressions[bid], case, now_ts)
             self._bindings[bid] = outcome
             if not outcome.same(previous):
                 dirty_nodes.add(binding.node)
-                if node.type == SOLUTION and (previous is None or previous.run is not outcome.run):
+                if node.type == SOLUTION and (
+                    previous is None
+                    or previous.run is not outcome.run
+                    or previous.evidence != outcome.evidence
+                ):
                     run_changed_solutions.add(binding.node)
 
         # The evidence runs in each assumption's scope.
@@ -402,33 +402,12 @@ class AssessmentEngine(
         return self._by_task.get(str(task), ())
 
     def _select(self, binding: BindingFacts, case: CaseFacts, now_ts: float) -> RunSelection:
-        selector = binding.selector or {}
-        freshness = binding.freshness_days
-        mismatched: list[RunFacts] = []
-        stale: list[tuple[RunFacts, float | None]] = []
-        unsuccessful: list[RunFacts] = []
-        for run in self._candidates(selector):
-            if not selector_matches(selector, run):
-                continue
-            if not model_matches(selector, run, case):
-                mismatched.append(run)
-                continue
-            if run.log_status != SUCCESS:
-                unsuccessful.append(run)
-                continue
-            if freshness is not None:
-                if run.finished_at is None:
-                    stale.append((run, None))
-                    continue
-                finished = timestamp(run.finished_at)
-                fresh_until = finished + freshness * DAY_SECONDS
-                if now_ts > fresh_until:
-                    stale.append((run, (now_ts - finished) / DAY_SECONDS))
-                    continue
-                return RunSelection(run, mismatched, stale, unsuccessful, fresh_until)
-            return RunSelection(run, mismatched, stale, unsuccessful, FOREVER)
-        valid_to = now_ts if any(age is not None for _, age in stale) else FOREVER
-        return RunSelection(None, mismatched, stale, unsuccessful, valid_to)
+        """The newest eligible run, or none and why (`LedgerChecks._eligible_runs`)."""
+        sel, eligible = self._eligible_runs(binding, case, now_ts)
+        if not eligible:
+            return sel
+        run, fresh_until = eligible[0]
+        return RunSelection(run, sel.mismatched, sel.stale, sel.unsuccessful, fresh_until)
 
     # -- output ---------------------------------------------------------------------------
 
@@ -456,7 +435,7 @@ class AssessmentEngine(
         evidence = {
             bid: outcome.evidence
             for bid, outcome in self._bindings.items()
-            if s.nodes[s.bindings[bid].node].type == SOLUTION
+            if outcome.evidence or s.nodes[s.bindings[bid].node].type == SOLUTION
         }
         return AssessmentResult(
             statuses=statuses, reasons=reasons, flags=tuple(flags), evidence=evidence

@@ -31,6 +31,7 @@ acknowledges them; they do not change the status.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,7 +63,7 @@ from safetycase.core.assessment.runs import (
     statistic_for,
 )
 from safetycase.core.assessment.state import Outcome, RunSelection
-from safetycase.core.assessment.wording import joined, quoted
+from safetycase.core.assessment.wording import joined, quoted, task_text
 from safetycase.core.keys import timestamp
 
 DAY = 86400.0
@@ -115,6 +116,79 @@ class LedgerChecks:
             eligible.append((run, fresh_until))
         valid_to = now_ts if any(age is not None for _, age in stale) else FOREVER
         return RunSelection(None, mismatched, stale, unsuccessful, valid_to), eligible
+
+    def _ledger_check(
+        self, binding: BindingFacts, expression: PreparedExpression, case: CaseFacts, now_ts: float
+    ) -> Outcome:
+        """An assumption check with a selector: every eligible run it selects, newest first
+        (`Outcome.checked`), each of which must pass — as under a criterion's policy `all`, a
+        later passing run cannot hide a failing one — and its ledger. A run a reviewer withdrew
+        stays in the ledger marked withdrawn and is not checked. A check with an empty selector
+        is evaluated by the assumption on its scope's runs (`AssumptionChecks._scope_check`)."""
+        if expression.compiled is None or not (binding.selector or {}):
+            return Outcome(AT_RISK, "", (), valid_from=-math.inf, valid_to=math.inf)
+        node, selector = binding.node, binding.selector
+        sel, eligible = self._eligible_runs(binding, case, now_ts)
+        withdrawn = dict(binding.withdrawn)
+        valid_to = sel.valid_to
+        for _, until in eligible:
+            valid_to = min(valid_to, until)  # each run leaving the window may change the verdict
+        if expression.uses_age:
+            valid_to = now_ts
+        checked, entries, notes = [], [], []
+        for run, _ in eligible:
+            stat = statistic_for(run, selector)
+            if run.id in withdrawn:
+                entries.append(
+                    LedgerEntry(
+                        run.id,
+                        stat.k,
+                        stat.n,
+                        self._holds(expression, run, stat, now_ts),
+                        WITHDRAWN,
+                        withdrawn[run.id],
+                    )
+                )
+                notes.append(
+                    Flag(
+                        "evidence_withdrawn",
+                        INFO,
+                        node,
+                        run.id,
+                        "",
+                        f"{node}: {run_text(run, stat)} is withdrawn from the evidence of its "
+                        f"check {quoted(expression.text)} ({withdrawn[run.id]}).",
+                    )
+                )
+                continue
+            checked.append((run, stat))
+        if not checked:
+            flags, details = self._no_evidence_flags(node, binding, sel, case)
+            return Outcome(
+                AT_RISK,
+                f"there is no eligible run of {task_text(selector)}{details}",
+                tuple(sorted({*flags, *notes}, key=flag_sort_key)),
+                valid_from=now_ts,
+                valid_to=valid_to,
+                evidence=tuple(entries),
+            )
+        holds = [self._holds(expression, run, stat, now_ts) for run, stat in checked]
+        any_false = any(h is False for h in holds)
+        for (run, stat), held in zip(checked, holds, strict=True):
+            role = OUTWEIGHED if any_false and held is not False else DECISIVE
+            entries.append(LedgerEntry(run.id, stat.k, stat.n, held, role))
+        run, stat = checked[0]
+        return Outcome(
+            SUPPORTED,
+            "",
+            tuple(sorted(notes, key=flag_sort_key)),
+            run=run,
+            stat=stat,
+            valid_from=now_ts,
+            valid_to=valid_to,
+            evidence=tuple(entries),
+            checked=tuple(checked),
+        )
 
     def _ledger_criterion(
         self, binding: BindingFacts, expression: PreparedExpression, case: CaseFacts, now_ts: float

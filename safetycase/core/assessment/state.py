@@ -32,7 +32,9 @@ class Outcome:
     valid_from: float = -math.inf
     valid_to: float = math.inf
     view: AssumptionView | None = None  # assumptions: how the nodes in their scope see them
-    evidence: tuple[LedgerEntry, ...] = ()  # criteria: every run looked at (ledger.py)
+    evidence: tuple[LedgerEntry, ...] = ()  # criteria and checks: every run looked at (ledger.py)
+    # Checks with a selector: every eligible run not withdrawn, newest first; each must pass.
+    checked: tuple[tuple[RunFacts, RunStatistic], ...] = ()
 
     def same(self, other: Outcome | None) -> bool:
         return (
@@ -41,6 +43,11 @@ class Outcome:
             and self.reason == other.reason
             and self.flags == other.flags
             and self.run is other.run
+            and len(self.checked) == len(other.checked)
+            and all(
+                mine[0] is theirs[0]
+                for mine, theirs in zip(self.checked, other.checked, strict=True)
+            )
         )
 
 
