@@ -91,6 +91,7 @@ TREND_RIGHT = WIDTH - 10.0
 TREND_TOP = 14.0
 TREND_BOTTOM = 82.0  # the x axis; model labels below it
 MAX_TREND = 30
+CHARACTER = 4.6  # the width of a character of the trend's model labels, roughly
 
 
 def figure(value: float | None) -> str:
@@ -292,6 +293,12 @@ class LedgerChart:
     deciding_text: str
 
     @property
+    def drawable(self) -> bool:
+        """Whether any run has a k/n to draw (a criterion on a metric has none: the table
+        beside lists its runs)."""
+        return any(r.estimate is not None for r in self.rows)
+
+    @property
     def threshold_text(self) -> str:
         return figure(self.rule.threshold)
 
@@ -341,7 +348,8 @@ def ledger_chart(
     ({run, k, n, holds, role, note}) in the ledger's order, `shape` what the criterion
     compares (criteria_wording.describe), `runs` the dates and models of the runs. Under
     `pooled`, each pool of two or more counted runs (same task version, model and model
-    version) gets a row of its summed counts before its runs. None for an empty ledger."""
+    version) gets a row of its summed counts before its runs. None for an empty ledger; the
+    rows of runs without k/n (a criterion on a metric) have nothing to draw."""
     if not entries:
         return None
     rule = BoundRule.of(shape)
@@ -370,7 +378,7 @@ def ledger_chart(
                 {
                     "label": "pool of " + ", ".join(str(m["run"]) for m in members),
                     "runs": tuple(int(m["run"]) for m in members),
-                    "detail": f"{len(members)} runs summed · {info.model_text if info else ''}",
+                    "detail": f"{len(members)} runs summed, {info.model_text}",
                     "k": k,
                     "n": n,
                     "holds": rule.meets(value),
@@ -384,7 +392,9 @@ def ledger_chart(
             {
                 "label": f"run {run_id}",
                 "runs": (run_id,),
-                "detail": f"{info.date_text} · {info.model_text}" if info else "",
+                # The ledger's runs are all of the model the selector names: the date says
+                # which run is which.
+                "detail": info.date_text if info else "",
                 "k": entry.get("k"),
                 "n": entry.get("n"),
                 "holds": entry.get("holds"),
@@ -476,6 +486,13 @@ def ledger_chart(
     )
 
 
+def _fitted(text: str, room: int) -> str:
+    """`text` cut to `room` characters with an ellipsis; "" when fewer than three fit."""
+    if len(text) <= room:
+        return text
+    return text[: room - 1] + "…" if room >= 3 else ""
+
+
 @dataclass(frozen=True)
 class TrendPoint:
     info: RunInfo
@@ -504,7 +521,9 @@ class BoundTrend:
     axis_max: float
     y_threshold: float | None
     line: str  # the polyline's points
-    models: tuple[tuple[float, str], ...]  # where each model version's runs begin, and its name
+    # Where each model version's runs begin, where its label goes and how it is anchored, and
+    # the label (the name, cut to the room it has).
+    models: tuple[tuple[float, float, str, str], ...]
     title: str
     desc: str
 
@@ -567,10 +586,31 @@ def bound_trend(infos: Sequence[RunInfo], shape: Shape | None) -> BoundTrend | N
         )
         for index, (info, value) in enumerate(valued)
     )
-    models: list[tuple[float, str]] = []
+    starts: list[tuple[float, str]] = []
     for point in points:
-        if not models or models[-1][1] != point.info.model_text:
-            models.append((point.x, point.info.model_text))
+        if not starts or starts[-1][1] != point.info.model_text:
+            starts.append((point.x, point.info.model_text))
+    # Each label gets the room up to the next model's first run (about 4.6 units a character
+    # at the chart's type size), so that neighbours never overlap; the points' titles and the
+    # list below the chart give the full names.
+    edge = TREND_RIGHT + 8
+    # Where each label must end: at the next model's first run, or at the chart's edge.
+    limits = [x for x, _ in starts[1:]] + [edge]
+    last_x, last_name = starts[-1]
+    last: tuple[float, float, str, str] | None = None
+    if len(starts) > 1 and (edge - last_x) / CHARACTER < min(len(last_name), 8):
+        # The newest model begins at the right edge: its label ends there, and the label
+        # before it makes room.
+        room = min(int((edge - starts[-2][0] - 6) / CHARACTER), 16)
+        label = _fitted(last_name, room)
+        last = (last_x, edge, "end", label)
+        limits[-2] = min(limits[-2], edge - len(label) * CHARACTER)
+    models = [
+        (x, x, "start", _fitted(name, int((limits[index] - x - 6) / CHARACTER)))
+        for index, (x, name) in enumerate(starts)
+    ]
+    if last is not None:
+        models[-1] = last
     what = rule.name if rule.uses_bound else "observed rate"
     return BoundTrend(
         rule=rule,

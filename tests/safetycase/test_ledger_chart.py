@@ -94,6 +94,13 @@ def test_a_criterion_without_a_bound_gets_the_rate_only_and_says_so():
     assert chart.axis_max == 0.01  # nothing above 0 to show
 
 
+def test_a_ledger_without_counts_has_rows_for_the_table_but_nothing_to_draw():
+    shape = describe("metrics.accuracy >= 0.8").shape
+    chart = ledger_chart([entry(1, None, None, True, "decisive")], shape)
+    assert not chart.drawable and chart.all_rows[0].estimate_text == "—"
+    assert ledger_chart([], shape) is None
+
+
 def test_nice_ceiling_steps():
     assert nice_ceiling(0.011) == 0.02
     assert nice_ceiling(0.0336) == pytest.approx(0.05)
@@ -182,7 +189,8 @@ def test_trend_orders_runs_by_time_across_models_and_places_the_threshold():
     ]
     trend = bound_trend(infos, shape)
     assert [p.info.run for p in trend.points] == [5, 7]
-    assert [m for _, m in trend.models] == ["m v1", "m v2"]
+    # The second model begins at the right edge: its label ends there.
+    assert trend.models == ((44.0, 44.0, "start", "m v1"), (330.0, 338.0, "end", "m v2"))
     # Axis to 0.05 again; y runs from 82 (0) up to 14 (0.05): the threshold at
     # 82 − 68 × 0.2 = 68.4, the bound 0.03025 at 82 − 68 × 0.605 = 40.86.
     assert trend.y_threshold == pytest.approx(68.4)
@@ -192,6 +200,31 @@ def test_trend_orders_runs_by_time_across_models_and_places_the_threshold():
     assert (old.x, new.x) == (44.0, 330.0)
     assert trend.line == "44.0,40.9 330.0,68.5"
     assert bound_trend(infos[:1], shape) is None  # one point is no trend
+
+    # Labels never overlap: five runs alternating between two models, 286 / 4 = 71.5 units
+    # apart, leave (71.5 − 6) / 4.6 = 14 characters for a label; the newest model's label
+    # ends at the edge (338 − 13 × 4.6 = 278.2), which leaves the one before it
+    # (278.2 − 258.5 − 6) / 4.6 < 3 characters: none.
+    alternating = [
+        RunInfo(
+            i,
+            "example-model" if i % 2 else "other",
+            "2026-11",
+            "1",
+            datetime(2026, 11, i + 1, tzinfo=UTC),
+            0,
+            300,
+        )
+        for i in range(5)
+    ]
+    labels = [label for _, _, _, label in bound_trend(alternating, shape).models]
+    assert labels == [
+        "other 2026-11",
+        "example-model…",
+        "other 2026-11",
+        "",
+        "other 2026-11",
+    ]
 
 
 # --------------------------------------------------------------------------------------------
