@@ -19,6 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from evidence import services as evidence_services
+from safetycase import services
 from safetycase.core.criteria_wording import describe
 from safetycase.core.ledger_chart import (
     PLOT_LEFT,
@@ -29,6 +30,7 @@ from safetycase.core.ledger_chart import (
     ledger_chart,
     nice_ceiling,
 )
+from safetycase.models import EvidenceBinding, Node
 from tests.safetycase.conftest import generic_run
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -243,7 +245,7 @@ def submit(eager_celery, django_capture_on_commit_callbacks, lab):
     return submit_log
 
 
-def _row_group(page: str, run_id: int) -> str:
+def _row_group(page: str, run_id: int | str) -> str:
     match = re.search(rf'<g class="ledger-row([^"]*)" data-runs="{run_id}">(.*?)</g>', page, re.S)
     assert match, f"no chart row for run {run_id}"
     return match.group(1) + match.group(2)
@@ -306,3 +308,33 @@ def test_the_node_panel_makes_no_query_per_run(client, bound_case, viewer, submi
     assert page.count('<g class="ledger-row') == 5  # the two runs and three more of the model
     assert page.count('class="trend-point') == 8
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+@pytest.mark.django_db
+def test_a_pooled_criterion_charts_the_pool_that_decided(client, bound_case, viewer, submit):
+    # Alone, 0 of 150 bounds the rate only below 1 − 0.05^(1/150) ≈ 0.01977, above 0.01;
+    # pooled, 0 of 300 below 0.009936: the pool meets the criterion and decides.
+    EvidenceBinding.objects.filter(case=bound_case).delete()
+    services.binding_create_do(
+        node=Node.objects.get(case=bound_case, identifier="Sn1"),
+        expression="cp_upper(k, n, 0.95) < 0.01",
+        selector={"task": "oversight_subversion", "scorer": "covert_action"},
+        policy="pooled",
+    )
+    first = submit(generic_run("pool-1", 0, 150, days_ago=2)).pk
+    second = submit(generic_run("pool-2", 0, 150, days_ago=1)).pk
+    client.force_login(viewer)
+    page = client.get(f"/cases/{bound_case.pk}/nodes/Sn1/", **HTMX).content.decode()
+    chart = page[page.index('<svg class="ledger-chart"') :]
+    chart = chart[: chart.index("</svg>")]
+    threshold = _x1(chart, "threshold")
+    pool = _row_group(chart, f"{second},{first}")
+    assert "pool" in pool and "deciding" in pool and "holds" in pool
+    assert _x1(pool, "bound") < threshold
+    for run in (first, second):
+        alone = _row_group(chart, run)
+        assert "deciding" not in alone and "fails" in alone  # each alone fails
+        assert _x1(alone, "bound") > threshold
+    assert f"pool of {second}, {first}" in page and "0/300" in page
+    assert "0.009936" in page and "0.01977" in page
+    assert "decided the status (pooled)" in page
