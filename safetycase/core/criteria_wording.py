@@ -43,6 +43,7 @@ _VARIABLES = {
 _BOUNDS = {
     "cp_upper": "one-sided {level} Clopper–Pearson upper bound of the rate",
     "cp_lower": "one-sided {level} Clopper–Pearson lower bound of the rate",
+    "cs_upper": "{level} confidence-sequence upper bound of the rate (valid at every look)",
     "wilson_upper": "{level} Wilson upper bound of the rate",
     "wilson_lower": "{level} Wilson lower bound of the rate",
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import QuerySet
@@ -14,6 +14,7 @@ from evidence.choices import RunStatus
 from evidence.models import EvaluationRun
 from safetycase import facts
 from safetycase.core import assessment, criteria
+from safetycase.core.ledger_chart import RunInfo
 from safetycase.errors import NotFound
 from safetycase.models import CriterionChange, EvidenceBinding, Node, SafetyCase
 from safetycase.selectors import cases as selectors_cases
@@ -38,6 +39,9 @@ class BindingEvidence:
     binding: EvidenceBinding
     runs: list[BoundRun]  # counted runs first, newest first within each group
     scope_checked: bool  # an empty selector: checked on the evidence of the solutions in scope
+    # Every run of the binding's task the node page looked at, whatever model it evaluated,
+    # with its counts: the ledger chart's dates and models, and the bound's trend.
+    run_infos: list[RunInfo] = field(default_factory=list)
 
 
 def node_evidence(
@@ -115,9 +119,24 @@ def node_evidence(
                 binding=binding,
                 runs=shown[:runs_per_binding],
                 scope_checked=not selector.get("task"),
+                run_infos=[_run_info(b, by_run[b.run.pk]) for b in shown],
             )
         )
     return evidence
+
+
+def _run_info(bound: BoundRun, fact: assessment.RunFacts) -> RunInfo:
+    statistic = bound.statistic
+    return RunInfo(
+        run=bound.run.pk,
+        model=fact.model,
+        model_version=str(fact.model_version or ""),
+        task_version=str(fact.task_version or ""),
+        finished=fact.finished_at or bound.run.created_at,
+        k=statistic.k if statistic is not None else None,
+        n=statistic.n if statistic is not None else None,
+        counted=bound.counted,
+    )
 
 
 def _not_counted(fact: assessment.RunFacts, selector: dict, case: assessment.CaseFacts) -> str:

@@ -10,10 +10,12 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from safetycase import selectors
+from safetycase.core import criteria_wording
 from safetycase.core.argument_walks import foldable, has_sub_argument, root_causes
 from safetycase.core.gsn import navigation
 from safetycase.core.gsn.model import Argument
 from safetycase.core.gsn.rules import check_argument
+from safetycase.core.ledger_chart import bound_trend, ledger_chart
 from safetycase.core.outcome_meaning import DANGEROUS, LARGE_SAMPLE, counted_outcome_meaning
 from safetycase.views.access import case_for_user_or_404
 
@@ -60,6 +62,19 @@ def node_context(case, node, argument, assessment) -> dict:
         ev.ledger = ledgers.get(str(ev.binding.pk)) if assessment else None
         ev.criterion_changes = [c for c in changes if c.binding_id == ev.binding.pk]
         ev.failing_samples_query = failing_samples_query(ev.binding)
+        # The criterion in words beside its CEL, and what it compares: its one-sided bound
+        # per run of the ledger, and that bound across the task's runs of every model.
+        ev.wording = criteria_wording.describe(ev.binding.expression, kind=ev.binding.kind)
+        ev.ledger_chart = ev.bound_trend = None
+        if ev.binding.kind == "criterion":
+            infos = {info.run: info for info in ev.run_infos}
+            ev.ledger_chart = ledger_chart(
+                (ev.ledger or {}).get("evidence") or (),
+                ev.wording.shape,
+                policy=ev.binding.policy,
+                runs=infos,
+            )
+            ev.bound_trend = bound_trend(ev.run_infos, ev.wording.shape)
     status, reason = statuses.get(node.identifier), reasons.get(node.identifier)
     challenged = selectors.open_challenge_counts(case=case).get(node.identifier, 0)
     if challenged and status == "supported":

@@ -65,6 +65,11 @@ def test_the_case_page_node_panel_and_run_page_work_under_the_policy(
     # The panel shows a run's interval chart (an inline SVG) and links to the run page.
     page.locator(".flags-panel a.node-ref", has_text="HI-Sn3.2").first.click()
     expect(page.locator("#node-panel table.runs svg.interval-chart")).to_have_count(1)
+    # The ledger chart fills the panel's width (an SVG scaled by the stylesheet alone).
+    ledger = page.locator("#node-panel svg.ledger-chart")
+    expect(ledger).to_have_count(1)
+    panel_width = page.locator("#node-panel").bounding_box()["width"]
+    assert ledger.bounding_box()["width"] >= min(300, panel_width * 0.8)
     log = INSPECT / "arith-sample-errors.eval"
     upload = io.BytesIO(log.read_bytes())
     upload.name = log.name

@@ -104,6 +104,7 @@ BOUND_LABELS = {
     "rate": "observed rate",
     "cp_upper": "one-sided Clopper–Pearson upper bound",
     "cp_lower": "one-sided Clopper–Pearson lower bound",
+    "cs_upper": "confidence-sequence upper bound",
     "wilson_upper": "Wilson upper bound",
     "wilson_lower": "Wilson lower bound",
 }
