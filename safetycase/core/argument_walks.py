@@ -3,11 +3,12 @@ diagram draws, the elements a view folds, and the root causes below a node. Pure
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from safetycase.core.gsn import navigation
-from safetycase.core.gsn.model import Argument, Element, RelationType
+from safetycase.core.gsn.model import CONTEXTUAL_TYPES, Argument, Element, RelationType
 
 ROOT_CAUSES_SHOWN = 8
 
@@ -28,6 +29,49 @@ def has_sub_argument(argument: Argument, identifier: str) -> bool:
     return any(
         r.source == identifier and r.type == RelationType.SUPPORTED_BY for r in argument.relations
     )
+
+
+def supported_by_levels(argument: Argument, *, view: str = "", module: str = "") -> dict[str, int]:
+    """The level of each goal, strategy and solution the diagram draws as its own (whole
+    argument, one argument view or one module): 1 for a root of that part, then one more per
+    `supported_by` step down, by the shortest way. Context is not counted: it sits beside its
+    node."""
+    if view:
+        argument, module = navigation.argument_view(argument, view)
+    own = {
+        e.identifier
+        for e in argument.elements
+        if e.type not in CONTEXTUAL_TYPES and (not module or e.module == module)
+    }
+    children: dict[str, list[str]] = {}
+    for relation in argument.relations:
+        if (
+            relation.type == RelationType.SUPPORTED_BY
+            and relation.source in own
+            and relation.target in own
+        ):
+            children.setdefault(relation.source, []).append(relation.target)
+    below = {child for targets in children.values() for child in targets}
+    levels = {root: 1 for root in own - below}
+    queue = deque(sorted(levels))
+    while queue:
+        current = queue.popleft()
+        for child in children.get(current, []):
+            if child not in levels:
+                levels[child] = levels[current] + 1
+                queue.append(child)
+    return levels
+
+
+def folds_to_depth(argument: Argument, depth: int, *, view: str = "", module: str = "") -> set[str]:
+    """The elements to fold so that the diagram shows its part of the argument down to level
+    `depth` (`supported_by_levels`): those on that level with a sub-argument below them."""
+    levels = supported_by_levels(argument, view=view, module=module)
+    return {
+        identifier
+        for identifier, level in levels.items()
+        if level == depth and has_sub_argument(argument, identifier)
+    }
 
 
 def reading_order(

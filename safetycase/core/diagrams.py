@@ -26,7 +26,7 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import graphviz
@@ -143,13 +143,16 @@ def argument_dot(
     folded: Mapping[str, int] | None = None,
     challenged: Mapping[str, int] | None = None,
     lettering: Lettering = SCREEN,
+    rollups: Mapping[str, Sequence[tuple[str, int]]] | None = None,
 ) -> str:
     """DOT source for the argument (or for one module of it, with away elements). `folded`:
     elements whose sub-argument is hidden (`navigation.fold`) → how many elements it hides;
+    `rollups`: for those, the statuses of what they hide (`navigation.fold_rollups`);
     `challenged`: elements with open review challenges → how many; `lettering`: SCREEN or
     PRINT text sizes."""
     statuses = statuses or {}
     folded = folded or {}
+    rollups = rollups or {}
     challenged = challenged or {}
     elements = {element.identifier: element for element in argument.elements}
     drawn, away = _selection(argument, elements, module)
@@ -176,6 +179,7 @@ def argument_dot(
                 status=statuses.get(identifier),
                 url=node_url(identifier) if node_url else None,
                 hidden=folded.get(identifier, 0),
+                rollup=rollups.get(identifier, ()),
                 challenges=challenged.get(identifier, 0),
                 lettering=lettering,
             ),
@@ -273,6 +277,7 @@ def _node_attrs(
     status: str | None,
     url: str | None,
     hidden: int = 0,
+    rollup: Sequence[tuple[str, int]] = (),
     challenges: int = 0,
     lettering: Lettering = SCREEN,
 ) -> dict[str, str]:
@@ -287,6 +292,7 @@ def _node_attrs(
             away_module=away_module,
             status=status,
             hidden=hidden,
+            rollup=rollup,
             challenges=challenges,
             lettering=lettering,
         ),
@@ -316,11 +322,13 @@ def _label(
     away_module: str | None,
     status: str | None = None,
     hidden: int = 0,
+    rollup: Sequence[tuple[str, int]] = (),
     challenges: int = 0,
     lettering: Lettering = SCREEN,
 ) -> str:
     """An HTML-like label: bold identifier (with the status mark and word beside it), wrapped
-    statement, markers, open challenges, how much is folded below it and the away band."""
+    statement, markers, open challenges, how much is folded below it (and the statuses of what
+    is folded) and the away band."""
     width = WRAP_WIDTH.get(element.type, DEFAULT_WRAP_WIDTH)
     identifier = _html_text(_shorten(element.identifier, MAX_IDENTIFIER_CHARS))
     rows = [f"<tr><td><b>{identifier}</b>{_status_text(status, lettering.status)}</td></tr>"]
@@ -341,6 +349,10 @@ def _label(
             f'<tr><td><font point-size="{lettering.notes}"><i>{FOLDED_MARK} {hidden} '
             f"element{'s' if hidden != 1 else ''} folded below</i></font></td></tr>"
         )
+    if rollup:
+        rows.append(
+            f'<tr><td><font point-size="{lettering.notes}">{rollup_text(rollup)}</font></td></tr>'
+        )
     if letter := CORNER_LETTERS.get(element.type):
         rows.append(f'<tr><td align="right"><font point-size="12"><b>{letter}</b></font></td></tr>')
     padding = "2"
@@ -356,6 +368,11 @@ def _label(
         + "".join(rows)
         + "</table>>"
     )
+
+
+def rollup_text(rollup: Sequence[tuple[str, int]]) -> str:
+    """A folded element's roll-up as "2 ✗ defeated · 12 ✓ supported" (plain text)."""
+    return " · ".join(f"{n} {STATUS_MARKS[status]} {STATUS_WORDS[status]}" for status, n in rollup)
 
 
 def _status_text(status: str | None, size: str) -> str:

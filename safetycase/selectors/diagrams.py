@@ -97,13 +97,16 @@ def case_view_svg(
 ) -> str:
     """The diagram of the whole case, one argument view (`navigation.argument_views`) or one
     module, drawn from an Argument the caller already loaded (no queries); the sub-arguments
-    of the `folded` elements are left out (`navigation.fold`); `challenged` marks elements with
-    open review challenges (`open_challenge_counts`)."""
+    of the `folded` elements are left out (`navigation.fold`), each folded element showing the
+    statuses of what it hides; `challenged` marks elements with open review challenges
+    (`open_challenge_counts`)."""
     if view:
         argument, module = navigation.argument_view(argument, view)
+    rollups = navigation.fold_rollups(argument, folded, statuses or {})
     argument, hidden = navigation.fold(argument, folded)
     dot_source = argument_dot(
         argument,
+        rollups=rollups,
         node_url=lambda identifier: node_url(case.pk, identifier),
         statuses=statuses,
         module=module,

@@ -13,13 +13,26 @@ from django.utils.safestring import mark_safe
 
 from safetycase import selectors
 from safetycase.adapters.graphviz import DiagramError
-from safetycase.core.argument_walks import FAILURE_PATHS_QUERY, failure_paths, reading_order
+from safetycase.core.argument_walks import (
+    FAILURE_PATHS_QUERY,
+    failure_paths,
+    reading_order,
+    supported_by_levels,
+)
+from safetycase.core.diagrams import rollup_text
 from safetycase.core.gsn import navigation
 from safetycase.core.gsn.model import Argument, Severity
 from safetycase.core.gsn.rules import check_argument
 from safetycase.core.search import MAX_QUERY_CHARS, matching_identifiers
 from safetycase.views.access import case_for_user_or_404
-from safetycase.views.nodes import case_url, fold_link, folded_elements, node_context, panel_url
+from safetycase.views.nodes import (
+    case_url,
+    fold_link,
+    folded_elements,
+    node_context,
+    panel_url,
+    shown_depth,
+)
 
 
 @login_required
@@ -78,8 +91,12 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "findings": findings,
         "rule_errors": [f for f in findings if f.severity == Severity.ERROR],
         "nodes": nodes,
-        "node_list": _diagram_node_list(case, argument, view, module, folded),
+        "node_list": _diagram_node_list(case, argument, view, module, folded, statuses),
         "folded": sorted(folded),
+        "depth": shown_depth(request.GET),
+        "depths": range(
+            1, max(supported_by_levels(argument, view=view, module=module).values(), default=0) + 1
+        ),
         "unfold_all_url": case_url(case, request.GET, fold=()),
         "panel": node_context(case, selected, argument, assessment) if selected else None,
         "fold_link": fold_link(case, request.GET, argument, selected) if selected else None,
@@ -113,6 +130,7 @@ class ListedNode:
     statement: str
     depth: int  # 0 for a root of the part shown; children one deeper, context beside them
     url: str | None  # its node page (None for an imported identifier no URL can carry)
+    rollup: str = ""  # folded: the statuses of what it hides ("2 ✗ defeated · 12 ✓ supported")
 
     @property
     def indent(self) -> int:
@@ -121,10 +139,12 @@ class ListedNode:
 
 
 def _diagram_node_list(
-    case, argument: Argument, view: str, module: str, folded: set[str]
+    case, argument: Argument, view: str, module: str, folded: set[str], statuses
 ) -> list[ListedNode]:
     """The nodes the diagram draws, in reading order: depth first from its roots, each node's
-    context right after it, so that the arrow keys walk the argument as it is drawn."""
+    context right after it, so that the arrow keys walk the argument as it is drawn; a folded
+    node with the statuses of what it hides."""
+    rollups = navigation.fold_rollups(argument, folded, statuses)
     return [
         ListedNode(
             element.identifier,
@@ -132,6 +152,7 @@ def _diagram_node_list(
             element.statement,
             depth,
             selectors.node_url(case.pk, element.identifier),
+            rollup_text(rollups.get(element.identifier, ())),
         )
         for element, depth in reading_order(argument, view=view, module=module, folded=folded)
     ]

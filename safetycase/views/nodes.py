@@ -11,7 +11,12 @@ from django.urls import reverse
 
 from safetycase import selectors
 from safetycase.core import criteria_wording
-from safetycase.core.argument_walks import foldable, has_sub_argument, root_causes
+from safetycase.core.argument_walks import (
+    foldable,
+    folds_to_depth,
+    has_sub_argument,
+    root_causes,
+)
 from safetycase.core.gsn import navigation
 from safetycase.core.gsn.model import Argument
 from safetycase.core.gsn.rules import check_argument
@@ -46,7 +51,9 @@ def node_detail(request: HttpRequest, case_id: int, identifier: str) -> HttpResp
 def panel_url(case, params) -> str:
     """The case page URL that opens a node's panel, up to the node identifier: the argument
     view or module shown, and the search, stay as they are."""
-    keep = {key: params[key] for key in ("argument", "module", "fold", "q") if params.get(key)}
+    keep = {
+        key: params[key] for key in ("argument", "module", "fold", "depth", "q") if params.get(key)
+    }
     return f"{reverse('case_detail', args=[case.pk])}?{urlencode({**keep, 'node': ''})}"
 
 
@@ -116,13 +123,31 @@ def failing_samples_query(binding) -> str:
 
 
 def folded_elements(params, argument: Argument) -> set[str]:
-    """The elements whose sub-argument the diagram leaves out (`?fold=SI-G0,HC-G1`): those of
-    the case that have something below them; other names are ignored."""
-    return foldable(argument, {part.strip() for part in params.get("fold", "").split(",")} - {""})
+    """The elements whose sub-argument the diagram leaves out: those named (`?fold=SI-G0,HC-G1`)
+    that have something below them, other names ignored, and with `?depth=N` those on level N
+    of the part shown (`folds_to_depth`), so that it stops there."""
+    asked = foldable(argument, {part.strip() for part in params.get("fold", "").split(",")} - {""})
+    depth = shown_depth(params)
+    if depth:
+        view = params.get("argument", "")
+        module = "" if view else params.get("module", "")
+        asked |= folds_to_depth(argument, depth, view=view, module=module)
+    return asked
+
+
+def shown_depth(params) -> int | None:
+    """The level `?depth=` asks the diagram to stop at (1: the roots alone); None when not
+    asked for or not a whole number, which shows the whole part."""
+    try:
+        depth = int(params.get("depth", ""))
+    except ValueError:
+        return None
+    return max(depth, 1)
 
 
 def case_url(case, params, *, fold, node: str = "") -> str:
-    """The case page showing the same argument view or module, with `fold` folded."""
+    """The case page showing the same argument view or module, with `fold` folded (and no
+    `?depth`: `fold` names every element to fold, those the depth folded included)."""
     query = {key: params[key] for key in ("argument", "module") if params.get(key)}
     if fold:
         query["fold"] = ",".join(sorted(fold))

@@ -7,8 +7,11 @@
 
   var MIN_SCALE = 0.02;
   var MAX_SCALE = 4;
-  var FIT_SCALE = 0.6; // the first view shows the whole diagram if it fits at this scale…
-  var READABLE_SCALE = 0.9; // …else the top of it at this one
+  // Scale = screen pixels per diagram unit; the statements are drawn 10 units high, so at
+  // READABLE_SCALE they read at 12 px, and never below 11 px in the first view.
+  var FIT_SCALE = 1.1; // the first view shows the whole diagram if it fits at this scale…
+  var READABLE_SCALE = 1.2; // …else the top goal and what is below it at this one
+  var TOP_MARGIN = 12; // screen pixels above the top goal in the first view
   var DRAG_THRESHOLD = 4; // pixels a press may move and still count as a click
   var XLINK = "http://www.w3.org/1999/xlink";
 
@@ -26,8 +29,26 @@
     container.classList.add("pan-zoom");
     var view = { x: full.x, y: full.y, w: full.w, h: full.h };
 
+    var minimap = null;
     function apply() {
       svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" "));
+      if (minimap) minimap.update(visible());
+    }
+    // The part of the diagram on screen: the view box, widened or lengthened to the box's
+    // shape (preserveAspectRatio xMidYMin meet centres it across and keeps it at the top).
+    function visible() {
+      var s = size();
+      var k = scale();
+      var w = s.w / k;
+      var h = s.h / k;
+      return { x: view.x - (w - view.w) / 2, y: view.y, w: w, h: h };
+    }
+    // Move the view so that the diagram point (x, y) is in the middle of the box.
+    function panTo(x, y) {
+      var seen = visible();
+      view.x = x - view.w / 2;
+      view.y = y - seen.h / 2;
+      apply();
     }
     function size() {
       return { w: container.clientWidth || 1, h: container.clientHeight || 1 };
@@ -58,17 +79,17 @@
       view.y = full.y;
       apply();
     }
-    // The first view: the whole diagram if it stays readable, else the top of it at a
-    // readable size, centred on the topmost node (the root goal).
+    // The first view: the whole diagram if it stays readable, else the top goal at a
+    // readable size, in the middle across and at the top, with what it rests on below it.
     function reset() {
       var s = size();
       if (Math.min(s.w / full.w, s.h / full.h) >= FIT_SCALE) return fit();
       fit();
-      var k = Math.min(1, Math.max(s.w / full.w, READABLE_SCALE));
       var root = topmostNode();
-      if (root) centreOn(root, k);
-      else setScale(k, s.w / 2, 0);
-      view.y = full.y;
+      if (!root) return setScale(READABLE_SCALE, s.w / 2, 0);
+      centreOn(root, READABLE_SCALE);
+      var top = toDiagram(0, root.getBoundingClientRect().top).y;
+      view.y = top - TOP_MARGIN / READABLE_SCALE;
       apply();
     }
     // The root goal: on the top rank, and drawn as a box (context beside it is rounded or
@@ -87,13 +108,19 @@
       });
       return best;
     }
+    // The diagram point drawn at a point of the screen (exact whatever the zoom, the border
+    // and the margins the aspect ratio leaves).
+    function toDiagram(clientX, clientY) {
+      var matrix = svg.getScreenCTM();
+      if (!matrix) return { x: view.x + view.w / 2, y: view.y + view.h / 2 };
+      return new DOMPoint(clientX, clientY).matrixTransform(matrix.inverse());
+    }
     // Centre the view on an element (a node group) at scale k.
     function centreOn(element, k) {
       var r = element.getBoundingClientRect();
-      var c = container.getBoundingClientRect();
-      var now = scale();
-      var x = view.x + (r.left + r.width / 2 - c.left) / now;
-      var y = view.y + (r.top + r.height / 2 - c.top) / now;
+      var centre = toDiagram(r.left + r.width / 2, r.top + r.height / 2);
+      var x = centre.x;
+      var y = centre.y;
       var s = size();
       view.w = s.w / k;
       view.h = s.h / k;
@@ -154,7 +181,8 @@
       true
     );
 
-    var toolbar = container.parentElement.querySelector("[data-diagram-toolbar]");
+    var column = container.closest("[data-diagram-column]") || container.parentElement;
+    var toolbar = column.querySelector("[data-diagram-toolbar]");
     if (toolbar) {
       toolbar.hidden = false;
       toolbar.addEventListener("click", function (event) {
@@ -180,8 +208,13 @@
     reset();
     var selected = highlight(svg, new URLSearchParams(window.location.search).get("node"));
     var firstHit = markSearchHits(container, svg);
-    if (selected) centreOn(selected, Math.max(scale(), 1));
-    else if (firstHit) centreOn(firstHit, Math.max(scale(), READABLE_SCALE));
+    minimap = buildMinimap(container, svg, full, panTo);
+    if (selected) {
+      // The node asked for (?node=) opens at a readable size with the focus ring on it.
+      selected.classList.add("focused");
+      centreOn(selected, Math.max(scale(), READABLE_SCALE));
+    } else if (firstHit) centreOn(firstHit, Math.max(scale(), READABLE_SCALE));
+    else apply();
 
     // Bring a node the keyboard reached into view, keeping the zoom.
     container.revealNode = function (group) {
@@ -206,6 +239,93 @@
       container.scrollTop = 0;
       container.scrollLeft = 0;
     });
+  }
+
+  // The overview in the upper corner of the diagram: the whole argument small, the part on screen as
+  // a rectangle; a click or a drag in it moves the main view there. Drawn from a copy of the
+  // diagram's shapes (no text, no links, no ids), hidden from assistive technology: the node
+  // list and the arrow keys are the keyboard's way around.
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var MINIMAP_WIDTH = 200;
+  var MINIMAP_MAX_HEIGHT = 150;
+
+  function buildMinimap(container, svg, full, panTo) {
+    var frame = container.parentElement;
+    var graph = svg.querySelector("g.graph") || svg.querySelector("g");
+    if (!frame || !frame.classList.contains("diagram-frame") || !graph) return null;
+    var copy = graph.cloneNode(true);
+    copy.removeAttribute("id");
+    copy.querySelectorAll("text, title").forEach(function (node) {
+      node.remove();
+    });
+    copy.querySelectorAll("a").forEach(function (link) {
+      while (link.firstChild) link.parentNode.insertBefore(link.firstChild, link);
+      link.remove();
+    });
+    copy.querySelectorAll("[id]").forEach(function (node) {
+      node.removeAttribute("id");
+    });
+    var overview = document.createElementNS(SVG_NS, "svg");
+    overview.setAttribute("viewBox", [full.x, full.y, full.w, full.h].join(" "));
+    overview.setAttribute("preserveAspectRatio", "xMidYMid meet");
+    overview.appendChild(copy);
+    var shown = document.createElementNS(SVG_NS, "rect");
+    shown.setAttribute("class", "minimap-view");
+    shown.setAttribute("vector-effect", "non-scaling-stroke");
+    overview.appendChild(shown);
+
+    var box = document.createElement("div");
+    box.className = "minimap";
+    box.setAttribute("aria-hidden", "true");
+    box.dataset.minimap = "";
+    box.title = "Overview of the whole diagram: click or drag to move there";
+    var width = MINIMAP_WIDTH;
+    var height = Math.max(40, Math.min(MINIMAP_MAX_HEIGHT, (width * full.h) / full.w));
+    if ((width * full.h) / full.w > height) width = Math.max(60, (height * full.w) / full.h);
+    box.style.width = Math.round(width) + "px";
+    box.style.height = Math.round(height) + "px";
+    box.appendChild(overview);
+    frame.appendChild(box);
+
+    function toDiagram(event) {
+      var matrix = overview.getScreenCTM();
+      if (!matrix) return null;
+      var point = new DOMPoint(event.clientX, event.clientY).matrixTransform(matrix.inverse());
+      return { x: point.x, y: point.y };
+    }
+    var dragging = null;
+    box.addEventListener("pointerdown", function (event) {
+      if (event.button !== 0) return;
+      event.preventDefault();
+      dragging = event.pointerId;
+      box.setPointerCapture(dragging);
+      var point = toDiagram(event);
+      if (point) panTo(point.x, point.y);
+    });
+    box.addEventListener("pointermove", function (event) {
+      if (dragging !== event.pointerId) return;
+      var point = toDiagram(event);
+      if (point) panTo(point.x, point.y);
+    });
+    function stop() {
+      dragging = null;
+    }
+    box.addEventListener("pointerup", stop);
+    box.addEventListener("pointercancel", stop);
+
+    return {
+      box: box,
+      update: function (seen) {
+        shown.setAttribute("x", seen.x);
+        shown.setAttribute("y", seen.y);
+        shown.setAttribute("width", seen.w);
+        shown.setAttribute("height", seen.h);
+        // Nothing to find when the whole diagram is on screen.
+        box.hidden =
+          seen.x <= full.x && seen.y <= full.y &&
+          seen.x + seen.w >= full.x + full.w && seen.y + seen.h >= full.y + full.h;
+      },
+    };
   }
 
   // Each node of the diagram is an SVG <a> to its page. With htmx, a click loads the node's
@@ -264,9 +384,12 @@
     return group;
   }
 
-  // Keyboard: the diagram and the node list are one Tab stop each ("roving tabindex"); inside
-  // either, the arrow keys move between nodes in reading order (the node list's order), Home
-  // and End jump to the ends, and Enter opens the node beside the diagram, as a click does.
+  // Keyboard: the diagram and the node list are one Tab stop each ("roving tabindex"). In the
+  // node list the arrow keys move between nodes in reading order; in the diagram they follow
+  // the tree the list shows (its indentation): ↑ the parent, ↓ the first element supporting
+  // the node (else its first context), ← and → the previous and next child of the same parent.
+  // In both, Page Up/Down move ten nodes in reading order, Home and End jump to the ends, and
+  // Enter opens the node beside the diagram, as a click does.
   var NEXT = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1, PageDown: 10, PageUp: -10 };
 
   function nodeOrder() {
@@ -275,6 +398,50 @@
     return Array.prototype.map.call(list.querySelectorAll("a[data-node]"), function (a) {
       return a.dataset.node;
     });
+  }
+
+  var CONTEXTUAL = { assumption: 1, context: 1, justification: 1 };
+
+  // The tree of the node list: each entry's parent is the nearest entry above it one level
+  // less indented.
+  function treeOf(list) {
+    var tree = { parent: {}, children: {}, roots: [], type: {} };
+    var path = [];
+    list.querySelectorAll("a[data-node]").forEach(function (a) {
+      var id = a.dataset.node;
+      var depth = parseInt(a.dataset.depth, 10) || 0;
+      while (path.length && path[path.length - 1].depth >= depth) path.pop();
+      var parent = path.length ? path[path.length - 1].id : null;
+      tree.parent[id] = parent;
+      tree.type[id] = a.dataset.type || "";
+      if (parent) (tree.children[parent] = tree.children[parent] || []).push(id);
+      else tree.roots.push(id);
+      path.push({ id: id, depth: depth });
+    });
+    return tree;
+  }
+
+  // The node an arrow key moves to from `current` in the diagram (itself at an end).
+  function treeStep(tree, current, key, drawn) {
+    function isDrawn(id) {
+      return id in drawn;
+    }
+    if (key === "ArrowUp") {
+      var parent = tree.parent[current];
+      return parent && isDrawn(parent) ? parent : current;
+    }
+    if (key === "ArrowDown") {
+      var children = (tree.children[current] || []).filter(isDrawn);
+      var supporting = children.filter(function (id) {
+        return !(tree.type[id] in CONTEXTUAL);
+      });
+      return supporting[0] || children[0] || current;
+    }
+    var siblings = (tree.parent[current] ? tree.children[tree.parent[current]] : tree.roots)
+      .filter(isDrawn);
+    var i = siblings.indexOf(current);
+    var j = i + (key === "ArrowRight" ? 1 : -1);
+    return i >= 0 && j >= 0 && j < siblings.length ? siblings[j] : current;
   }
 
   function svgLinks(svg) {
@@ -322,6 +489,7 @@
     var diagramOrder = order.filter(function (id) {
       return id in diagramLinks;
     });
+    var tree = treeOf(list);
     var wanted = new URLSearchParams(window.location.search).get("node");
     var start = wanted && wanted in listLinks ? wanted : order[0];
     rove(listLinks, start, false);
@@ -362,7 +530,11 @@
       var group = event.target.closest && event.target.closest("g.node");
       if (!group || !isNavigationKey(event)) return;
       event.preventDefault();
-      rove(diagramLinks, step(diagramOrder, group.id.slice(5), event.key), true, true);
+      var current = group.id.slice(5);
+      var next = /^Arrow/.test(event.key)
+        ? treeStep(tree, current, event.key, diagramLinks)
+        : step(diagramOrder, current, event.key);
+      rove(diagramLinks, next, true, true);
     });
     svg.addEventListener("focusin", function (event) {
       var group = event.target.closest && event.target.closest("g.node");
@@ -382,9 +554,19 @@
     });
   }
 
+  // Choosing a level shows it at once (without script, the form's Show button does).
+  function enableDepthForm() {
+    var form = document.querySelector("[data-depth-form]");
+    if (!form) return;
+    form.querySelector("select").addEventListener("change", function () {
+      form.requestSubmit();
+    });
+  }
+
   function start() {
     document.querySelectorAll("[data-pan-zoom]").forEach(init);
     enableKeyboard();
+    enableDepthForm();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from safetycase.core import argument_walks
 from safetycase.core.diagrams import argument_dot
 from safetycase.core.gsn import navigation
 from safetycase.core.gsn.model import Argument, Element, Relation
@@ -99,6 +100,50 @@ def test_folding_nested_and_unknown_elements():
     assert navigation.fold(argument(), set()) == (argument(), {})
     # A leaf (nothing below it) or an unknown name folds nothing.
     assert ids(navigation.fold(argument(), {"SI-Sn1", "nope"})[0]) == ids(argument())
+
+
+def test_a_fold_sums_up_the_statuses_of_what_it_hides():
+    # S0 hides SI-G0, SI-S1, SI-Sn1, HC-G0, HC-Sn1 (statuses below) and SI-C1, A01, A02
+    # (context without a status here, so not counted).
+    statuses = {
+        "G0": "at_risk",
+        "S0": "at_risk",
+        "SI-G0": "defeated",
+        "SI-S1": "defeated",
+        "SI-Sn1": "defeated",
+        "HC-G0": "supported",
+        "HC-Sn1": "supported",
+    }
+    rollups = navigation.fold_rollups(argument(), {"S0"}, statuses)
+    assert rollups == {"S0": [("defeated", 3), ("supported", 2)]}
+    # Nested folds: only the drawn folded element sums up; a leaf or unknown name none.
+    assert navigation.fold_rollups(argument(), {"S0", "SI-G0", "SI-Sn1", "x"}, statuses) == rollups
+    arg, hidden = navigation.fold(argument(), {"S0"})
+    dot = argument_dot(arg, folded=hidden, rollups=rollups)
+    assert "8 elements folded below" in dot
+    assert "3 ✗ defeated · 2 ✓ supported" in dot
+
+
+def test_levels_and_the_folds_that_stop_a_diagram_at_one():
+    assert argument_walks.supported_by_levels(argument()) == {
+        "G0": 1,
+        "S0": 2,
+        "SI-G0": 3,
+        "HC-G0": 3,
+        "SI-S1": 4,
+        "HC-Sn1": 4,
+        "SI-Sn1": 5,
+    }
+    assert argument_walks.folds_to_depth(argument(), 1) == {"G0"}
+    assert argument_walks.folds_to_depth(argument(), 3) == {"SI-G0", "HC-G0"}
+    assert argument_walks.folds_to_depth(argument(), 5) == set()  # nothing below level 5
+    # In an argument view, the levels start at the view's own roots.
+    assert argument_walks.supported_by_levels(argument(), view="SI") == {
+        "SI-G0": 1,
+        "SI-S1": 2,
+        "SI-Sn1": 3,
+    }
+    assert argument_walks.folds_to_depth(argument(), 1, view="SI") == {"SI-G0"}
 
 
 def test_a_folded_element_says_so_in_the_diagram():

@@ -15,8 +15,8 @@ contextual elements attached to it or to any of them.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from safetycase.core.gsn.model import CONTEXTUAL_TYPES, Argument, Element, RelationType
@@ -128,9 +128,27 @@ def fold(argument: Argument, folded: Iterable[str]) -> tuple[Argument, dict[str,
     a sub-argument shared with an unfolded part stays. A folded element keeps its own context.
     Elements no root reaches (in a cycle) stay, since no fold hides them.
     """
+    below = hidden_below(argument, folded)
+    if not below:
+        return argument, {}
+    hidden = set().union(*below.values())
+    shown = {e.identifier for e in argument.elements} - hidden
+    return (
+        Argument(
+            elements=[e for e in argument.elements if e.identifier in shown],
+            relations=[r for r in argument.relations if r.source in shown and r.target in shown],
+            modules=argument.modules,
+        ),
+        {i: len(hidden_set) for i, hidden_set in below.items()},
+    )
+
+
+def hidden_below(argument: Argument, folded: Iterable[str]) -> dict[str, set[str]]:
+    """For each folded element that stays drawn (`fold`), the elements below it that folding
+    hides; elements that hide nothing are left out."""
     folded = {i for i in folded if any(r.source == i for r in argument.relations)}
     if not folded:
-        return argument, {}
+        return {}
     children: dict[str, list[tuple[str, RelationType]]] = {}
     for relation in argument.relations:
         children.setdefault(relation.source, []).append((relation.target, relation.type))
@@ -154,19 +172,31 @@ def fold(argument: Argument, folded: Iterable[str]) -> tuple[Argument, dict[str,
     visible = reach(roots, stop=folded)
     unreached = identifiers - reach(roots, stop=set())
     hidden = identifiers - visible - unreached
-    counts = {}
+    below = {}
     for identifier in sorted(folded & visible):
-        below = reach([identifier], stop=set()) - {identifier}
-        counts[identifier] = len(below & hidden)
-    shown = identifiers - hidden
-    return (
-        Argument(
-            elements=[e for e in argument.elements if e.identifier in shown],
-            relations=[r for r in argument.relations if r.source in shown and r.target in shown],
-            modules=argument.modules,
-        ),
-        {i: n for i, n in counts.items() if n},
-    )
+        own = (reach([identifier], stop=set()) - {identifier}) & hidden
+        if own:
+            below[identifier] = own
+    return below
+
+
+# The order of a roll-up: the verdicts a reviewer looks for first.
+ROLLUP_ORDER = ("defeated", "at_risk", "undeveloped", "supported")
+
+
+def fold_rollups(
+    argument: Argument, folded: Iterable[str], statuses: Mapping[str, str]
+) -> dict[str, list[tuple[str, int]]]:
+    """For each folded element that hides something, the statuses of the elements it hides
+    as (status, how many) pairs, worst first: what a reader of the folded diagram would
+    otherwise have to unfold to see. Elements without a status (context) are not counted."""
+    rollups = {}
+    for identifier, hidden in hidden_below(argument, folded).items():
+        counts = Counter(statuses[i] for i in hidden if statuses.get(i) in ROLLUP_ORDER)
+        rollups[identifier] = [
+            (status, counts[status]) for status in ROLLUP_ORDER if counts[status]
+        ]
+    return rollups
 
 
 def supported_by_ancestors(argument: Argument, identifier: str) -> list[str]:
