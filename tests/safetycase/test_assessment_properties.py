@@ -257,3 +257,64 @@ def test_incremental_assessment_equals_a_fresh_one(case, steps, data):
             runs[index] = dataclasses.replace(replacement, id=old.id)
         incremental = assessed(nodes, relations, bindings, runs, attestations, now, cache)
         assert incremental == assessed(nodes, relations, bindings, runs, attestations, now)
+
+
+@st.composite
+def scaled_cases(draw):
+    """A goal with a deployment scale over one to three bounded suites, and two attempt counts."""
+    suites = draw(st.integers(1, 3))
+    rule = draw(st.sampled_from(["all", "any"]))
+    bound = draw(st.sampled_from([0.001, 0.01, 0.1, 0.5]))
+    nodes = [NodeFacts("Top", "goal", "top", combination="all")]
+    relations = [Relation("Top", "G0", "supported_by")]
+    bindings, runs = [], []
+    for index in range(suites):
+        sol = f"Sn{index}"
+        nodes.append(NodeFacts(sol, "solution", sol))
+        relations.append(Relation("G0", sol, "supported_by"))
+        level = draw(st.sampled_from(["0.95", "0.99", "bonferroni(0.95, 3)"]))
+        t = draw(st.sampled_from([0.01, 0.05, 0.3]))
+        bindings.append(
+            BindingFacts(
+                index + 1,
+                sol,
+                "criterion",
+                {"task": f"t{index}"},
+                None,
+                f"cp_upper(k, n, {level}) <= {t}",
+            )
+        )
+        n = draw(st.integers(1, 5000))
+        runs.append(
+            RunFacts(
+                index + 1,
+                task=f"t{index}",
+                model="m",
+                model_version="v1",
+                finished_at=NOW - timedelta(days=1),
+                statistics={"s": (draw(st.integers(0, min(n, 3))), n)},
+            )
+        )
+    fewer = draw(st.integers(1, 10**6))
+    more = fewer + draw(st.integers(0, 10**6))
+    return nodes, relations, bindings, runs, rule, bound, fewer, more
+
+
+@PROPERTY_SETTINGS
+@given(scaled_cases())
+def test_more_attempts_never_make_a_node_greener(drawn):
+    nodes, relations, bindings, runs, rule, bound, fewer, more = drawn
+
+    def statuses(attempts):
+        goal = NodeFacts(
+            "G0",
+            "goal",
+            "scaled",
+            combination=rule,
+            attributes={"deployment_scale": {"attempts": attempts, "bound": bound}},
+        )
+        return assess(CASE, [*nodes, goal], relations, bindings, runs, [], NOW).statuses
+
+    before, after = statuses(fewer), statuses(more)
+    for node, status in after.items():
+        assert RANK[status] <= RANK[before[node]], (node, fewer, more, before[node], status)
