@@ -610,6 +610,8 @@ def test_branch_thresholds_looser_than_the_factor_bounds_are_unlinked():
     assert "SI-G0's per-attempt thresholds (SI-Sn2 0.015 (×4); Σt = 0.06)" in capability.message
     assert "1 − (1 − 0.06)^100,000 = 1" in capability.message
     assert "factor capability multiplies the bound 0.01 (G1)" in capability.message
+    # 1 − 0.99^(1/100000) = 1.005e-7 per attempt would carry 0.01 over 100,000 attempts.
+    assert "tighten them to a total of at most 1.01e-07 per attempt" in capability.message
     # With capability counted at 1 the product is 1 × 0.01 × 0.1 = 0.001, within 0.01.
     assert "the product of the factor bounds would be 0.001, within the threshold 0.01" in (
         capability.message
@@ -644,6 +646,9 @@ def test_a_deployment_level_criterion_looser_than_the_factor_is_unlinked():
     ]
     assert "HC-Sn1's criterion bounds max_p_red_win(…) by 0.05" in flag.message
     assert "looser than 0.01" in flag.message
+    # 0.01 × 0.05 × 0.1 = 5e-5 with harm at 0.05: R-ROOT-1 would still hold.
+    assert "Either bound it by 0.01, or state the factor as 0.05" in flag.message
+    assert "would be 5e-05, within the threshold 0.05" in flag.message
 
 
 def test_an_unlinked_threshold_puts_a_supported_root_at_risk():

@@ -235,21 +235,34 @@ class ScaleChecks:
             if fid not in stated or goal not in s.nodes:
                 continue
             factor_bound = float(stated[fid])
-            found: list[tuple[str, float]] = []  # (what the branch states, its value)
+            # (what the branch states, its value, how to tighten it)
+            found: list[tuple[str, float, str]] = []
             for node in self._below(goal):
                 kind = s.nodes[node].type
                 spec = scale_of(s.nodes[node].attributes) if kind == GOAL else None
                 if spec is not None:
                     attempts, bound = spec
                     if bound > factor_bound + _TOLERANCE:
-                        found.append((f"{node} states the deployment-level bound {bound:g}", bound))
+                        found.append(
+                            (
+                                f"{node} states the deployment-level bound {bound:g}",
+                                bound,
+                                f"state {node}'s bound as at most {factor_bound:g}",
+                            )
+                        )
                     found.extend(self._scaled_thresholds(node, attempts, factor_bound))
                 for binding in s.node_bindings.get(node, ()) if kind == "solution" else ():
                     text = s.expressions[binding.id].text or ""
                     for function, t in deployment_thresholds(text):
                         if t > factor_bound + _TOLERANCE:
-                            found.append((f"{node}'s criterion bounds {function}(…) by {t:g}", t))
-            for text, value in found:
+                            found.append(
+                                (
+                                    f"{node}'s criterion bounds {function}(…) by {t:g}",
+                                    t,
+                                    f"bound it by {factor_bound:g}",
+                                )
+                            )
+            for text, value, tighten in found:
                 unlinked.append(fid)
                 product = math.prod(value if f == fid else float(b) for f, b in stated.items())
                 within = "within" if product <= float(rules.threshold or 0) else "above"
@@ -262,7 +275,7 @@ class ScaleChecks:
                         fid,
                         f"{i}: factor {fid} multiplies the bound {factor_bound:g} ({goal}), but "
                         f"{text}, looser than {factor_bound:g}: evidence meeting it would not "
-                        f"show the factor's bound. Tighten the branch to {factor_bound:g}, or "
+                        f"show the factor's bound. Either {tighten}, or "
                         f"state the factor as {value:.4g} (the product of the factor bounds "
                         f"would be {product:.4g}, {within} the threshold {rules.threshold!r}).",
                     )
@@ -276,7 +289,7 @@ class ScaleChecks:
 
     def _scaled_thresholds(
         self, node: str, attempts: int, factor_bound: float
-    ) -> list[tuple[str, float]]:
+    ) -> list[tuple[str, float, str]]:
         """The per-attempt thresholds `node` rests on, summed and scaled to its attempts, when
         that is looser than the factor's bound."""
         s = self._structure
@@ -301,8 +314,9 @@ class ScaleChecks:
             (
                 f"{node}'s per-attempt thresholds ({listed}; Σt = {total:.3g}) allow "
                 f"1 − (1 − {total:.3g})^{attempts:,} = {scaled:.4g} over its {attempts:,} "
-                f"attempts (at most {needed:.3g} per attempt in total would do)",
+                f"attempts",
                 scaled,
+                f"tighten them to a total of at most {needed:.3g} per attempt",
             )
         ]
 
