@@ -142,17 +142,16 @@ class ScaleChecks:
         values: list[tuple[BoundUse, float, int, int]] = []
         for use in uses:
             outcome = self._bindings.get(use.binding)
-            entries = [
-                e
-                for e in (outcome.evidence if outcome is not None else ())
-                if e.role in (DECISIVE, OUTWEIGHED) and e.k is not None and e.n
-            ]
-            if not entries:
-                continue
             function = _PER_ATTEMPT[use.function]
-            value, k, n = max(
-                (function(e.k, e.n, use.confidence), e.k, e.n) for e in entries if 0 <= e.k <= e.n
-            )
+            counted = [
+                (function(e.k, e.n, use.confidence), e.k, e.n)
+                for e in (outcome.evidence if outcome is not None else ())
+                if e.role in (DECISIVE, OUTWEIGHED) and e.k is not None and e.n and 0 <= e.k <= e.n
+            ]
+            counted = [c for c in counted if c[0] is not None]
+            if not counted:
+                continue
+            value, k, n = max(counted)
             values.append((use, value, k, n))
         if not values:
             return status, reason  # no evidence yet: the solutions say so
@@ -222,13 +221,32 @@ class ScaleChecks:
     def _threshold_links(
         self, i: str, rules: RootRules, status: str, reason: str, flags: list[Flag]
     ) -> tuple[str, str]:
+        if rules.problem:
+            return status, reason  # the root rules' own flag says why
+        s = self._structure
+        # The findings depend on the argument alone: kept with the structure, which is rebuilt
+        # whenever nodes, relations or bindings change.
+        found = s.derived.get(("threshold_links", i))
+        if found is None:
+            found = s.derived[("threshold_links", i)] = self._unlinked_thresholds(i, rules)
+        flags.extend(found)
+        if found and status == SUPPORTED:
+            unlinked = sorted({flag.rule for flag in found})
+            return AT_RISK, (
+                f"{i} is at risk: the thresholds below factor {joined(unlinked)} are looser "
+                "than the bound the root multiplies."
+            )
+        return status, reason
+
+    def _unlinked_thresholds(self, i: str, rules: RootRules) -> list[Flag]:
+        """The `threshold_unlinked` flags of the top goal `i`, from the argument alone."""
         s = self._structure
         stated = {
             str(f.get("id")): f.get("bound")
             for f in rules.factors
             if isinstance(f.get("bound"), int | float) and not isinstance(f.get("bound"), bool)
         }
-        unlinked: list[str] = []
+        out: list[Flag] = []
         for factor in rules.factors:
             fid = str(factor.get("id"))
             goal = str(factor.get("goal", ""))
@@ -263,10 +281,9 @@ class ScaleChecks:
                                 )
                             )
             for text, value, tighten in found:
-                unlinked.append(fid)
                 product = math.prod(value if f == fid else float(b) for f, b in stated.items())
-                within = "within" if product <= float(rules.threshold or 0) else "above"
-                flags.append(
+                within = "within" if product <= float(rules.threshold) else "above"
+                out.append(
                     Flag(
                         "threshold_unlinked",
                         ERROR,
@@ -275,17 +292,12 @@ class ScaleChecks:
                         fid,
                         f"{i}: factor {fid} multiplies the bound {factor_bound:g} ({goal}), but "
                         f"{text}, looser than {factor_bound:g}: evidence meeting it would not "
-                        f"show the factor's bound. Either {tighten}, or "
-                        f"state the factor as {value:.4g} (the product of the factor bounds "
-                        f"would be {product:.4g}, {within} the threshold {rules.threshold!r}).",
+                        f"show the factor's bound. Either {tighten}, or state the factor as "
+                        f"{value:.4g} (the product of the factor bounds would be {product:.4g}, "
+                        f"{within} the threshold {rules.threshold!r}).",
                     )
                 )
-        if unlinked and status == SUPPORTED:
-            return AT_RISK, (
-                f"{i} is at risk: the thresholds below factor "
-                f"{joined(sorted(set(unlinked)))} are looser than the bound the root multiplies."
-            )
-        return status, reason
+        return out
 
     def _scaled_thresholds(
         self, node: str, attempts: int, factor_bound: float

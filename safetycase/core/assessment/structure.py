@@ -61,6 +61,8 @@ class CaseStructure:
         self.rested_bounds = rested_bounds(
             self.order, self.nodes, self.children, self.needed, self.node_bindings
         )
+        # Findings derived from the structure alone, computed when first needed (scale.py).
+        self.derived: dict[Any, Any] = {}
         # Solution -> the goals with a deployment scale (scale.py) whose bounds rest on it: their
         # flag reads the solution's evidence, so a change of its runs re-derives them.
         self.scale_watchers: dict[str, list[str]] = defaultdict(list)
