@@ -676,3 +676,27 @@ def test_an_unlinked_threshold_puts_a_supported_root_at_risk():
     assert "per-attempt thresholds (Sn1 0.05; Σt = 0.05)" in messages
     assert result.statuses["G0"] == AT_RISK
     assert "looser than the bound the root multiplies" in result.reasons["G0"]
+
+
+@pytest.mark.parametrize(
+    ("scale", "problem"),
+    [
+        ({"attempts": 0, "bound": 0.01}, "its attempts 0 is not a whole number of at least 1"),
+        ({"attempts": 10, "bound": "0.01"}, "its bound '0.01' is not a probability"),
+        ("lots", "it is 'lots', not a map of attempts and bound"),
+    ],
+)
+def test_a_malformed_deployment_scale_cannot_let_a_goal_pass(scale, problem):
+    case = si_scale_case(0, 3000, 1, 0.01)
+    case.nodes[0] = NodeFacts("G0", "goal", "G0 holds", attributes={"deployment_scale": scale})
+    result = case.assess()
+    (flag,) = flags_of(result, "criterion_error", "G0")
+    assert flag.message == f"G0: its deployment scale cannot be checked: {problem}."
+    assert result.statuses["G0"] == AT_RISK
+
+
+def test_a_deployment_bound_of_zero_is_exceeded_by_any_positive_bound():
+    result = si_scale_case(0, 3000, 1, 0.0).assess()
+    (flag,) = flags_of(result, "deployment_scale_exceeded", "G0")
+    assert "no feasible number of samples" in flag.message
+    assert result.statuses["G0"] == AT_RISK

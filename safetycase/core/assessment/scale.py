@@ -70,19 +70,31 @@ def rate_needed(bound: float, attempts: int) -> float:
 
 
 def scale_of(attributes: Mapping[str, Any] | None) -> tuple[int, float] | None:
-    """(attempts, bound) of a goal's `deployment_scale` attribute, or None when it has none
-    or it is malformed."""
+    """(attempts, bound) of a goal's well-formed `deployment_scale` attribute, or None."""
     spec = (attributes or {}).get("deployment_scale")
+    return (
+        None
+        if spec is None or scale_problem(spec)
+        else (int(spec["attempts"]), float(spec["bound"]))
+    )
+
+
+def scale_problem(spec: Any) -> str:
+    """Why a `deployment_scale` attribute cannot be used, or "" when it can: attempts must be
+    a whole number of at least 1 and the bound a probability (0 is a claim of no event at all,
+    which any positive per-attempt bound exceeds)."""
     if not isinstance(spec, Mapping):
-        return None
+        return f"it is {spec!r}, not a map of attempts and bound"
+
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
     attempts, bound = spec.get("attempts"), spec.get("bound")
-    if isinstance(attempts, bool) or isinstance(bound, bool):
-        return None
-    if not isinstance(attempts, int | float) or not isinstance(bound, int | float):
-        return None
-    if attempts < 1 or attempts != int(attempts) or not 0.0 < bound < 1.0:
-        return None
-    return int(attempts), float(bound)
+    if not number(attempts) or attempts < 1 or attempts != int(attempts):
+        return f"its attempts {attempts!r} is not a whole number of at least 1"
+    if not number(bound) or not 0.0 <= bound <= 1.0:
+        return f"its bound {bound!r} is not a probability"
+    return ""
 
 
 def per_attempt_uses(uses: frozenset[BoundUse], bindings: Mapping[Any, Any]) -> list[BoundUse]:
@@ -134,10 +146,26 @@ class ScaleChecks:
         self, i: str, status: str, reason: str, flags: list[Flag]
     ) -> tuple[str, str]:
         s = self._structure
-        spec = scale_of(s.nodes[i].attributes)
-        if spec is None:
+        raw = (s.nodes[i].attributes or {}).get("deployment_scale")
+        if raw is None:
             return status, reason
-        attempts, bound = spec
+        problem = scale_problem(raw)
+        if problem:
+            # A malformed scale must not let per-attempt bounds pass for deployment-level ones.
+            flags.append(
+                Flag(
+                    "criterion_error",
+                    WARNING,
+                    i,
+                    None,
+                    "",
+                    f"{i}: its deployment scale cannot be checked: {problem}.",
+                )
+            )
+            if status == SUPPORTED:
+                return AT_RISK, f"{i} is at risk: its deployment scale cannot be checked."
+            return status, reason
+        attempts, bound = int(raw["attempts"]), float(raw["bound"])
         uses = per_attempt_uses(s.rested_bounds.get(i, frozenset()), s.bindings)
         values: list[tuple[BoundUse, float, int, int]] = []
         for use in uses:
