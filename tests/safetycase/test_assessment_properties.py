@@ -93,6 +93,12 @@ def cases(draw, expressions=EXPRESSIONS):
         children = draw(st.lists(st.sampled_from(later), max_size=3, unique=True)) if later else []
         for child in children:
             relations.append(Relation(identifier, child, "supported_by"))
+        # Some goals claim a deployment-level bound over their per-attempt bounds (scale.py).
+        scale = (
+            {"deployment_scale": {"attempts": draw(st.sampled_from([1, 5, 50])), "bound": 0.5}}
+            if type_ == "goal" and draw(st.integers(0, 3)) == 0
+            else {}
+        )
         nodes.append(
             NodeFacts(
                 identifier,
@@ -100,6 +106,7 @@ def cases(draw, expressions=EXPRESSIONS):
                 f"{identifier} holds",
                 undeveloped=not children and draw(st.booleans()),
                 combination=draw(st.sampled_from(combinations)),
+                attributes=scale,
             )
         )
     bid = 0
