@@ -500,7 +500,7 @@ def test_si_per_attempt_bounds_are_scaled_to_the_deployment():
     assert "cp_upper(0, 300, 0.9875) = 0.0145 (SI-Sn2) ×4" in flag.message
     assert "p = 0.058 per attempt" in flag.message and "^1,000 = 1" in flag.message
     # No event anywhere: too few samples (warning), not a failure.
-    assert flag.severity == "warning" and "No event was observed" in flag.message
+    assert flag.severity == "warning" and "Too few samples without an event" in flag.message
     # 1 − 0.5^(1/1000) = 6.93e-4 per attempt, 1.73e-4 per suite: ln(0.0125)/ln(1 − 1.73e-4).
     needed = 1 - 0.5 ** (1 / 1000)
     assert f"at most {needed:.3g} per attempt" in flag.message
@@ -544,7 +544,7 @@ def test_an_observed_event_scaled_to_the_deployment_defeats_the_goal():
     result = si_scale_case(2, 300, 1000, 0.01).assess()
     assert result.statuses["Sn1"] == SUPPORTED
     (flag,) = flags_of(result, "deployment_scale_exceeded", "G0")
-    assert flag.severity == "error" and "Events were observed" in flag.message
+    assert flag.severity == "error" and "saw events give 1 on their own" in flag.message
     assert result.statuses["G0"] == DEFEATED
 
 
@@ -700,3 +700,30 @@ def test_a_deployment_bound_of_zero_is_exceeded_by_any_positive_bound():
     (flag,) = flags_of(result, "deployment_scale_exceeded", "G0")
     assert "no feasible number of samples" in flag.message
     assert result.statuses["G0"] == AT_RISK
+
+
+def test_an_event_whose_bound_alone_fits_the_deployment_is_still_too_few_samples():
+    # Suite A: 1 of 100,000 at 95%, cp_upper ≈ 4.74e-5 (the 95% upper bound of a Poisson count
+    # of 1 is 4.744, over 100,000). Suite B: 0 of 300, 1 − 0.05^(1/300) = 0.009937. Over 100
+    # attempts A alone gives 1 − (1 − 4.74e-5)^100 = 0.00473 ≤ 0.01, but with B
+    # p = 0.009984 and 1 − e^(100 · ln 0.990016) = 1 − e^(−1.0034) = 0.6334: too few samples
+    # on B, not a failure.
+    a = statistics.cp_upper(1, 100_000, 0.95)
+    assert a == pytest.approx(4.744e-5, rel=1e-3)
+    case = (
+        Case()
+        .goal("G0", "Sn1", "Sn2", attributes={"deployment_scale": {"attempts": 100, "bound": 0.01}})
+        .solution("Sn1", task="a", criterion="cp_upper(k, n, 0.95) <= 0.5")
+        .solution("Sn2", task="b", criterion="cp_upper(k, n, 0.95) <= 0.5")
+        .run(1, task="a", k=1, n=100_000)
+        .run(2, task="b", k=0, n=300)
+    )
+    result = case.assess()
+    (flag,) = flags_of(result, "deployment_scale_exceeded", "G0")
+    assert flag.severity == "warning" and "^100 = 0.6334" in flag.message
+    assert result.statuses["G0"] == AT_RISK
+    # Three events in 1,000 on A: 1 − (1 − 0.00775)^100 = 0.54 on its own: a failure.
+    case.runs[0] = make_run(1, task="a", k=3, n=1000)
+    result = case.assess()
+    (flag,) = flags_of(result, "deployment_scale_exceeded", "G0")
+    assert flag.severity == "error" and result.statuses["G0"] == DEFEATED

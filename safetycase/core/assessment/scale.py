@@ -9,10 +9,11 @@ them.
   `wilson_upper(k, n, c)` among the bounds joint.py walks, each at the largest value over the
   runs in its ledger that count) add up to p per attempt (union bound: any of the events); over
   N attempts P(at least one) ≤ 1 − (1 − p)ᴺ, as AL's honeypot criterion computes with
-  `p_any_defection`. Above T: when no run saw an event the evidence is too small, not
-  contrary — warning, a supported goal is at risk, and the message gives the per-attempt rate
-  needed, 1 − (1 − T)^(1/N), and the samples without an event that would show it; when a run
-  saw one it fails like a criterion — error, the goal is defeated. No new bound is computed, so
+  `p_any_defection`. Above T: when the bounds of the runs that saw an event exceed T on their
+  own, it fails like a criterion on an observed event — error, the goal is defeated; otherwise
+  the evidence is too small, not contrary — warning, a supported goal is at risk, and the
+  message gives the per-attempt rate needed, 1 − (1 − T)^(1/N), and the samples without an
+  event that would show it. No new bound is computed, so
   joint confidence is unchanged.
 * `threshold_unlinked` (error, on the root, rule = the factor id): a branch's threshold looser
   than the factor bound the root multiplies. For each factor goal, every goal below it that
@@ -199,8 +200,12 @@ class ScaleChecks:
             f"1 − (1 − {p:.3g})^{attempts:,} = {risk:.4g}"
         )
         needed = rate_needed(bound, attempts)
-        observed = any(k > 0 for _, _, k, _ in values)
-        if observed:
+        # The bounds of the runs that saw events are already too much on their own: a failure,
+        # as a criterion failing on an observed event is; otherwise more samples without an
+        # event could still show the bound.
+        observed_p = min(1.0, math.fsum(v for _, v, k, _ in values if k > 0))
+        observed_risk = at_least_once(observed_p, attempts)
+        if observed_risk > bound + _TOLERANCE:
             flags.append(
                 Flag(
                     "deployment_scale_exceeded",
@@ -208,8 +213,9 @@ class ScaleChecks:
                     i,
                     None,
                     "",
-                    f"{per_attempt}. Events were observed, so this is a failure, not too few "
-                    f"samples (at most {needed:.3g} per attempt in total would do).",
+                    f"{per_attempt}. The bounds of the runs that saw events give "
+                    f"{observed_risk:.4g} on their own, so this is a failure, not too few samples "
+                    f"(at most {needed:.3g} per attempt in total would do).",
                 )
             )
             if STATUS_RANK[status] > STATUS_RANK[DEFEATED]:
@@ -232,7 +238,7 @@ class ScaleChecks:
                 i,
                 None,
                 "",
-                f"{per_attempt}. No event was observed, so the samples are too few: at most "
+                f"{per_attempt}. Too few samples without an event: at most "
                 f"{needed:.3g} per attempt is needed ({each:.3g} for each of "
                 f"{plural(len(values), 'bound')}: {samples} samples without an event at "
                 f"{level:.4g}).",
