@@ -150,7 +150,7 @@ def one_solution_case(**solution):
 
 
 def test_every_flag_type_is_named():
-    assert len(FLAG_TYPES) == 23 and len(set(FLAG_TYPES)) == 23
+    assert len(FLAG_TYPES) == 25 and len(set(FLAG_TYPES)) == 25
 
 
 def test_missing_evidence_without_runs():

@@ -93,6 +93,12 @@ def cases(draw, expressions=EXPRESSIONS):
         children = draw(st.lists(st.sampled_from(later), max_size=3, unique=True)) if later else []
         for child in children:
             relations.append(Relation(identifier, child, "supported_by"))
+        # Some goals claim a deployment-level bound over their per-attempt bounds (scale.py).
+        scale = (
+            {"deployment_scale": {"attempts": draw(st.sampled_from([1, 5, 50])), "bound": 0.5}}
+            if type_ == "goal" and draw(st.integers(0, 3)) == 0
+            else {}
+        )
         nodes.append(
             NodeFacts(
                 identifier,
@@ -100,6 +106,7 @@ def cases(draw, expressions=EXPRESSIONS):
                 f"{identifier} holds",
                 undeveloped=not children and draw(st.booleans()),
                 combination=draw(st.sampled_from(combinations)),
+                attributes=scale,
             )
         )
     bid = 0
@@ -280,3 +287,64 @@ def test_a_later_passing_run_never_clears_a_defeated_solution_or_violated_assump
     for node in evidence_nodes & set(before.statuses):
         if before.statuses[node] == DEFEATED:
             assert after.statuses[node] == DEFEATED, (node, before.reasons[node])
+
+
+@st.composite
+def scaled_cases(draw):
+    """A goal with a deployment scale over one to three bounded suites, and two attempt counts."""
+    suites = draw(st.integers(1, 3))
+    rule = draw(st.sampled_from(["all", "any"]))
+    bound = draw(st.sampled_from([0.001, 0.01, 0.1, 0.5]))
+    nodes = [NodeFacts("Top", "goal", "top", combination="all")]
+    relations = [Relation("Top", "G0", "supported_by")]
+    bindings, runs = [], []
+    for index in range(suites):
+        sol = f"Sn{index}"
+        nodes.append(NodeFacts(sol, "solution", sol))
+        relations.append(Relation("G0", sol, "supported_by"))
+        level = draw(st.sampled_from(["0.95", "0.99", "bonferroni(0.95, 3)"]))
+        t = draw(st.sampled_from([0.01, 0.05, 0.3]))
+        bindings.append(
+            BindingFacts(
+                index + 1,
+                sol,
+                "criterion",
+                {"task": f"t{index}"},
+                None,
+                f"cp_upper(k, n, {level}) <= {t}",
+            )
+        )
+        n = draw(st.integers(1, 5000))
+        runs.append(
+            RunFacts(
+                index + 1,
+                task=f"t{index}",
+                model="m",
+                model_version="v1",
+                finished_at=NOW - timedelta(days=1),
+                statistics={"s": (draw(st.integers(0, min(n, 3))), n)},
+            )
+        )
+    fewer = draw(st.integers(1, 10**6))
+    more = fewer + draw(st.integers(0, 10**6))
+    return nodes, relations, bindings, runs, rule, bound, fewer, more
+
+
+@PROPERTY_SETTINGS
+@given(scaled_cases())
+def test_more_attempts_never_make_a_node_greener(drawn):
+    nodes, relations, bindings, runs, rule, bound, fewer, more = drawn
+
+    def statuses(attempts):
+        goal = NodeFacts(
+            "G0",
+            "goal",
+            "scaled",
+            combination=rule,
+            attributes={"deployment_scale": {"attempts": attempts, "bound": bound}},
+        )
+        return assess(CASE, [*nodes, goal], relations, bindings, runs, [], NOW).statuses
+
+    before, after = statuses(fewer), statuses(more)
+    for node, status in after.items():
+        assert RANK[status] <= RANK[before[node]], (node, fewer, more, before[node], status)

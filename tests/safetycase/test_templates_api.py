@@ -173,3 +173,54 @@ def test_instantiate_is_for_authors_only(case, api_client_for, reviewer, outside
     assert response.status_code == 404
     assert case.name not in response.content.decode()
     assert not Node.objects.filter(case=case, identifier="AL-G0").exists()
+
+
+def test_root_links_its_factor_bounds_to_the_branches_through_the_api(api_client_for, author):
+    """The deployment size is a case parameter; branch thresholds that the root's factor
+    bounds cannot rest on are flagged on the top goal, from the argument alone."""
+    client = api_client_for(author)
+
+    def create(name, **parameters):
+        params = example("ROOT", **parameters)
+        response = client.post(
+            "/api/v1/cases/",
+            {
+                "name": name,
+                "model_name": "Example-7",
+                "model_version": "2026-11",
+                "deployment": "internal agent",
+                "template": "ROOT",
+                "parameters": params,
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+        return response.json()
+
+    # SI's default t_covert = 0.01 on four suites: Σt = 0.04 per attempt. Over 1,000 attempts
+    # 1 − 0.96^1000 = 1 against p_capable = 0.01.
+    data = create("Wide", n_deploy_attempts=1000)
+    g0 = next(n for n in data["nodes"] if n["identifier"] == "SI-G0")
+    assert g0["attributes"]["deployment_scale"] == {"attempts": 1000, "bound": 0.01}
+    flags = client.get(f"/api/v1/cases/{data['id']}/flags/", {"type": "threshold_unlinked"}).json()
+    capability = [f for f in flags if f["rule"] == "capability"]
+    assert len(capability) == 1 and capability[0]["severity"] == "error"
+    assert "1 − (1 − 0.04)^1,000 = 1" in capability[0]["message"]
+
+    # With 1e-6 per suite over 1,000 attempts: 1 − (1 − 4e-6)^1000 = 0.0039920 ≤ 0.01.
+    data = create("Narrow", n_deploy_attempts=1000, t_covert=1e-6)
+    flags = client.get(f"/api/v1/cases/{data['id']}/flags/", {"type": "threshold_unlinked"}).json()
+    assert [f for f in flags if f["rule"] == "capability"] == []
+
+    # A deployment size that is not a whole number is refused with a sentence.
+    response = client.post(
+        "/api/v1/cases/",
+        {
+            "name": "Bad",
+            "template": "ROOT",
+            "parameters": example("ROOT", n_deploy_attempts="many"),
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "n_deploy_attempts must be a whole number, not 'many'" in response.json()["detail"]

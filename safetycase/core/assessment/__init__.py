@@ -163,6 +163,23 @@ Goals and strategies
   supported and rests on confidence bounds cannot state a bound below Σα of those bounds (the
   chance they do not all hold): `bound_unsupported` (error, rule = the factor id), and a
   supported top goal becomes at risk.
+* Deployment scale (`scale.py`): a goal with `attributes.deployment_scale` = `{attempts: N,
+  bound: T}` (SI-G0 and HI-G0, from `n_deploy_attempts` and `p_capable` / `p_harm`) adds up the
+  per-attempt upper bounds it rests on (`cp_upper(k, n, c)`, `wilson_upper(k, n, c)` among the
+  joint-confidence bounds, each at its largest value over the runs that count) to p and
+  compares 1 − (1 − p)ᴺ with T. Above it: `deployment_scale_exceeded`, an error that defeats
+  the goal when the bounds of the runs that saw an event exceed T on their own, else a warning
+  that puts a supported goal at risk (too few samples: the message gives the per-attempt rate
+  1 − (1 − T)^(1/N) and the samples needed). It adds no bound, so joint confidence is
+  unchanged. A malformed scale (attempts not a whole number ≥ 1, bound not a probability) is a
+  `criterion_error` and a supported goal is at risk: it cannot let per-attempt bounds pass for
+  deployment-level ones.
+* Threshold links (`scale.py`): on a top goal with root rules, each factor's stated bound B is
+  compared with the branches below its goal — a deployment-scale goal's T, its per-attempt
+  thresholds (the `t` of its bounded criteria, summed) scaled to 1 − (1 − Σt)ᴺ, and criteria
+  comparing `p_any_defection`, `p_red_win` or `max_p_red_win` with a literal threshold. One
+  looser than B is `threshold_unlinked` (error, rule = the factor id), from the argument alone,
+  whatever the evidence; a supported top goal becomes at risk.
 * GSN well-formedness (`check_argument`): every finding becomes an `ill_formed` flag with the rule
   code and the finding's severity; apart from cycles it does not change statuses.
 

@@ -36,6 +36,7 @@ from safetycase.core.assessment.runs import (
     run_sort_key,
     with_counts,
 )
+from safetycase.core.assessment.scale import ScaleChecks
 from safetycase.core.assessment.solutions import SolutionChecks
 from safetycase.core.assessment.soundness import SoundnessChecks
 from safetycase.core.assessment.state import (
@@ -96,7 +97,7 @@ def assess(
 
 
 class AssessmentEngine(
-    LedgerChecks, SolutionChecks, SoundnessChecks, AssumptionChecks, Propagation
+    LedgerChecks, SolutionChecks, SoundnessChecks, AssumptionChecks, ScaleChecks, Propagation
 ):
     """The assessment of one case, kept between calls so that `assess` re-derives only what
     changed: compiled expressions, evaluations, outcomes, node states and the case structure.
@@ -326,6 +327,9 @@ class AssessmentEngine(
             for node in dirty_nodes:
                 if node in s.position:
                     push(node)
+                # A deployment-scale goal reads its solutions' evidence, whatever their status.
+                for goal in s.scale_watchers.get(node, ()):
+                    push(goal)
             for a in changed_assumptions:
                 for node in s.in_scope_of.get(a, ()):
                     push(node)

@@ -48,6 +48,8 @@ FLAG_TYPES = (
     "underpowered",
     "joint_confidence_low",
     "bound_unsupported",
+    "deployment_scale_exceeded",
+    "threshold_unlinked",
 )
 
 # How a binding's eligible runs combine (core/assessment/ledger.py).

@@ -72,6 +72,12 @@ def _arguments(text: str, start: int) -> list[str]:
     return out
 
 
+def call_arguments(text: str, position: int) -> list[str]:
+    """The top-level arguments of the call whose name starts at `position` (a `BoundUse`'s)."""
+    open_at = text.find("(", position)
+    return _arguments(text, open_at) if open_at >= 0 else []
+
+
 _CONSTANTS: dict[str, float | None] = {}
 
 

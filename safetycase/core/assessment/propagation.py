@@ -162,11 +162,13 @@ class Propagation:
         # Joint confidence of the bounds a goal rests on.
         if node.type == GOAL:
             status, reason = self._joint_confidence(i, status, reason, flags)
+            status, reason = self._deployment_scale(i, status, reason, flags)
         # Root rules.
         rules = s.root_rules.get(i)
         if rules is not None:
             status, reason = self._root_rules(i, rules, status, reason, flags)
             status, reason = self._factor_bounds(i, rules, status, reason, flags)
+            status, reason = self._threshold_links(i, rules, status, reason, flags)
         return NodeState(status, reason, tuple(sorted(flags, key=flag_sort_key)))
 
     def _joint_confidence(

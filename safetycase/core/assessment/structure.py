@@ -16,6 +16,7 @@ from safetycase.core.assessment.facts import (
     ASSUMPTION,
     ERROR,
     FLAG_TYPES,
+    GOAL,
     IN_CONTEXT_OF,
     SOLUTION,
     STATUS_TYPES,
@@ -60,6 +61,15 @@ class CaseStructure:
         self.rested_bounds = rested_bounds(
             self.order, self.nodes, self.children, self.needed, self.node_bindings
         )
+        # Findings derived from the structure alone, computed when first needed (scale.py).
+        self.derived: dict[Any, Any] = {}
+        # Solution -> the goals with a deployment scale (scale.py) whose bounds rest on it: their
+        # flag reads the solution's evidence, so a change of its runs re-derives them.
+        self.scale_watchers: dict[str, list[str]] = defaultdict(list)
+        for i, node in self.nodes.items():
+            if node.type == GOAL and "deployment_scale" in (node.attributes or {}):
+                for solution in sorted({u.solution for u in self.rested_bounds.get(i, ())}):
+                    self.scale_watchers[solution].append(i)
 
     def _choose_nodes(self, nodes: tuple[NodeFacts, ...]) -> dict[str, list[NodeFacts]]:
         """One node per identifier, chosen deterministically when duplicated (R1 reports it);
