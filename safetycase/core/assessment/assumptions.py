@@ -3,6 +3,7 @@ scope), attestations and how the nodes in their scope see them."""
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from typing import Any
@@ -23,6 +24,7 @@ from safetycase.core.assessment.facts import (
     flag_sort_key,
 )
 from safetycase.core.assessment.guards import PreparedExpression
+from safetycase.core.assessment.paired import paired_selector
 from safetycase.core.assessment.runs import RunStatistic, run_text, statistic_for
 from safetycase.core.assessment.state import (
     ASSUMPTION_HOLDS,
@@ -60,8 +62,32 @@ class AssumptionChecks:
             )
         stat = statistic_for(sel.run, binding.selector)
         valid_to = now_ts if expression.uses_age else sel.valid_to
+        paired = None
+        control = paired_selector(binding.selector)
+        if control is not None:
+            # The run of condition b, chosen as the check's own run is (latest eligible).
+            other = self._select(dataclasses.replace(binding, selector=control), case, now_ts)
+            if other.run is None:
+                flags, details = self._no_evidence_flags(node, binding, other, case)
+                return Outcome(
+                    AT_RISK,
+                    f"there is no eligible run of {task_text(control)} to pair with run "
+                    f"{sel.run.id}{details}",
+                    tuple(flags),
+                    valid_from=now_ts,
+                    valid_to=min(sel.valid_to, other.valid_to),
+                )
+            paired = other.run
+            valid_to = min(valid_to, other.valid_to)
         return Outcome(
-            SUPPORTED, "", (), run=sel.run, stat=stat, valid_from=now_ts, valid_to=valid_to
+            SUPPORTED,
+            "",
+            (),
+            run=sel.run,
+            stat=stat,
+            valid_from=now_ts,
+            valid_to=valid_to,
+            paired=paired,
         )
 
     def _assumption(
@@ -113,7 +139,16 @@ class AssumptionChecks:
                     (selection.run.id, selection.stat.key),
                     selection.run,
                     selection.stat,
-                    self._evaluate_on(expression, selection.run, selection.stat, now_ts),
+                    self._evaluate_on(
+                        expression,
+                        selection.run,
+                        selection.stat,
+                        now_ts,
+                        paired=selection.paired,
+                        paired_scorer=str(
+                            (paired_selector(binding.selector) or {}).get("scorer") or ""
+                        ),
+                    ),
                 )
             else:
                 store = self._scope.get(a)
@@ -229,7 +264,7 @@ class AssumptionChecks:
                         node.catalogue_id,
                         f"{a} does not hold: its check "
                         f"{quoted(s.expressions[binding.id].text)} is "
-                        f"false on {run_text(run, stat)}{more}.",
+                        f"false on {run_text(run, stat)}{self._paired_text(binding)}{more}.",
                     )
                 )
             binding, failing = violated[0]
@@ -301,6 +336,13 @@ class AssumptionChecks:
             valid_to=valid_to,
             view=view,
         )
+
+    def _paired_text(self, binding: BindingFacts) -> str:
+        """' paired with run 12' for a paired check (its other condition's run), else ''."""
+        selection = self._bindings.get(binding.id) if binding.selector else None
+        if selection is None or selection.paired is None:
+            return ""
+        return f" paired with run {selection.paired.id}"
 
     def _nodes_above(self, a: str, keys: set[Any]) -> dict[str, frozenset[Any]]:
         """The goals and strategies in `a`'s scope above the solutions whose evidence runs are

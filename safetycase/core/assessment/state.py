@@ -33,6 +33,8 @@ class Outcome:
     valid_to: float = math.inf
     view: AssumptionView | None = None  # assumptions: how the nodes in their scope see them
     evidence: tuple[LedgerEntry, ...] = ()  # criteria: every run looked at (ledger.py)
+    # Checks with `paired_with`: the run of condition b, paired sample by sample with `run`.
+    paired: RunFacts | None = None
 
     def same(self, other: Outcome | None) -> bool:
         return (
@@ -41,6 +43,7 @@ class Outcome:
             and self.reason == other.reason
             and self.flags == other.flags
             and self.run is other.run
+            and self.paired is other.paired
         )
 
 
