@@ -19,6 +19,7 @@ from evidence.models import EvaluationRun
 from safetycase import services
 from safetycase.core.library import default_library
 from safetycase.models import Assessment
+from tests.safetycase.conftest import generic_run
 
 pytestmark = pytest.mark.django_db
 
@@ -215,3 +216,36 @@ def test_a_criterion_cannot_pair_runs(contrast_case, api_client_for, author):
     )
     assert response.status_code == 400
     assert "for checks on assumptions" in response.json()["detail"]
+
+
+def test_the_samples_of_paired_runs_load_in_one_query_whatever_their_number(
+    contrast_case, api_client_for, uploader, eager_celery, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from safetycase import selectors
+
+    harness = api_client_for(uploader)
+    capture = django_capture_on_commit_callbacks
+
+    def facts_queries() -> tuple[int, dict]:
+        with CaptureQueriesContext(connection) as queries:
+            loaded = selectors.case_assessment_facts(case=contrast_case)
+        return len(queries), {run.id: run for run in loaded["runs"]}
+
+    post_run(harness, contrast_run("rewarded-1", "rewarded", REWARDED), capture)
+    post_run(harness, contrast_run("penalised-1", "penalised", PENALISED), capture)
+    first, runs = facts_queries()
+    assert sorted(len(run.samples) for run in runs.values() if run.samples) == [80, 80]
+    post_run(harness, contrast_run("rewarded-2", "rewarded", REWARDED), capture)
+    post_run(harness, contrast_run("penalised-2", "penalised", PENALISED), capture)
+    second, runs = facts_queries()
+    assert second == first
+    assert sum(1 for run in runs.values() if run.samples) == 4
+    # Runs no paired check compares carry no samples (the oversight runs of Sn1).
+    post_run(harness, generic_run("oversight-1", 0, 400), capture)
+    third, runs = facts_queries()
+    assert third == first
+    oversight = next(run for run in runs.values() if run.task == "oversight_subversion")
+    assert oversight.samples is None

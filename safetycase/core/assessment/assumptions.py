@@ -66,9 +66,10 @@ class AssumptionChecks:
         control = paired_selector(binding.selector)
         if control is not None:
             # The run of condition b, chosen as the check's own run is (latest eligible).
-            other = self._select(dataclasses.replace(binding, selector=control), case, now_ts)
+            control_binding = dataclasses.replace(binding, selector=control)
+            other = self._select(control_binding, case, now_ts)
             if other.run is None:
-                flags, details = self._no_evidence_flags(node, binding, other, case)
+                flags, details = self._no_evidence_flags(node, control_binding, other, case)
                 return Outcome(
                     AT_RISK,
                     f"there is no eligible run of {task_text(control)} to pair with run "
