@@ -284,3 +284,30 @@ def test_a_later_control_run_is_picked_up_incrementally():
     warm = case.assess(cache=engine)
     assert warm.statuses["A02"] == DEFEATED
     assert warm == case.assess()
+
+
+def test_the_document_cites_both_runs_of_a_paired_check():
+    from safetycase.core.document.evidence import citations
+
+    case = contrast_case(
+        run_with(10, [True] * 57 + [False] * 3, condition="rewarded"),
+        run_with(11, [True] * 30 + [False] * 30, condition="penalised"),
+    )
+    rows = [
+        row
+        for row in citations(
+            case=case.case,
+            nodes=case.nodes,
+            relations=case.relations,
+            bindings=case.bindings,
+            runs=case.runs,
+            now=NOW,
+        )
+        if row["node"] == "A02"
+    ]
+    assert [(r["run"], r["role"], r["outcome"]) for r in rows] == [
+        (10, "evidence", False),
+        (11, "evidence", None),
+    ]
+    assert rows[0]["detail"].startswith("paired with run 11: 27 right only here, 0 only there")
+    assert rows[1]["detail"] == "the other condition, paired with run 10"
