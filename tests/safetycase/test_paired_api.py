@@ -249,3 +249,25 @@ def test_the_samples_of_paired_runs_load_in_one_query_whatever_their_number(
     assert third == first
     oversight = next(run for run in runs.values() if run.task == "oversight_subversion")
     assert oversight.samples is None
+
+
+def test_the_node_page_shows_both_conditions_and_the_paired_verdict(
+    contrast_case,
+    api_client_for,
+    uploader,
+    viewer,
+    client,
+    eager_celery,
+    django_capture_on_commit_callbacks,
+):
+    harness = api_client_for(uploader)
+    capture = django_capture_on_commit_callbacks
+    rewarded = post_run(harness, contrast_run("rewarded-1", "rewarded", REWARDED), capture)
+    penalised = post_run(harness, contrast_run("penalised-1", "penalised", PENALISED), capture)
+    client.force_login(viewer)
+    response = client.get(f"/cases/{contrast_case.pk}/nodes/A02/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"run {rewarded}</a>" in page and f"run {penalised}</a>" in page
+    assert "the other condition" in page
+    assert "✗ fails" in page and "cannot evaluate" not in page
