@@ -325,8 +325,14 @@ def nodes_citing_runs(*, user, runs: list[EvaluationRun]) -> dict[int, list[Cita
     for binding in bindings:
         case = binding.case
         case_facts = facts.case_facts(case)
+        # A paired check cites the runs of its other condition too.
+        selectors = [binding.selector, paired_selector(binding.selector)]
         for run_id in usable_in[case.project_id]:
-            if assessment.binding_matches(binding.selector, run_facts[run_id], case_facts):
+            if any(
+                selector is not None
+                and assessment.binding_matches(selector, run_facts[run_id], case_facts)
+                for selector in selectors
+            ):
                 citation = Citation(case.pk, case.name, binding.node.identifier)
                 if citation not in cited[run_id]:
                     cited[run_id].append(citation)

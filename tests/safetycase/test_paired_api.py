@@ -271,3 +271,15 @@ def test_the_node_page_shows_both_conditions_and_the_paired_verdict(
     assert f"run {rewarded}</a>" in page and f"run {penalised}</a>" in page
     assert "the other condition" in page
     assert "✗ fails" in page and "cannot evaluate" not in page
+    # Both runs are cited by A02 (the run list's "cited by").
+
+    from safetycase import selectors
+
+    runs = list(
+        EvaluationRun.objects.filter(pk__in=[rewarded, penalised]).prefetch_related("statistics")
+    )
+    cited = selectors.nodes_citing_runs(user=viewer, runs=runs)
+    assert {run_id: [c.identifier for c in found] for run_id, found in cited.items()} == {
+        rewarded: ["A02"],
+        penalised: ["A02"],
+    }
