@@ -207,15 +207,19 @@ def test_a_run_of_another_project_cannot_be_paired_in(
     )
 
 
-def test_a_criterion_cannot_pair_runs(contrast_case, api_client_for, author):
+def test_a_paired_selector_is_validated(contrast_case, api_client_for, author):
     selector, _ = shipped_check()
     response = api_client_for(author).post(
         f"/api/v1/cases/{contrast_case.pk}/bindings/",
-        {"node": "Sn1", "selector": selector, "expression": "paired.diff <= 0.1"},
+        {
+            "node": "Sn1",
+            "selector": {**selector, "paired_with": {"model": "another-model"}},
+            "expression": "paired.upper <= 0.1",
+        },
         format="json",
     )
     assert response.status_code == 400
-    assert "for checks on assumptions" in response.json()["detail"]
+    assert "paired_with has unknown key 'model'" in response.json()["detail"]
 
 
 def test_the_samples_of_paired_runs_load_in_one_query_whatever_their_number(

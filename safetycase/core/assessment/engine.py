@@ -184,6 +184,8 @@ class AssessmentEngine(
             # Not memoised: the verdict depends on a second run, and pairing is one pass over
             # the two runs' samples.
             return self._evaluate_paired(expression, run, stat, now_ts, paired, paired_scorer)
+        if run.paired_error and "paired" in expression.compiled.variables:
+            return False, f"The samples cannot be paired: {run.paired_error}."
         key = (expression.text, run.id, stat.key, stat.k, stat.n, counts, claim)
         age = None
         if expression.uses_age and run.finished_at is not None:

@@ -55,6 +55,7 @@ from safetycase.core.assessment.facts import (
     worst_status,
 )
 from safetycase.core.assessment.guards import PreparedExpression
+from safetycase.core.assessment.paired import paired_selector, with_pairing
 from safetycase.core.assessment.runs import (
     model_matches,
     run_text,
@@ -62,7 +63,7 @@ from safetycase.core.assessment.runs import (
     statistic_for,
 )
 from safetycase.core.assessment.state import Outcome, RunSelection
-from safetycase.core.assessment.wording import joined, quoted
+from safetycase.core.assessment.wording import joined, quoted, task_text
 from safetycase.core.keys import timestamp
 
 DAY = 86400.0
@@ -116,6 +117,25 @@ class LedgerChecks:
         valid_to = now_ts if any(age is not None for _, age in stale) else FOREVER
         return RunSelection(None, mismatched, stale, unsuccessful, valid_to), eligible
 
+    def _paired_runs(
+        self,
+        binding: BindingFacts,
+        control: dict[str, Any],
+        case: CaseFacts,
+        now_ts: float,
+        eligible: list[tuple[RunFacts, float]],
+    ) -> list[tuple[RunFacts, float]]:
+        """Each eligible run carrying its `paired` table with the latest eligible run of the
+        other condition (paired.py), which also bounds how long the verdict stays valid."""
+        other = self._select(dataclasses.replace(binding, selector=control), case, now_ts)
+        missing = f"there is no eligible run of {task_text(control)} to pair with"
+        out = []
+        for run, until in eligible:
+            scorer = statistic_for(run, binding.selector or {}).key
+            paired = with_pairing(run, other.run, binding.selector or {}, scorer, missing)
+            out.append((paired, min(until, other.valid_to)))
+        return out
+
     def _ledger_criterion(
         self, binding: BindingFacts, expression: PreparedExpression, case: CaseFacts, now_ts: float
     ) -> Outcome:
@@ -138,8 +158,21 @@ class LedgerChecks:
             )
 
         selector = binding.selector or {}
+        control = paired_selector(selector)
+        if control is not None and policy == POLICY_POOLED:
+            problem = (
+                "its criterion pairs each run with the other condition's run sample by sample, "
+                "which pooled runs cannot be; use the policy 'all'"
+            )
+            return Outcome(
+                AT_RISK,
+                f"{node} is at risk: {problem}.",
+                (Flag("criterion_error", WARNING, node, None, "", f"{node}: {problem}."),),
+            )
         withdrawn = dict(binding.withdrawn)
         sel, eligible = self._eligible_runs(binding, case, now_ts)
+        if control is not None:
+            eligible = self._paired_runs(binding, control, case, now_ts, eligible)
         active = [(run, until) for run, until in eligible if run.id not in withdrawn]
         notes: list[Flag] = self._change_flags(binding)
         entries_withdrawn: list[LedgerEntry] = []

@@ -17,6 +17,7 @@ either side (an errored or unscored sample) is left out of the table and counted
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -160,3 +161,26 @@ def paired_difference(
         "p_value": result.p_value,
         "p_greater": result.p_greater,
     }
+
+
+def with_pairing(
+    run: RunFacts,
+    partner: RunFacts | None,
+    selector: Mapping[str, Any],
+    scorer_a: str,
+    missing: str,
+) -> RunFacts:
+    """`run` carrying its `paired` table with `partner` (the other condition's run), or the
+    reason it cannot (`missing` when there is no partner), for criteria that judge each run."""
+    if partner is None:
+        return dataclasses.replace(run, paired=None, paired_error=missing)
+    try:
+        table = paired_difference(
+            run,
+            partner,
+            scorer_a=scorer_a,
+            scorer_b=str((paired_selector(selector) or {}).get("scorer") or ""),
+        )
+    except PairingError as exc:
+        return dataclasses.replace(run, paired=None, paired_error=str(exc))
+    return dataclasses.replace(run, paired=table, paired_error="")

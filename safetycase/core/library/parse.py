@@ -227,9 +227,8 @@ def _parse_parameters(
 
 
 def check_selector(selector: Any, kind: str = "") -> str | None:
-    """A sentence saying what is wrong with an evidence selector, or None when it is fine.
-    `kind` ("criterion" or "check") refuses `paired_with` on criteria: only assumption checks
-    compare two runs (safetycase/core/assessment/paired.py)."""
+    """A sentence saying what is wrong with an evidence selector, or None when it is fine
+    (`kind`, "criterion" or "check", is kept for rules that differ by kind)."""
     if not isinstance(selector, dict):
         return f"The selector must be a mapping, not {kind_of(selector)}."
     unknown = [k for k in selector if k not in SELECTOR_KEYS]
@@ -252,11 +251,6 @@ def check_selector(selector: Any, kind: str = "") -> str | None:
 
 
 def _check_paired_selector(paired: Any, kind: str) -> str | None:
-    if kind == "criterion":
-        return (
-            "The selector's paired_with compares two runs sample by sample; it is for checks "
-            "on assumptions, not for acceptance criteria."
-        )
     if not isinstance(paired, dict) or not paired:
         return (
             "The selector's paired_with must be a mapping that selects the run of the other "
