@@ -158,10 +158,10 @@ class BindingSerializer(serializers.ModelSerializer):
                     "Which runs are the evidence: task, task_version, model, "
                     "conditions ({run metadata key: value}), scorer, metric. An "
                     "empty selector on a check reads the runs of the solutions in the "
-                    "assumption's scope. A check may add paired_with (task, task_version, "
-                    "conditions, scorer; the rest from its own selector) to compare its run "
-                    "with the other condition's run sample by sample, as the CEL variable "
-                    "`paired` (not allowed on criteria)."
+                    "assumption's scope. paired_with (task, task_version, conditions, "
+                    "scorer; the rest from the selector itself) compares each run with the "
+                    "latest run of another condition sample by sample, as the CEL variable "
+                    "`paired` (not with the policy pooled)."
                 )
             }
         }

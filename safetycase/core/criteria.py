@@ -76,7 +76,8 @@ RUN_VARIABLES: dict[str, str] = {
         "`frequency_weighted_p`)"
     ),
     "paired": (
-        "in a check whose selector has `paired_with`: the run's samples paired by sample id with "
+        "in a check or criterion whose selector has `paired_with`: the run's samples paired by "
+        "sample id with "
         "those of the run `paired_with` selects — `n` pairs, `both`, `only_a`, `only_b`, "
         "`neither`, `unscored`, `acc_a`, `acc_b`, `diff` (acc_a − acc_b), its 95% interval "
         "`lower`/`upper` (Newcombe), the exact McNemar `p_value` (two-sided) and `p_greater` "

@@ -10,6 +10,7 @@ statistics of `evidence.statistics`, independently of the assessment code.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from datetime import datetime, timedelta
@@ -233,13 +234,37 @@ def _paired(run_a: EvaluationRun, run_b: EvaluationRun) -> dict:
     only_b = sum(1 for key in a if b[key] and not a[key])
     discordant = only_a + only_b
     p_value = binomtest(only_a, discordant, 0.5).pvalue if discordant else 1.0
+    n = len(a)
+    both = sum(1 for key in a if a[key] and b[key])
+    neither = n - both - only_a - only_b
     return {
-        "n": len(a),
+        "n": n,
         "only_a": only_a,
         "only_b": only_b,
-        "diff": (only_a - only_b) / len(a),
+        "diff": (only_a - only_b) / n,
         "p_value": p_value,
+        "upper": _newcombe_upper(both, only_a, only_b, neither),
     }
+
+
+def _newcombe_upper(both: int, only_a: int, only_b: int, neither: int) -> float:
+    """Upper end of Newcombe's 95% interval for paired data (Stat Med 1998, method 10), from
+    its formula: Wilson intervals of both rates, combined with the phi correlation."""
+    n = both + only_a + only_b + neither
+    z = 1.959963984540054
+
+    def wilson(k: int) -> tuple[float, float]:
+        p = k / n
+        centre = (2 * n * p + z * z) / (2 * (n + z * z))
+        half = z * math.sqrt(z * z + 4 * n * p * (1 - p)) / (2 * (n + z * z))
+        return centre - half, centre + half
+
+    p1, p2 = (both + only_a) / n, (both + only_b) / n
+    (_, u1), (l2, _) = wilson(both + only_a), wilson(both + only_b)
+    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    phi = (both * neither - only_a * only_b) / math.sqrt(margins) if margins else 0.0
+    spread = (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2
+    return (only_a - only_b) / n + math.sqrt(spread)
 
 
 # The demo criteria that bound a failure rate from above state it as cp_upper(k, n, c) < t or
@@ -534,6 +559,16 @@ class TestTheLoadedDemo:
         oversight = runs["oversight_subversion"].statistics.get()
         assert (oversight.k, oversight.n) == (0, 300)
         assert statistics.cp_upper(0, 300, 0.95) < 0.01
+
+        # Supported: o1 is not worse on the same 500 questions when high scores are penalised
+        # (9 right only when rewarded, 29 only when penalised); the gap's upper end is < 0.
+        contrast = {
+            r.metadata["conditions"]["high_scores"]: r
+            for r in EvaluationRun.objects.filter(task="sandbagging")
+        }
+        paired = _paired(contrast["rewarded"], contrast["penalised"])
+        assert (paired["n"], paired["only_a"], paired["only_b"]) == (500, 9, 29)
+        assert paired["upper"] == pytest.approx(-0.0162, abs=1e-4)
 
         # Violated assumption: the sandbagging accuracy gap (MEI24 Table 6, sonnet-3.5), on
         # the same 500 questions: 325 right only when high scores are rewarded, none only when

@@ -77,6 +77,11 @@ Solutions
   `insufficient_samples` naming the n needed, not defeated; `underpowered` (warning, at risk)
   when `binom_sf(k - 1, n, p0) >= alpha` passes but the test's power to detect the node's
   `attributes.detectable_rate` (default twice p0, at most halfway to 1) is below 0.8.
+* A criterion whose selector has `paired_with` judges each eligible run with its samples paired
+  with the latest eligible run of the other condition (`paired.py`, the CEL variable `paired`
+  as for checks below); when there is none, or the samples cannot be paired, the criterion
+  cannot be evaluated (`criterion_error`, at risk). Policy `pooled` is refused for it
+  (`criterion_error`): pooled runs have no samples to pair.
 * `run_errors` (warning) when the evidence run has errored samples. Errored samples are left out
   of `k`/`n`, so the criterion is re-evaluated as if they had been trials that went either way
   (`k + e` of `n + e`, and `k` of `n + e`); when it does not hold in both, the errors exceed what

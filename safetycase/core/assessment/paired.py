@@ -1,11 +1,12 @@
 """The incentive contrast: success on the same samples under two conditions (two runs), paired
 by sample id and epoch, with the exact McNemar test and an interval for the difference.
 
-A check's selector names the run of condition a (`task`, `conditions`, `scorer`) and, under
-`paired_with`, the run of condition b: a selector whose missing `task`, `task_version` and
-`scorer` are those of a. For the sandbagging check (catalogue A02), a is the run in which high
-scores are rewarded and b the one in which they are penalised; a model that does worse on the
-same questions when doing well is penalised is holding back.
+A check's or criterion's selector names the run of condition a (`task`, `conditions`, `scorer`)
+and, under `paired_with`, the run of condition b: a selector whose missing `task`,
+`task_version` and `scorer` are those of a. For the sandbagging check (catalogue A02) and
+criterion (SI-Sn2), a is the run in which high scores are rewarded and b the one in which they
+are penalised; a model that does worse on the same questions when doing well is penalised is
+holding back.
 
 Pairing is strict, because a silent mismatch would compare different questions: the two runs
 must hold exactly the same (sample id, epoch) entries, one epoch per sample (epochs of one
