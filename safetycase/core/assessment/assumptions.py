@@ -24,7 +24,7 @@ from safetycase.core.assessment.facts import (
     flag_sort_key,
 )
 from safetycase.core.assessment.guards import PreparedExpression
-from safetycase.core.assessment.paired import paired_selector
+from safetycase.core.assessment.paired import paired_selector, with_pairing
 from safetycase.core.assessment.runs import RunStatistic, run_text, statistic_for
 from safetycase.core.assessment.state import (
     ASSUMPTION_HOLDS,
@@ -80,11 +80,18 @@ class AssumptionChecks:
                 )
             paired = other.run
             valid_to = min(valid_to, other.valid_to)
+        # A paired check's run carries its `paired` table (or why the samples cannot be
+        # paired), so it is evaluated like any other.
+        run = (
+            sel.run
+            if paired is None
+            else with_pairing(sel.run, paired, binding.selector, stat.key, "")
+        )
         return Outcome(
             SUPPORTED,
             "",
             (),
-            run=sel.run,
+            run=run,
             stat=stat,
             valid_from=now_ts,
             valid_to=valid_to,
@@ -140,16 +147,7 @@ class AssumptionChecks:
                     (selection.run.id, selection.stat.key),
                     selection.run,
                     selection.stat,
-                    self._evaluate_on(
-                        expression,
-                        selection.run,
-                        selection.stat,
-                        now_ts,
-                        paired=selection.paired,
-                        paired_scorer=str(
-                            (paired_selector(binding.selector) or {}).get("scorer") or ""
-                        ),
-                    ),
+                    self._evaluate_on(expression, selection.run, selection.stat, now_ts),
                 )
             else:
                 store = self._scope.get(a)

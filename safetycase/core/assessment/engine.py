@@ -30,7 +30,6 @@ from safetycase.core.assessment.facts import (
 )
 from safetycase.core.assessment.guards import PreparedExpression, evaluate_safely, expression_shape
 from safetycase.core.assessment.ledger import LedgerChecks
-from safetycase.core.assessment.paired import PairingError, paired_difference
 from safetycase.core.assessment.propagation import Propagation
 from safetycase.core.assessment.runs import (
     RunStatistic,
@@ -171,8 +170,6 @@ class AssessmentEngine(
         now_ts: float,
         counts: tuple[int, int] | None = None,
         claim: tuple[float, float] | None = None,
-        paired: RunFacts | None = None,
-        paired_scorer: str = "",
     ) -> tuple[bool, Any]:
         """The expression on a run (with k/n replaced by `counts` for the statistical
         guards, and `claim` — the (rate bound, confidence) of the criterion that made the run
@@ -180,11 +177,13 @@ class AssessmentEngine(
         statistic (its counts too: a pool of runs shares its newest run's id), counts, claim
         and — only when the expression uses it — the run's age; a hit must also be of an equal
         run."""
-        if paired is not None:
-            # Not memoised: the verdict depends on a second run, and pairing is one pass over
-            # the two runs' samples.
-            return self._evaluate_paired(expression, run, stat, now_ts, paired, paired_scorer)
-        if run.paired_error and "paired" in expression.compiled.variables:
+        # A run of a paired binding carries its `paired` table (paired.py); an equal run is
+        # required for a memo hit, so a different pairing is evaluated afresh.
+        if (
+            run.paired_error
+            and expression.compiled is not None
+            and "paired" in expression.compiled.variables
+        ):
             return False, f"The samples cannot be paired: {run.paired_error}."
         key = (expression.text, run.id, stat.key, stat.k, stat.n, counts, claim)
         age = None
@@ -202,27 +201,6 @@ class AssessmentEngine(
             self._evaluations.clear()
         self._evaluations[key] = (run, age, result)
         return result
-
-    def _evaluate_paired(
-        self,
-        expression: PreparedExpression,
-        run: RunFacts,
-        stat: RunStatistic,
-        now_ts: float,
-        paired: RunFacts,
-        paired_scorer: str,
-    ) -> tuple[bool, Any]:
-        """The expression on `run` with the CEL variable `paired`: its samples paired with
-        those of `paired` (core/assessment/paired.py); (False, sentence) when they cannot be
-        paired, so the check is unverified with the reason rather than passing."""
-        try:
-            table = paired_difference(run, paired, scorer_a=stat.key, scorer_b=paired_scorer)
-        except PairingError as exc:
-            return False, f"The samples cannot be paired: {exc}."
-        variables = run_cel_variables(run, stat, now_ts)
-        variables["paired"] = table
-        variables["claim"] = claim_variable(None)
-        return evaluate_safely(expression, variables)
 
     # -- the pass -------------------------------------------------------------------------
 
