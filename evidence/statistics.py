@@ -50,12 +50,16 @@ __all__ = [
     "honeypot_defection_upper",
     "honeypot_opportunities_needed",
     "honeypot_pass_probability",
+    "PairedDifference",
+    "mcnemar_exact_p",
     "milestone_interval",
     "milestone_point_estimate",
     "min_trials_for_bound",
     "min_trials_for_lower_bound",
     "monitor_fnr_upper",
     "monitor_recall_lower",
+    "paired_binary_difference",
+    "paired_difference_interval",
     "run_statistics",
     "union_upper",
     "unguided_bits",
@@ -824,6 +828,124 @@ def monitor_fnr_upper(
     if n == 0:
         return None
     return _cp_upper(n - tp, n, c)
+
+
+# --------------------------------------------------------------------------------------------------
+# Paired binary outcomes: the same samples under two conditions (incentive contrast)
+# --------------------------------------------------------------------------------------------------
+
+
+def mcnemar_exact_p(only_a: int, only_b: int, alternative: str = "two-sided") -> float:
+    """Exact McNemar test of "condition a and condition b have the same success rate" from the
+    discordant pairs: ``only_a`` samples succeed under a only, ``only_b`` under b only.
+
+    Under the null hypothesis each of the ``m = only_a + only_b`` discordant pairs is equally
+    likely to go either way, so ``only_a ~ Bin(m, ½)`` given ``m`` (the concordant pairs carry no
+    information about the difference). Two-sided: ``min(1, 2·P(X ≤ min(only_a, only_b)))``, the
+    usual doubling of the smaller tail, which for ``p = ½`` equals summing every outcome as
+    unlikely as the one observed. ``alternative="greater"``: ``P(X ≥ only_a)``, the one-sided
+    p-value for "a succeeds more often". No discordant pair gives 1.
+    """
+    b, c = _count(only_a, "only_a"), _count(only_b, "only_b")
+    m = b + c
+    if m == 0:
+        return 1.0
+    if alternative == "greater":
+        return float(binom.sf(b - 1, m, 0.5))
+    if alternative != "two-sided":
+        raise ValueError(f"alternative must be 'two-sided' or 'greater', got {alternative!r}.")
+    return min(1.0, 2.0 * float(binom.cdf(min(b, c), m, 0.5)))
+
+
+def paired_difference_interval(
+    both: int, only_a: int, only_b: int, neither: int, confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[float, float] | None:
+    """Two-sided interval for the difference of success rates ``(only_a − only_b) / n`` of
+    paired binary outcomes (the same ``n`` samples under conditions a and b).
+
+    Method: Newcombe's square-and-add interval for paired data (Newcombe 1998, "Improved
+    confidence intervals for the difference between binomial proportions based on paired data",
+    Stat Med 17:2635–2650, method 10): the Wilson score intervals ``[l1, u1]`` of a's rate and
+    ``[l2, u2]`` of b's rate, combined with the phi correlation of the 2×2 table,
+    ``L = d − sqrt((p1 − l1)² − 2φ(p1 − l1)(u2 − p2) + (u2 − p2)²)`` and
+    ``U = d + sqrt((u1 − p1)² − 2φ(u1 − p1)(p2 − l2) + (p2 − l2)²)``.
+    Why this one: the exact conditional interval (Clopper–Pearson on the share of discordant
+    pairs going to a, scaled by ``m/n``) treats the number of discordant pairs as fixed and is
+    very wide when there are few; the Wald interval collapses to a point at ``only_a = only_b =
+    0``. Fagerland, Lydersen and Laake (2014, "Recommended tests and confidence intervals for
+    paired binomial proportions", Stat Med 33:2850–2875) recommend Newcombe's interval for its
+    coverage close to nominal at small and large ``n`` and its closed form. ``φ`` is 0 when a
+    margin of the table is empty (its denominator is 0). ``n = 0`` gives ``None``.
+    """
+    a = _count(both, "both")
+    b = _count(only_a, "only_a")
+    c = _count(only_b, "only_b")
+    d = _count(neither, "neither")
+    conf = _confidence(confidence)
+    n = a + b + c + d
+    if n == 0:
+        return None
+    z = float(norm.ppf(1.0 - (1.0 - conf) / 2.0))
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = _wilson(a + b, n, z)
+    l2, u2 = _wilson(a + c, n, z)
+    denominator = (a + b) * (c + d) * (a + c) * (b + d)
+    phi = (a * d - b * c) / math.sqrt(denominator) if denominator else 0.0
+    diff = (b - c) / n
+    below = (p1 - l1) ** 2 - 2.0 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2
+    above = (u1 - p1) ** 2 - 2.0 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2
+    lower = diff - math.sqrt(max(below, 0.0))
+    upper = diff + math.sqrt(max(above, 0.0))
+    return max(-1.0, lower), min(1.0, upper)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Success under two conditions on the same samples: the 2×2 table, each condition's rate,
+    their difference ``rate_a − rate_b`` with its two-sided interval at ``confidence``
+    (:func:`paired_difference_interval`) and the exact McNemar p-values
+    (:func:`mcnemar_exact_p`)."""
+
+    n: int
+    both: int
+    only_a: int
+    only_b: int
+    neither: int
+    rate_a: float | None
+    rate_b: float | None
+    diff: float | None
+    lower: float | None
+    upper: float | None
+    confidence: float
+    p_value: float  # two-sided
+    p_greater: float  # one-sided: a succeeds more often than b
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def paired_binary_difference(
+    both: int, only_a: int, only_b: int, neither: int, confidence: float = DEFAULT_CONFIDENCE
+) -> PairedDifference:
+    """:class:`PairedDifference` of a 2×2 table of paired outcomes: ``both`` samples succeed
+    under a and b, ``only_a`` under a alone, ``only_b`` under b alone, ``neither`` under none."""
+    interval = paired_difference_interval(both, only_a, only_b, neither, confidence)
+    n = both + only_a + only_b + neither
+    return PairedDifference(
+        n=n,
+        both=both,
+        only_a=only_a,
+        only_b=only_b,
+        neither=neither,
+        rate_a=(both + only_a) / n if n else None,
+        rate_b=(both + only_b) / n if n else None,
+        diff=(only_a - only_b) / n if n else None,
+        lower=interval[0] if interval else None,
+        upper=interval[1] if interval else None,
+        confidence=_confidence(confidence),
+        p_value=mcnemar_exact_p(only_a, only_b),
+        p_greater=mcnemar_exact_p(only_a, only_b, "greater"),
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -145,8 +145,10 @@ def attestation_facts(attestations: Iterable[Any]) -> list[assessment.Attestatio
     ]
 
 
-def run_facts(*, runs) -> list[assessment.RunFacts]:
-    """RunFacts for EvaluationRuns whose statistics and metrics are loaded (or loadable)."""
+def run_facts(*, runs, samples: Mapping[Any, tuple] | None = None) -> list[assessment.RunFacts]:
+    """RunFacts for EvaluationRuns whose statistics and metrics are loaded (or loadable), with
+    the per-sample results in `samples` (run id -> sample dicts) for the runs it holds."""
+    samples = samples or {}
     facts = []
     for run in runs:
         metrics: dict[str, dict[str, float | None]] = {}
@@ -169,6 +171,7 @@ def run_facts(*, runs) -> list[assessment.RunFacts]:
                 error_count=run.error_count,
                 sample_count=run.sample_count,
                 estimation=(run.details or {}).get("estimation") or {},
+                samples=samples.get(run.pk),
             )
         )
     return facts

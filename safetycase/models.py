@@ -142,7 +142,9 @@ class EvidenceBinding(models.Model):
 
     `selector` picks runs: {"task", "task_version", "model" (omitted = the case's model),
     "conditions": {run metadata key: value}, "scorer", "metric"}; an empty selector on a check
-    means the runs bound to the solutions in the assumption's scope.
+    means the runs bound to the solutions in the assumption's scope. A selector may add
+    "paired_with" (a selector of the other condition's run) to compare two runs sample by sample
+    (safetycase/core/assessment/paired.py).
     """
 
     case = models.ForeignKey(SafetyCase, on_delete=models.CASCADE, related_name="bindings")

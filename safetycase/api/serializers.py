@@ -152,6 +152,19 @@ class BindingSerializer(serializers.ModelSerializer):
             "policy_justification",
             "updated_at",
         ]
+        extra_kwargs = {
+            "selector": {
+                "help_text": (
+                    "Which runs are the evidence: task, task_version, model, "
+                    "conditions ({run metadata key: value}), scorer, metric. An "
+                    "empty selector on a check reads the runs of the solutions in the "
+                    "assumption's scope. paired_with (task, task_version, conditions, "
+                    "scorer; the rest from the selector itself) compares each run with the "
+                    "latest run of another condition sample by sample, as the CEL variable "
+                    "`paired` (not with the policy pooled)."
+                )
+            }
+        }
 
 
 class CaseCreatedSerializer(CaseDetailSerializer):

@@ -75,6 +75,14 @@ RUN_VARIABLES: dict[str, str] = {
         "`lower`, `upper` at `confidence`) and `expert` (`bits`, `implied_p`, "
         "`frequency_weighted_p`)"
     ),
+    "paired": (
+        "in a check or criterion whose selector has `paired_with`: the run's samples paired by "
+        "sample id with "
+        "those of the run `paired_with` selects — `n` pairs, `both`, `only_a`, `only_b`, "
+        "`neither`, `unscored`, `acc_a`, `acc_b`, `diff` (acc_a − acc_b), its 95% interval "
+        "`lower`/`upper` (Newcombe), the exact McNemar `p_value` (two-sided) and `p_greater` "
+        "(a better than b), `run_a`, `run_b`"
+    ),
     "claim": (
         "in a check over the runs in an assumption's scope: what the criterion that made the run "
         "evidence claims — `rate_bound` and `confidence` when it bounds the rate from above "

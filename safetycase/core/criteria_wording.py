@@ -39,6 +39,21 @@ _VARIABLES = {
     "errors": "the number of samples that ended in an error",
     "model": "the evaluated model",
     "task": "the evaluated task",
+    # Paired runs (core/assessment/paired.py): condition a is the run the selector picks.
+    "paired.diff": "the accuracy gap on the same samples (this run minus the paired run)",
+    "paired.upper": (
+        "the upper end of the 95% interval of the accuracy gap on the same samples (this run "
+        "minus the paired run)"
+    ),
+    "paired.lower": (
+        "the lower end of the 95% interval of the accuracy gap on the same samples (this run "
+        "minus the paired run)"
+    ),
+    "paired.p_value": "the two-sided exact McNemar p-value of the paired samples",
+    "paired.p_greater": "the one-sided exact McNemar p-value that this run does better",
+    "paired.acc_a": "this run's accuracy on the paired samples",
+    "paired.acc_b": "the paired run's accuracy on the same samples",
+    "paired.unscored": "the number of paired samples left unscored",
 }
 _BOUNDS = {
     "cp_upper": "one-sided {level} Clopper–Pearson upper bound of the rate",

@@ -3,6 +3,7 @@ re-exports their public names (`from safetycase import selectors; selectors.case
 
 from safetycase.selectors.assessments import (  # noqa: F401
     argument_fingerprint,
+    assessment_run_facts,
     binding_ledger,
     bound_tasks,
     candidate_runs,

@@ -8,10 +8,11 @@ from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from evidence import projects as evidence_projects
 from evidence.choices import RunStatus
-from evidence.models import EvaluationRun, Share
+from evidence.models import EvaluationRun, SampleResult, Share
 from safetycase import facts
 from safetycase.choices import AssessmentStatus, BindingKind
 from safetycase.core import assessment
+from safetycase.core.assessment.paired import paired_selector
 from safetycase.core.outcome_meaning import combined_meaning, counted_outcome_meaning
 from safetycase.models import (
     Assessment,
@@ -41,24 +42,64 @@ def case_assessment_facts(*, case: SafetyCase) -> dict[str, Any]:
                 case=case, acknowledged_at__isnull=True
             ).select_related("node"),
         ),
-        "runs": facts.run_facts(
-            runs=candidate_runs(tasks=bound_tasks(bindings), project_id=case.project_id)
+        "runs": assessment_run_facts(
+            runs=candidate_runs(tasks=bound_tasks(bindings), project_id=case.project_id),
+            bindings=bindings,
         ),
         "attestations": facts.attestation_facts(attestations),
     }
 
 
+def _selector_tasks(selector: Any) -> set[str]:
+    task = selector.get("task") if isinstance(selector, dict) else None
+    if isinstance(task, list | tuple):
+        return {str(t) for t in task if t}
+    return {str(task)} if task else set()
+
+
 def bound_tasks(bindings) -> set[str]:
     """The task names the bindings select (the runs a case can cite); a selector's `task` is
-    one name or a list of names."""
+    one name or a list of names, and a paired check selects the runs of its `paired_with`
+    condition too."""
     tasks: set[str] = set()
     for binding in bindings:
-        task = binding.selector.get("task") if isinstance(binding.selector, dict) else None
-        if isinstance(task, list | tuple):
-            tasks.update(str(t) for t in task if t)
-        elif task:
-            tasks.add(str(task))
+        tasks |= _selector_tasks(binding.selector)
+        if isinstance(binding.selector, dict):
+            tasks |= _selector_tasks(paired_selector(binding.selector))
     return tasks
+
+
+def paired_tasks(bindings) -> set[str]:
+    """The tasks of the runs that paired checks compare sample by sample (both conditions)."""
+    tasks: set[str] = set()
+    for binding in bindings:
+        control = paired_selector(binding.selector) if isinstance(binding.selector, dict) else None
+        if control is not None:
+            tasks |= _selector_tasks(binding.selector) | _selector_tasks(control)
+    return tasks
+
+
+def assessment_run_facts(*, runs, bindings) -> list[assessment.RunFacts]:
+    """RunFacts of `runs` (statistics and metrics prefetched), with the per-sample results of
+    the runs paired checks compare: one query for all of them, and none when no check pairs."""
+    runs = list(runs)
+    wanted = paired_tasks(bindings)
+    samples: dict[int, list[dict[str, Any]]] = {}
+    ids = [run.pk for run in runs if run.task in wanted]
+    if ids:
+        rows = (
+            SampleResult.objects.filter(run_id__in=ids)
+            .order_by("run_id", "sample_id", "epoch")
+            .values_list("run_id", "sample_id", "epoch", "scores", "error")
+        )
+        for run_id, sample_id, epoch, scores, error in rows:
+            samples.setdefault(run_id, []).append(
+                {"id": sample_id, "epoch": epoch, "scores": scores or {}, "error": error}
+            )
+    return facts.run_facts(
+        runs=runs,
+        samples={run.pk: tuple(samples.get(run.pk, ())) for run in runs if run.pk in ids},
+    )
 
 
 def candidate_runs(
@@ -128,11 +169,18 @@ def cases_bound_to_run(*, run) -> list[int]:
     # A selector names one task or a list of them; the text match narrows, binding_matches decides.
     # Only cases of the run's project and of projects it is shared with.
     bindings = EvidenceBinding.objects.filter(
-        Q(selector__task=run.task) | Q(selector__task__icontains=run.task),
+        Q(selector__task=run.task)
+        | Q(selector__task__icontains=run.task)
+        | Q(selector__paired_with__task=run.task),
         case__project_id__in=evidence_projects.projects_using_run(run=run),
     ).select_related("case")
     for binding in bindings:
-        if assessment.binding_matches(binding.selector, run_facts, facts.case_facts(binding.case)):
+        case_facts = facts.case_facts(binding.case)
+        # A paired check also depends on the runs of its other condition.
+        control = paired_selector(binding.selector) if isinstance(binding.selector, dict) else None
+        if assessment.binding_matches(binding.selector, run_facts, case_facts) or (
+            control is not None and assessment.binding_matches(control, run_facts, case_facts)
+        ):
             case_ids.add(binding.case_id)
     return sorted(case_ids)
 
@@ -157,8 +205,9 @@ def binding_ledger(*, binding: EvidenceBinding, now=None) -> tuple:
         facts.node_facts([binding.node]),
         [],
         bindings,
-        facts.run_facts(
-            runs=candidate_runs(tasks=bound_tasks([binding]), project_id=case.project_id)
+        assessment_run_facts(
+            runs=candidate_runs(tasks=bound_tasks([binding]), project_id=case.project_id),
+            bindings=[binding],
         ),
         [],
         now or timezone.now(),

@@ -14,11 +14,13 @@ from evidence.choices import RunStatus
 from evidence.models import EvaluationRun
 from safetycase import facts
 from safetycase.core import assessment, criteria
+from safetycase.core.assessment.paired import PairingError, paired_difference, paired_selector
+from safetycase.core.assessment.runs import statistic_for
 from safetycase.core.ledger_chart import RunInfo
 from safetycase.errors import NotFound
 from safetycase.models import CriterionChange, EvidenceBinding, Node, SafetyCase
 from safetycase.selectors import cases as selectors_cases
-from safetycase.selectors.assessments import bound_tasks
+from safetycase.selectors.assessments import assessment_run_facts, bound_tasks
 
 
 @dataclass
@@ -32,6 +34,8 @@ class BoundRun:
     note: str  # why it does not count, or "" when it does
     result: bool | None  # the expression on this run; None when not evaluated
     result_error: str
+    # For a paired check: "the other condition" on the runs its `paired_with` selects.
+    paired_role: str = ""
 
 
 @dataclass
@@ -49,8 +53,9 @@ def node_evidence(
 ) -> list[BindingEvidence]:
     """The node's bindings (criteria or checks) with the ingested runs of their tasks, newest
     first: those the selector picks for this case, with the expression evaluated on each, and
-    those of the task it does not pick (another model or version), with the reason. Four
-    queries."""
+    those of the task it does not pick (another model or version), with the reason; a paired
+    check also shows the runs of its other condition and is evaluated on each of its runs paired
+    with the latest of those. Four queries (five when a check pairs runs: their samples)."""
     now = now or timezone.now()
     bindings = list(EvidenceBinding.objects.filter(node=node).order_by("id"))
     tasks = bound_tasks(bindings)
@@ -68,7 +73,14 @@ def node_evidence(
         if tasks
         else []
     )
-    by_run = dict(zip((r.pk for r in candidates), facts.run_facts(runs=candidates), strict=True))
+    # Samples only when a check pairs runs (one more query then).
+    by_run = dict(
+        zip(
+            (r.pk for r in candidates),
+            assessment_run_facts(runs=candidates, bindings=bindings),
+            strict=True,
+        )
+    )
     candidates.sort(key=lambda r: (by_run[r.pk].finished_at or r.created_at, r.pk), reverse=True)
     own_case = facts.case_facts(case)
     evidence = []
@@ -79,9 +91,43 @@ def node_evidence(
         except criteria.ExpressionError:
             compiled = None
         shown: list[BoundRun] = []
+        control = paired_selector(selector)
+        # A paired check is judged on each of its runs with the other condition's latest run.
+        partner = (
+            next(
+                (
+                    by_run[r.pk]
+                    for r in candidates
+                    if by_run[r.pk].log_status in ("", "success")
+                    and assessment.binding_matches(control, by_run[r.pk], own_case)
+                    and _fresh(by_run[r.pk], binding.freshness_days, now)
+                ),
+                None,
+            )
+            if control is not None
+            else None
+        )
         for run in candidates:
             fact = by_run[run.pk]
             picked = assessment.binding_matches(selector, fact, own_case)
+            if (
+                control is not None
+                and not picked
+                and assessment.binding_matches(control, fact, own_case)
+            ):
+                shown.append(
+                    BoundRun(
+                        run=run,
+                        statistic=_statistic_for(run, control),
+                        metric=_metric_for(run, control),
+                        counted=fact is partner,
+                        note="" if fact is partner else "an older run of the other condition",
+                        result=None,
+                        result_error="",
+                        paired_role="the other condition",
+                    )
+                )
+                continue
             other_model = {**selector, "model": fact.model, "model_version": fact.model_version}
             if not picked and not assessment.binding_matches(other_model, fact, own_case):
                 continue  # another task or other conditions: not this binding's evidence
@@ -95,9 +141,10 @@ def node_evidence(
             result, error = None, ""
             if picked and compiled is not None:
                 try:
-                    value = criteria.evaluate(
-                        compiled, assessment.run_variables(fact, selector, now)
-                    )
+                    variables = assessment.run_variables(fact, selector, now)
+                    if control is not None:
+                        variables["paired"] = _paired_table(fact, partner, selector)
+                    value = criteria.evaluate(compiled, variables)
                     result = value if isinstance(value, bool) else None
                     error = "" if isinstance(value, bool) else f"gave {value!r}, not true/false"
                 except criteria.EvaluationError as exc:
@@ -137,6 +184,32 @@ def _run_info(bound: BoundRun, fact: assessment.RunFacts) -> RunInfo:
         n=statistic.n if statistic is not None else None,
         counted=bound.counted,
     )
+
+
+def _fresh(fact: assessment.RunFacts, freshness_days, now) -> bool:
+    if not freshness_days:
+        return True
+    if fact.finished_at is None:
+        return False
+    return (now - fact.finished_at).total_seconds() / 86400 <= freshness_days
+
+
+def _paired_table(
+    fact: assessment.RunFacts, partner: assessment.RunFacts | None, selector: dict
+) -> dict:
+    """The `paired` variable of a paired check on `fact`, as the assessment computes it; an
+    EvaluationError with the reason when there is nothing to pair with or the samples differ."""
+    if partner is None:
+        raise criteria.EvaluationError("there is no run of the other condition to pair with")
+    try:
+        return paired_difference(
+            fact,
+            partner,
+            scorer_a=statistic_for(fact, selector).key,
+            scorer_b=str((paired_selector(selector) or {}).get("scorer") or ""),
+        )
+    except PairingError as exc:
+        raise criteria.EvaluationError(f"The samples cannot be paired: {exc}.") from exc
 
 
 def _not_counted(fact: assessment.RunFacts, selector: dict, case: assessment.CaseFacts) -> str:
@@ -271,8 +344,14 @@ def nodes_citing_runs(*, user, runs: list[EvaluationRun]) -> dict[int, list[Cita
     for binding in bindings:
         case = binding.case
         case_facts = facts.case_facts(case)
+        # A paired check cites the runs of its other condition too.
+        selectors = [binding.selector, paired_selector(binding.selector)]
         for run_id in usable_in[case.project_id]:
-            if assessment.binding_matches(binding.selector, run_facts[run_id], case_facts):
+            if any(
+                selector is not None
+                and assessment.binding_matches(selector, run_facts[run_id], case_facts)
+                for selector in selectors
+            ):
                 citation = Citation(case.pk, case.name, binding.node.identifier)
                 if citation not in cited[run_id]:
                     cited[run_id].append(citation)

@@ -33,7 +33,7 @@ from safetycase.models import (
     SafetyCase,
     Version,
 )
-from safetycase.selectors.assessments import bound_tasks, candidate_runs
+from safetycase.selectors.assessments import assessment_run_facts, bound_tasks, candidate_runs
 from safetycase.selectors.cases import case_bindings, case_links, case_nodes, template_library
 
 DEFAULT_SYNC_MAX_NODES = 300
@@ -368,7 +368,7 @@ def _citations_and_runs(
         nodes=node_facts,
         relations=relations,
         bindings=binding_facts,
-        runs=facts.run_facts(runs=runs_of_tasks),
+        runs=assessment_run_facts(runs=runs_of_tasks, bindings=binding_facts),
         now=now,
     )
     run_ids = document.cited_run_ids(citations, flags)

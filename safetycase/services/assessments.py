@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from safetycase import facts, selectors
+from safetycase import selectors
 from safetycase.choices import AssessmentStatus
 from safetycase.core import assessment, diff
 from safetycase.core.argument_walks import top_goal_identifier
@@ -62,7 +62,7 @@ def _case_facts(case: SafetyCase) -> tuple[dict[str, Any], assessment.Assessment
         fresh = selectors.candidate_runs(
             tasks=tasks, ingested_after=memo.runs_seen_until, project_id=case.project_id
         )
-        for run in facts.run_facts(runs=fresh):
+        for run in selectors.assessment_run_facts(runs=fresh, bindings=memo.facts["bindings"]):
             memo.runs[run.id] = run
         memo.runs_seen_until = started - timedelta(seconds=5)
         memo.facts = {**memo.facts, "runs": [memo.runs[key] for key in sorted(memo.runs)]}

@@ -35,7 +35,7 @@ def _validate_binding(
         )
     if kind == BindingKind.CHECK and node.type != NodeType.ASSUMPTION:
         raise ApplicationError(f"{node.identifier} is {node.type}; checks belong on assumptions.")
-    problem = check_selector(selector)
+    problem = check_selector(selector, kind)
     if problem:
         raise ApplicationError(problem)
     if freshness_days is not None and (

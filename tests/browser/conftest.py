@@ -88,7 +88,7 @@ def open_page(browser):
 
 @pytest.fixture
 def demo(make_user, eager_celery):
-    """The demo case (131 nodes, 27 runs) with a reviewer who can log in."""
+    """The demo case (131 nodes, 30 runs) with a reviewer who can log in."""
     user = make_user("rita")
     call_command("load_demo", owner=user.username, stdout=io.StringIO())
     case = SafetyCase.objects.get(memberships__user=user)

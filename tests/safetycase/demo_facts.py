@@ -62,12 +62,36 @@ def run_fact(run_id: int, document: Mapping[str, Any]) -> RunFacts:
         log_status=run.get("status", "success"),
         finished_at=datetime.fromisoformat(finished.replace("Z", "+00:00")) if finished else None,
         metadata=document.get("metadata") or {},
-        statistics={
-            r["scorer"]: (r["successes"], r["trials"]) for r in document.get("results", [])
-        },
+        statistics=statistics_of(document),
+        samples=samples_of(document),
         # What the generic parser derives from raw milestone / best-of-N data, as on upload.
         estimation=generic.estimation(document) if generic.has_estimation_data(document) else {},
     )
+
+
+def samples_of(document: Mapping[str, Any]) -> tuple[dict[str, Any], ...] | None:
+    """The document's samples as the assessment reads them (0/1 scores only: the demo's)."""
+    if "samples" not in document:
+        return None
+    return tuple(
+        {
+            "id": str(sample["id"]),
+            "epoch": sample.get("epoch", 1),
+            "scores": {
+                name: {"value": float(value), "correct": value}
+                for name, value in sample["scores"].items()
+            },
+            "error": sample.get("error", ""),
+        }
+        for sample in document["samples"]
+    )
+
+
+def statistics_of(document: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    if "samples" in document:
+        outcomes = [sample["scores"]["correct"] for sample in document["samples"]]
+        return {"correct": (sum(outcomes), len(outcomes))}
+    return {r["scorer"]: (r["successes"], r["trials"]) for r in document.get("results", [])}
 
 
 def with_counts(document: Mapping[str, Any], k: int, n: int) -> dict[str, Any]:

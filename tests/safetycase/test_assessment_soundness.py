@@ -270,7 +270,8 @@ def test_a06_checks_each_rate_claim_against_its_own_bound_only():
         f"{demo.run_id('exfiltration-tasks')} below it."
     )
     # SAD (1568/2904 correct), the SA challenges (2 of 11 passed) and the sandbagging accuracy
-    # (960/1000) bound no failure rate: A06 does not defeat SI-G3 or SI-G4 through them.
+    # (470/500 and 490/500 correct; 960/1000 together) bound no failure rate: A06 does not
+    # defeat SI-G3 or SI-G4 through them.
     for goal in ("SI-G3", "SI-G4"):
         assert "A06" not in result.reasons[goal], result.reasons[goal]
         assert result.statuses[goal] != DEFEATED

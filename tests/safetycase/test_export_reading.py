@@ -34,8 +34,10 @@ def reads_in_order(sentence: str, flat: str, gap: int = 200) -> bool:
     order, each within `gap` characters of the one before. Text extraction orders lines by
     height on the page, so where a table row's sentence wraps beside a statement in the other
     column, the statement's lines come between the sentence's: the sentence is printed, but
-    not as one run of text."""
-    words = [w for w in sentence.split() if w]
+    not as one run of text. Typst may also break a line, or a page, between a closing and an
+    opening bracket with no space between them (`…2}[meta.access_level]`), so the words are split
+    there too."""
+    words = [w for w in re.split(r"\s+|(?<=[\]})])(?=[\[{(])", sentence) if w]
     position = flat.find(words[0]) if words else 0
     while position != -1:
         end = position + len(words[0])

@@ -35,7 +35,8 @@ Runs and bindings
   `k`/`n`; a run with a single statistic needs no name. `run_variables` gives the CEL variables
   (`criteria.RUN_VARIABLES`): `age_days` is fractional days; `meta` is the run metadata, with
   `model_version_hash` defaulting to the run's model version (so catalogue check A04 works);
-  `samples` only when the caller loaded them. A variable that cannot be given (no statistic,
+  `samples` only when the caller loaded them (the service loads them for the runs of the tasks
+  that paired checks compare). A variable that cannot be given (no statistic,
   `n = 0` for `rate`, no finish time for `age_days`) is absent, and an expression that uses it
   ends in `criterion_error` with the reason.
 
@@ -77,6 +78,11 @@ Solutions
   `insufficient_samples` naming the n needed, not defeated; `underpowered` (warning, at risk)
   when `binom_sf(k - 1, n, p0) >= alpha` passes but the test's power to detect the node's
   `attributes.detectable_rate` (default twice p0, at most halfway to 1) is below 0.8.
+* A criterion whose selector has `paired_with` judges each eligible run with its samples paired
+  with the latest eligible run of the other condition (`paired.py`, the CEL variable `paired`
+  as for checks below); when there is none, or the samples cannot be paired, the criterion
+  cannot be evaluated (`criterion_error`, at risk). Policy `pooled` is refused for it
+  (`criterion_error`): pooled runs have no samples to pair.
 * `run_errors` (warning) when the evidence run has errored samples. Errored samples are left out
   of `k`/`n`, so the criterion is re-evaluated as if they had been trials that went either way
   (`k + e` of `n + e`, and `k` of `n + e`); when it does not hold in both, the errors exceed what
@@ -93,6 +99,15 @@ Assumptions
   the binding's criterion states when it bounds the rate from above (`{}` otherwise; a run that
   is evidence for two different bounds is checked once per bound). A06 checks each run against
   its own criterion's bound this way.
+* A check whose selector has `paired_with` (`paired.py`) reads two runs: the latest eligible run
+  of its selector (condition a) and the latest eligible run of `paired_with` (condition b, with
+  the task, task version and scorer of the selector unless it names its own), and gets the CEL
+  variable `paired` — their samples paired by (sample id, epoch): the 2×2 table, the accuracies,
+  their difference with Newcombe's 95% interval and the exact McNemar p-values. No eligible run
+  of condition b → unverified ("no eligible run of … to pair with run 12"); samples that cannot
+  be paired (different ids, several epochs of a sample, no such score) → `criterion_error` with
+  the reason and unverified, never holding. A violation names both runs ("… false on run 12
+  (k/n = 495/500) paired with run 13").
 * A check false on any run → violated (defeated) + `assumption_violated`, even with a valid
   attestation: data that contradicts an assumption outweighs a reviewer's word.
 * Otherwise a valid attestation (created by `now`, not expired) → holds (supported). An expired

@@ -208,7 +208,7 @@ class AssumptionChecks:
                         node.catalogue_id,
                         f"{a} does not hold: its check "
                         f"{quoted(s.expressions[binding.id].text)} is "
-                        f"false on {run_text(run, stat)}{more}.",
+                        f"false on {run_text(run, stat)}{self._paired_text(binding)}{more}.",
                     )
                 )
             binding, failing = violated[0]
@@ -280,6 +280,13 @@ class AssumptionChecks:
             valid_to=valid_to,
             view=view,
         )
+
+    def _paired_text(self, binding: BindingFacts) -> str:
+        """' paired with run 12' for a paired check (its other condition's run), else ''."""
+        selection = self._bindings.get(binding.id) if binding.selector else None
+        if selection is None or selection.paired is None:
+            return ""
+        return f" paired with run {selection.paired.id}"
 
     def _nodes_above(self, a: str, keys: set[Any]) -> dict[str, frozenset[Any]]:
         """The goals and strategies in `a`'s scope above the solutions whose evidence runs are

@@ -174,6 +174,14 @@ class AssessmentEngine(
         statistic (its counts too: a pool of runs shares its newest run's id), counts, claim
         and — only when the expression uses it — the run's age; a hit must also be of an equal
         run."""
+        # A run of a paired binding carries its `paired` table (paired.py); an equal run is
+        # required for a memo hit, so a different pairing is evaluated afresh.
+        if (
+            run.paired_error
+            and expression.compiled is not None
+            and "paired" in expression.compiled.variables
+        ):
+            return False, f"The samples cannot be paired: {run.paired_error}."
         key = (expression.text, run.id, stat.key, stat.k, stat.n, counts, claim)
         age = None
         if expression.uses_age and run.finished_at is not None:

@@ -143,6 +143,10 @@ class RunFacts:
     # Biased estimators the server computed from the log's raw data (milestones, expert
     # best-of-N): {"kinds": [...], "milestone": {...}, "expert": {...}}; empty otherwise.
     estimation: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # A criterion with `paired_with` judges each run with its samples paired with the other
+    # condition's run (paired.py): the CEL variable `paired`, or why it cannot be computed.
+    paired: Mapping[str, Any] | None = field(default=None, hash=False)
+    paired_error: str = ""
 
 
 @dataclass(frozen=True)

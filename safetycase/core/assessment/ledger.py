@@ -56,6 +56,7 @@ from safetycase.core.assessment.facts import (
     worst_status,
 )
 from safetycase.core.assessment.guards import PreparedExpression
+from safetycase.core.assessment.paired import paired_selector, with_pairing
 from safetycase.core.assessment.runs import (
     model_matches,
     run_text,
@@ -129,6 +130,24 @@ class LedgerChecks:
             return Outcome(AT_RISK, "", (), valid_from=-math.inf, valid_to=math.inf)
         node, selector = binding.node, binding.selector
         sel, eligible = self._eligible_runs(binding, case, now_ts)
+        partner = None
+        control = paired_selector(selector)
+        if control is not None and eligible:
+            control_binding = dataclasses.replace(binding, selector=control)
+            other = self._select(control_binding, case, now_ts)
+            if other.run is None:
+                flags, details = self._no_evidence_flags(node, control_binding, other, case)
+                return Outcome(
+                    AT_RISK,
+                    f"there is no eligible run of {task_text(control)} to pair with run "
+                    f"{eligible[0][0].id}{details}",
+                    tuple(flags),
+                    valid_from=now_ts,
+                    valid_to=min(sel.valid_to, other.valid_to, *(u for _, u in eligible)),
+                )
+            # Each run carries its `paired` table with the latest run of the other condition.
+            eligible = self._paired_runs(binding, control, case, now_ts, eligible)
+            partner = other.run
         withdrawn = dict(binding.withdrawn)
         valid_to = sel.valid_to
         for _, until in eligible:
@@ -188,7 +207,27 @@ class LedgerChecks:
             valid_to=valid_to,
             evidence=tuple(entries),
             checked=tuple(checked),
+            paired=partner,
         )
+
+    def _paired_runs(
+        self,
+        binding: BindingFacts,
+        control: dict[str, Any],
+        case: CaseFacts,
+        now_ts: float,
+        eligible: list[tuple[RunFacts, float]],
+    ) -> list[tuple[RunFacts, float]]:
+        """Each eligible run carrying its `paired` table with the latest eligible run of the
+        other condition (paired.py), which also bounds how long the verdict stays valid."""
+        other = self._select(dataclasses.replace(binding, selector=control), case, now_ts)
+        missing = f"there is no eligible run of {task_text(control)} to pair with"
+        out = []
+        for run, until in eligible:
+            scorer = statistic_for(run, binding.selector or {}).key
+            paired = with_pairing(run, other.run, binding.selector or {}, scorer, missing)
+            out.append((paired, min(until, other.valid_to)))
+        return out
 
     def _ledger_criterion(
         self, binding: BindingFacts, expression: PreparedExpression, case: CaseFacts, now_ts: float
@@ -212,8 +251,21 @@ class LedgerChecks:
             )
 
         selector = binding.selector or {}
+        control = paired_selector(selector)
+        if control is not None and policy == POLICY_POOLED:
+            problem = (
+                "its criterion pairs each run with the other condition's run sample by sample, "
+                "which pooled runs cannot be; use the policy 'all'"
+            )
+            return Outcome(
+                AT_RISK,
+                f"{node} is at risk: {problem}.",
+                (Flag("criterion_error", WARNING, node, None, "", f"{node}: {problem}."),),
+            )
         withdrawn = dict(binding.withdrawn)
         sel, eligible = self._eligible_runs(binding, case, now_ts)
+        if control is not None:
+            eligible = self._paired_runs(binding, control, case, now_ts, eligible)
         active = [(run, until) for run, until in eligible if run.id not in withdrawn]
         notes: list[Flag] = self._change_flags(binding)
         entries_withdrawn: list[LedgerEntry] = []

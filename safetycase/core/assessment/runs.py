@@ -152,6 +152,8 @@ def run_cel_variables(run: RunFacts, stat: RunStatistic, now_ts: float) -> dict[
         variables["samples"] = list(run.samples)
     if run.estimation:
         variables["estimation"] = run.estimation
+    if run.paired is not None:
+        variables["paired"] = run.paired
     return variables
 
 

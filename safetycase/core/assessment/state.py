@@ -35,6 +35,8 @@ class Outcome:
     evidence: tuple[LedgerEntry, ...] = ()  # criteria and checks: every run looked at (ledger.py)
     # Checks with a selector: every eligible run not withdrawn, newest first; each must pass.
     checked: tuple[tuple[RunFacts, RunStatistic], ...] = ()
+    # Checks with `paired_with`: the run of condition b, paired sample by sample with `run`.
+    paired: RunFacts | None = None
 
     def same(self, other: Outcome | None) -> bool:
         return (
@@ -48,6 +50,7 @@ class Outcome:
                 mine[0] is theirs[0]
                 for mine, theirs in zip(self.checked, other.checked, strict=True)
             )
+            and self.paired is other.paired
         )
 
 

@@ -29,6 +29,7 @@ from safetycase.core.assessment.facts import (
 )
 from safetycase.core.assessment.guards import PreparedExpression, placeholders
 from safetycase.core.assessment.joint import rested_bounds
+from safetycase.core.assessment.paired import paired_selector
 from safetycase.core.assessment.refutation import refutation_reach
 from safetycase.core.assessment.wording import joined
 from safetycase.core.gsn.model import Argument, Element, Relation
@@ -158,14 +159,25 @@ class CaseStructure:
         self.bindings_by_task: dict[str, list[Any]] = defaultdict(list)
         self.bindings_any_task: list[Any] = []
         for bid, b in by_id.items():
-            task = (b.selector or {}).get("task")
-            if task in (None, ""):
-                self.bindings_any_task.append(bid)
-            elif isinstance(task, list | tuple):
-                for t in task:
-                    self.bindings_by_task[str(t)].append(bid)
-            else:
-                self.bindings_by_task[str(task)].append(bid)
+            selectors = [b.selector or {}]
+            # A paired check also depends on the runs of its condition b.
+            control = paired_selector(b.selector or {})
+            if control is not None:
+                selectors.append(control)
+            tasks: set[str] = set()
+            for selector in selectors:
+                task = selector.get("task")
+                if task in (None, ""):
+                    tasks.add("")
+                elif isinstance(task, list | tuple):
+                    tasks.update(str(t) for t in task)
+                else:
+                    tasks.add(str(task))
+            for task in sorted(tasks):
+                if task == "":
+                    self.bindings_any_task.append(bid)
+                else:
+                    self.bindings_by_task[task].append(bid)
 
     def _index_root_rules(self, type_of: dict[str, str], expression: Any) -> dict[str, set[str]]:
         """Root rules: their node depends on the factor goals as well as on its children;

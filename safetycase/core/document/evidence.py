@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from safetycase.core import assessment, criteria
+from safetycase.core.assessment.paired import PairingError, paired_difference, paired_selector
+from safetycase.core.assessment.runs import statistic_for
 from safetycase.core.gsn.model import Relation
 from safetycase.core.keys import id_key, natural_key, timestamp
 
@@ -68,14 +70,26 @@ def citations(
             continue
         chosen = _select(binding, selector, ordered, case, now_ts)
         evidence_of[binding.id] = chosen.get(EVIDENCE)
+        # A paired check cites the other condition's run too, and is judged on the pair.
+        control = paired_selector(selector)
+        other = _select(binding, control, ordered, case, now_ts) if control is not None else {}
         for role in (EVIDENCE, STALE, UNSUCCESSFUL, MISMATCH):
-            run = chosen.get(role)
-            if run is None:
-                continue
-            row = _row(binding, run, role, "")
-            if role == EVIDENCE:
-                row.update(_outcome(binding.expression, run, selector, now))
-            out.append(row)
+            for run in (chosen.get(role), other.get(role)):
+                if run is None:
+                    continue
+                row = _row(binding, run, role, "")
+                if role == EVIDENCE and run is chosen.get(EVIDENCE):
+                    if control is None:
+                        row.update(_outcome(binding.expression, run, selector, now))
+                    else:
+                        row.update(
+                            _paired_outcome(
+                                binding.expression, run, other.get(EVIDENCE), selector, now
+                            )
+                        )
+                elif role == EVIDENCE and chosen.get(EVIDENCE) is not None:
+                    row["detail"] = f"the other condition, paired with run {chosen[EVIDENCE].id}"
+                out.append(row)
 
     if scope_checks:
         scope = _scope_solutions(nodes, relations)
@@ -160,6 +174,41 @@ def _outcome(
 ) -> dict[str, Any]:
     variables = assessment.run_variables(run, selector, now)
     counts = f"k/n = {variables['k']}/{variables['n']}" if "k" in variables else ""
+    result = _evaluated(expression, variables)
+    if result["outcome"] is not None:
+        result["detail"] = counts
+    return result
+
+
+def _paired_outcome(
+    expression: str,
+    run: assessment.RunFacts,
+    paired: assessment.RunFacts | None,
+    selector: Mapping[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """A paired check on its run and the other condition's (as the assessment judges it)."""
+    if paired is None:
+        return {"outcome": None, "detail": "no eligible run of the other condition to pair with"}
+    variables = assessment.run_variables(run, selector, now)
+    scorer_b = str((paired_selector(selector) or {}).get("scorer") or "")
+    stat_name = statistic_for(run, selector).key
+    try:
+        table = paired_difference(run, paired, scorer_a=stat_name, scorer_b=scorer_b)
+    except PairingError as exc:
+        return {"outcome": None, "detail": f"The samples cannot be paired: {exc}."}
+    variables["paired"] = table
+    result = _evaluated(expression, variables)
+    if result["outcome"] is not None:
+        result["detail"] = (
+            f"paired with run {paired.id}: {table['only_a']} right only here, "
+            f"{table['only_b']} only there, of {table['n']}; difference {table['diff']:.3f}, "
+            f"McNemar p = {table['p_value']:.2g}"
+        )
+    return result
+
+
+def _evaluated(expression: str, variables: Mapping[str, Any]) -> dict[str, Any]:
     try:
         value = criteria.evaluate(criteria.compile_expression(expression), variables)
     except criteria.ExpressionError as exc:
@@ -171,7 +220,7 @@ def _outcome(
             "outcome": None,
             "detail": f"The expression evaluated to {value!r}, not true/false.",
         }
-    return {"outcome": value, "detail": counts}
+    return {"outcome": value, "detail": ""}
 
 
 def _row(binding: assessment.BindingFacts, run: assessment.RunFacts, role: str, via: str) -> dict:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from safetycase.core.assessment.paired import PAIRED_SELECTOR_KEYS
 from safetycase.core.criteria import (
     DOMAIN_FUNCTIONS,
     ROOT_RULE_VARIABLES,
@@ -225,8 +226,9 @@ def _parse_parameters(
 # Bindings
 
 
-def check_selector(selector: Any) -> str | None:
-    """A sentence saying what is wrong with an evidence selector, or None when it is fine."""
+def check_selector(selector: Any, kind: str = "") -> str | None:
+    """A sentence saying what is wrong with an evidence selector, or None when it is fine
+    (`kind`, "criterion" or "check", is kept for rules that differ by kind)."""
     if not isinstance(selector, dict):
         return f"The selector must be a mapping, not {kind_of(selector)}."
     unknown = [k for k in selector if k not in SELECTOR_KEYS]
@@ -243,6 +245,26 @@ def check_selector(selector: Any) -> str | None:
             return f"The selector's {key} must be text."
     if "task_version" in selector and not isinstance(selector["task_version"], str | int):
         return "The selector's task_version must be text or a number."
+    if "paired_with" in selector:
+        return _check_paired_selector(selector["paired_with"], kind)
+    return None
+
+
+def _check_paired_selector(paired: Any, kind: str) -> str | None:
+    if not isinstance(paired, dict) or not paired:
+        return (
+            "The selector's paired_with must be a mapping that selects the run of the other "
+            f"condition (keys {', '.join(PAIRED_SELECTOR_KEYS)}), not {kind_of(paired)}."
+        )
+    unknown = [k for k in paired if k not in PAIRED_SELECTOR_KEYS]
+    if unknown:
+        return (
+            f"The selector's paired_with has unknown key {unknown[0]!r}; its keys are "
+            f"{', '.join(PAIRED_SELECTOR_KEYS)} (the model is the check's own)."
+        )
+    problem = check_selector(paired)
+    if problem:
+        return problem.replace("The selector's", "The selector's paired_with", 1)
     return None
 
 
@@ -257,7 +279,7 @@ def _parse_bindings(
             continue
         _keys(raw, ("description", "selector", "freshness_days", expression_key), w, what)
         selector = raw.get("selector") or {}
-        problem = check_selector(selector)
+        problem = check_selector(selector, kind)
         if problem:
             w.add(problem)
             selector = {}

@@ -23,7 +23,15 @@ NODE_TYPES = tuple(
     for t in ElementType
     if t not in (ElementType.COUNTER_GOAL, ElementType.COUNTER_SOLUTION)
 )
-SELECTOR_KEYS = ("task", "task_version", "model", "conditions", "scorer", "metric")
+SELECTOR_KEYS = (
+    "task",
+    "task_version",
+    "model",
+    "conditions",
+    "scorer",
+    "metric",
+    "paired_with",
+)
 # Variables of the ROOT rules (evaluated over the factors of the top goal, not over a run).
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
