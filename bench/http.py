@@ -13,6 +13,10 @@ seconds, whichever comes first:
   * /healthz                          - the baseline: one database and one broker ping;
   * /api/v1/cases/ID/diagram.svg      - the argument as SVG;
   * /cases/ID/                        - the case page (HTML, the status-coloured diagram inline);
+                                        after the first read, a session's page comes from the
+                                        cache under its ETag while nothing changes;
+  * /cases/ID/?unique=N               - the case page under a new URL each time: drawn anew
+                                        on every read (a session's first view);
   * the diagram and the case page again, each client sending back the ETag it was given
     (If-None-Match), as a browser revalidating its copy does.
 Clients send `Accept-Encoding: gzip` like a browser and do not decompress. It prints requests
@@ -181,6 +185,7 @@ async def _measure(base: str, password: str, args) -> int:
             ("/healthz", "/healthz", False),
             ("diagram.svg", diagram, False),
             ("case page", page, False),
+            ("case page, drawn each time", page + "?unique={n}", False),
             ("diagram.svg, If-None-Match", diagram, True),
             ("case page, If-None-Match", page, True),
         ):
@@ -247,7 +252,9 @@ async def _burst(session, url: str, headers, args) -> Tally:
             remaining[0] -= 1
             started = time.monotonic()
             try:
-                async with session.get(url, headers=headers, allow_redirects=False) as response:
+                async with session.get(
+                    url.format(n=remaining[0]), headers=headers, allow_redirects=False
+                ) as response:
                     await response.read()
                     status = response.status
             except (TimeoutError, aiohttp.ClientError):

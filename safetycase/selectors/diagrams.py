@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.cache import cache
-from django.db.models import Count, IntegerField, Max, OuterRef, Subquery
+from django.db import connection
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import compress_string
 
@@ -95,26 +95,37 @@ def _latest_time(version: tuple) -> datetime | None:
 
 def _argument_version(case: SafetyCase) -> tuple:
     """What the case's own row, its project's name, its nodes and its links are at now, in one
-    query: an edited row moves a latest time or id, a deleted one changes a count."""
-    nodes = Node.objects.filter(case=OuterRef("pk")).values("case")
-    links = Link.objects.filter(case=OuterRef("pk")).values("case")
-    return (
-        SafetyCase.objects.filter(pk=case.pk)
-        .annotate(
-            node_count=Subquery(
-                nodes.annotate(n=Count("id")).values("n"), output_field=IntegerField()
-            ),
-            node_latest=Subquery(nodes.annotate(t=Max("updated_at")).values("t")),
-            link_count=Subquery(
-                links.annotate(n=Count("id")).values("n"), output_field=IntegerField()
-            ),
-            link_latest=Subquery(links.annotate(i=Max("id")).values("i")),
-        )
-        .values_list(
-            "updated_at", "project__name", "node_count", "node_latest", "link_count", "link_latest"
-        )
-        .get()
-    )
+    query: an edited row moves a latest time or id, a deleted one changes a count. Written in
+    SQL: built through the ORM's subqueries, the same statement took five times as long to
+    compose as to run, on every read of the diagram and the case API."""
+    tables = {
+        "case": SafetyCase._meta.db_table,
+        "project": SafetyCase._meta.get_field("project").related_model._meta.db_table,
+        "node": Node._meta.db_table,
+        "link": Link._meta.db_table,
+    }
+    sql = (
+        'SELECT c.updated_at, p.name, (SELECT COUNT(*) FROM "{node}" WHERE case_id = c.id), '
+        '(SELECT MAX(updated_at) FROM "{node}" WHERE case_id = c.id), '
+        '(SELECT COUNT(*) FROM "{link}" WHERE case_id = c.id), '
+        '(SELECT MAX(id) FROM "{link}" WHERE case_id = c.id) '
+        'FROM "{case}" c JOIN "{project}" p ON p.id = c.project_id WHERE c.id = %s'
+    ).format(**tables)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [case.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise SafetyCase.DoesNotExist(f"No case {case.pk}.")
+    # SQLite's raw cursor answers times as text; the ETag must not depend on the database.
+    return tuple(_as_time(v) if i in (0, 3) else v for i, v in enumerate(row))
+
+
+def _as_time(value):
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _etag(*parts) -> str:

@@ -239,3 +239,33 @@ def test_the_case_page_draws_its_diagram_once_until_the_assessment_changes(
     browser.get(page_url(case))
     browser.get(page_url(case))
     assert len(drawn) == 1
+
+
+def test_a_full_read_of_an_unchanged_page_is_not_drawn_again(
+    case, viewer, django_assert_num_queries
+):
+    """A client that keeps no copy asks again without If-None-Match: the page drawn for its
+    session is sent from the cache, with the same five queries as a 304."""
+    browser = signed_in(viewer)
+    first = browser.get(page_url(case))
+    with django_assert_num_queries(5):
+        second = browser.get(page_url(case))
+    assert second.status_code == 200 and second.content == first.content
+    assert second["ETag"] == first["ETag"]
+
+
+def test_a_full_read_after_an_edit_shows_the_edit(case, author, viewer):
+    browser = signed_in(viewer)
+    browser.get(page_url(case))
+    browser.get(page_url(case))
+
+    services.node_update(actor=author, node=case.nodes.get(identifier="G3"), statement="Reworded")
+
+    assert "Reworded" in browser.get(page_url(case)).content.decode()
+
+
+def test_no_page_is_kept_when_the_setting_is_zero(case, viewer, settings):
+    settings.SAFETYCASE = {**settings.SAFETYCASE, "PAGE_CACHE_SECONDS": 0}
+    browser = signed_in(viewer)
+    etag = browser.get(page_url(case))["ETag"]
+    assert cache.get("safetycase:page:" + etag.strip('"')) is None
