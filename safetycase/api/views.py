@@ -117,8 +117,9 @@ class CaseDetailApi(APIView):
         responses=s.CaseDetailSerializer,
         description=(
             "A case with all its nodes and links. 404 unless you are a member. The answer "
-            "carries an `ETag`; sent back as `If-None-Match`, it gets 304 Not Modified (no "
-            "body) while the case is unchanged."
+            "carries an `ETag` and `Last-Modified`; the ETag sent back as `If-None-Match` gets "
+            "304 Not Modified (no body) while the case is unchanged. Gzipped for clients that "
+            "accept it (the ETag then weak, `W/`)."
         ),
     )
     def get(self, request, case_id: int):
@@ -153,8 +154,9 @@ class CaseDiagramApi(APIView):
         responses={(200, "image/svg+xml"): OpenApiTypes.STR},
         description=(
             "The argument as a GSN diagram in SVG; every node links to its page. The answer "
-            "carries an `ETag`; sent back as `If-None-Match`, it gets 304 Not Modified (no "
-            "body) while the argument is unchanged."
+            "carries an `ETag` and `Last-Modified`; the ETag sent back as `If-None-Match` gets "
+            "304 Not Modified (no body) while the argument is unchanged. Sent gzipped "
+            "(`Content-Encoding: gzip`) to clients whose `Accept-Encoding` names gzip."
         ),
     )
     def get(self, request, case_id: int):

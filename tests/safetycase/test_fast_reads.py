@@ -269,3 +269,21 @@ def test_no_page_is_kept_when_the_setting_is_zero(case, viewer, settings):
     browser = signed_in(viewer)
     etag = browser.get(page_url(case))["ETag"]
     assert cache.get("safetycase:page:" + etag.strip('"')) is None
+
+
+def test_downloads_keep_their_bytes():
+    """Only SVG, JSON, scripts and styles are compressed: a download (a zip here) is sent
+    as it is, with its length."""
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from safetycase.compression import CompressNonHtmlMiddleware
+
+    download = HttpResponse(b"PK" + b"0" * 4000, content_type="application/zip")
+    asking = RequestFactory().get("/", HTTP_ACCEPT_ENCODING="gzip")
+    kept = CompressNonHtmlMiddleware(lambda r: download)(asking)
+    assert not kept.has_header("Content-Encoding") and kept.content.startswith(b"PK")
+    svg = HttpResponse(b"<svg>" + b" " * 4000 + b"</svg>", content_type="image/svg+xml")
+    packed = CompressNonHtmlMiddleware(lambda r: svg)(asking)
+    assert packed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.content).startswith(b"<svg>")
