@@ -287,3 +287,23 @@ def test_downloads_keep_their_bytes():
     packed = CompressNonHtmlMiddleware(lambda r: svg)(asking)
     assert packed["Content-Encoding"] == "gzip"
     assert gzip.decompress(packed.content).startswith(b"<svg>")
+
+
+def test_a_challenge_and_its_resolution_change_the_case_page_etag(case, author, reviewer):
+    """The header counts open challenges: opening one and resolving it (an update of the
+    same row) each give the page a new ETag, and the page says so."""
+    services.case_assess(case=case, trigger="manual")
+    browser = signed_in(reviewer)
+    etag = browser.get(page_url(case))["ETag"]
+
+    challenge = services.challenge_create(
+        actor=reviewer, node=case.nodes.get(identifier="G2"), claim="The evaluation is stale"
+    )
+    opened = browser.get(page_url(case), HTTP_IF_NONE_MATCH=etag)
+    assert opened.status_code == 200 and opened["ETag"] != etag
+    assert "data-open-challenges>1<" in opened.content.decode()
+
+    services.challenge_resolve(actor=reviewer, challenge=challenge, resolution="Rerun")
+    resolved = browser.get(page_url(case), HTTP_IF_NONE_MATCH=opened["ETag"])
+    assert resolved.status_code == 200 and resolved["ETag"] not in {etag, opened["ETag"]}
+    assert "data-open-challenges>0<" in resolved.content.decode()
