@@ -9,6 +9,8 @@ from django.conf import settings
 DEFAULTS: dict[str, Any] = {
     "DOT_RENDERER": "auto",
     "DIAGRAM_CACHE_SECONDS": 7 * 24 * 3600,
+    # A page drawn for one session is kept this long under its ETag (views.conditional).
+    "PAGE_CACHE_SECONDS": 300,
     # The outbox sweeper publishes a message this long after it was written or last tried.
     "OUTBOX_RETRY_SECONDS": 60,
     "OUTBOX_BATCH": 500,  # messages published per sweep at most

@@ -106,6 +106,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that it compresses what every other middleware has finished with.
+    "safetycase.compression.CompressNonHtmlMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -363,6 +365,9 @@ SAFETYCASE = {
     # "auto" uses graphviz-pure when installed, else `dot` on PATH; or "graphviz-pure" / "dot".
     "DOT_RENDERER": env.str("SAFETYCASE_DOT_RENDERER", default="auto"),
     "DIAGRAM_CACHE_SECONDS": env.int("SAFETYCASE_DIAGRAM_CACHE_SECONDS", default=7 * 24 * 3600),
+    # How long the case page drawn for a session is kept under its ETag for that session's
+    # next full read (views.conditional); 0 keeps none.
+    "PAGE_CACHE_SECONDS": env.int("SAFETYCASE_PAGE_CACHE_SECONDS", default=300),
     "OUTBOX_RETRY_SECONDS": env.int("SAFETYCASE_OUTBOX_RETRY_SECONDS", default=60),
 }
 

@@ -3,9 +3,12 @@ the work; domain errors become 4xx responses in safetycase.api.errors."""
 
 from __future__ import annotations
 
+import re
+
 from django.http import HttpResponse
 from django.urls import reverse
-from django.utils.http import parse_etags
+from django.utils.cache import patch_vary_headers
+from django.utils.http import http_date, parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -17,6 +20,9 @@ from safetycase.api import serializers as s
 from safetycase.core.diff import diff_snapshots
 from safetycase.core.library.describe import template_detail, template_summary
 from safetycase.models import Assessment
+
+# The same test as Django's GZipMiddleware.
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 
 
 class CaseListApi(generics.ListAPIView):
@@ -78,14 +84,31 @@ class CaseListApi(generics.ListAPIView):
         return Response(payload, status=status.HTTP_201_CREATED)
 
 
-def unless_not_modified(request, etag: str, answer):
+def unless_not_modified(request, etag: str, answer, last_modified=None):
     """304 Not Modified when the request's If-None-Match names `etag` (weak or strong), else
-    `answer()`; either way with the ETag. Only the reader's browser keeps it (access is per
-    user), and it asks again each time (no-cache), so a change shows at once."""
+    `answer()`; either way with the ETag (and Last-Modified, for information: only the ETag
+    answers 304, since not every change leaves a time). Only the reader's browser keeps it
+    (access is per user: `Vary: Cookie`, `private`), and it asks again each time (no-cache),
+    so a change shows at once."""
     sent = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
     response = HttpResponse(status=304) if etag in sent or "*" in sent else answer()
     response["ETag"] = etag
+    if last_modified:
+        response["Last-Modified"] = http_date(last_modified.timestamp())
     response["Cache-Control"] = "private, no-cache"
+    patch_vary_headers(response, ["Cookie", "Authorization"])
+    return response
+
+
+def svg_response(request, svg: bytes, gzipped: bytes) -> HttpResponse:
+    """The SVG, sent gzipped (already compressed, so the compression middleware leaves it)
+    when the client accepts gzip."""
+    if ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")):
+        response = HttpResponse(gzipped, content_type="image/svg+xml")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(svg, content_type="image/svg+xml")
+    patch_vary_headers(response, ["Accept-Encoding"])
     return response
 
 
@@ -94,8 +117,9 @@ class CaseDetailApi(APIView):
         responses=s.CaseDetailSerializer,
         description=(
             "A case with all its nodes and links. 404 unless you are a member. The answer "
-            "carries an `ETag`; sent back as `If-None-Match`, it gets 304 Not Modified (no "
-            "body) while the case is unchanged."
+            "carries an `ETag` and `Last-Modified`; the ETag sent back as `If-None-Match` gets "
+            "304 Not Modified (no body) while the case is unchanged. Gzipped for clients that "
+            "accept it (the ETag then weak, `W/`)."
         ),
     )
     def get(self, request, case_id: int):
@@ -107,7 +131,8 @@ class CaseDetailApi(APIView):
             data["links"] = s.LinkSerializer(selectors.case_links(case=case), many=True).data
             return Response(data)
 
-        return unless_not_modified(request, selectors.case_detail_etag(case=case), answer)
+        etag, last_modified = selectors.case_detail_validators(case=case)
+        return unless_not_modified(request, etag, answer, last_modified)
 
 
 class CaseFindingsApi(APIView):
@@ -129,18 +154,19 @@ class CaseDiagramApi(APIView):
         responses={(200, "image/svg+xml"): OpenApiTypes.STR},
         description=(
             "The argument as a GSN diagram in SVG; every node links to its page. The answer "
-            "carries an `ETag`; sent back as `If-None-Match`, it gets 304 Not Modified (no "
-            "body) while the argument is unchanged."
+            "carries an `ETag` and `Last-Modified`; the ETag sent back as `If-None-Match` gets "
+            "304 Not Modified (no body) while the argument is unchanged. Sent gzipped "
+            "(`Content-Encoding: gzip`) to clients whose `Accept-Encoding` names gzip."
         ),
     )
     def get(self, request, case_id: int):
         case = selectors.case_for_user(user=request.user, case_id=case_id)
+        etag, last_modified = selectors.case_diagram_validators(case=case)
         return unless_not_modified(
             request,
-            selectors.case_diagram_etag(case=case),
-            lambda: HttpResponse(
-                selectors.case_diagram_svg(case=case), content_type="image/svg+xml"
-            ),
+            etag,
+            lambda: svg_response(request, *selectors.case_diagram_bytes(case=case, etag=etag)),
+            last_modified,
         )
 
 

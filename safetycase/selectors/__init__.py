@@ -52,8 +52,11 @@ from safetycase.selectors.cases import (  # noqa: F401
 )
 from safetycase.selectors.diagrams import (  # noqa: F401
     case_detail_etag,
+    case_detail_validators,
+    case_diagram_bytes,
     case_diagram_etag,
     case_diagram_svg,
+    case_diagram_validators,
     case_view_svg,
     node_url,
 )
@@ -79,6 +82,7 @@ from safetycase.selectors.exports import (  # noqa: F401
     version_export_data,
     version_is_large,
 )
+from safetycase.selectors.freshness import content_version, page_etag  # noqa: F401
 from safetycase.selectors.memberships import (  # noqa: F401
     case_members,
     membership_for_case,

@@ -25,6 +25,7 @@ from safetycase.core.gsn.model import Argument, Severity
 from safetycase.core.gsn.rules import check_argument
 from safetycase.core.search import MAX_QUERY_CHARS, matching_identifiers
 from safetycase.views.access import case_for_user_or_404
+from safetycase.views.conditional import unless_page_not_modified
 from safetycase.views.nodes import (
     case_url,
     fold_link,
@@ -48,8 +49,15 @@ def case_list(request: HttpRequest) -> HttpResponse:
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     """The diagram (whole, one argument view or one module) beside the node panel, the flags
     and what changed. `?node=X` opens X's panel on the server; `?q=` lists the nodes of the
-    whole case that match (safetycase.core.search) and marks them in the diagram."""
+    whole case that match (safetycase.core.search) and marks them in the diagram. Answers
+    304 Not Modified to a browser that has this very page (views.conditional)."""
     case = case_for_user_or_404(request, case_id)
+    return unless_page_not_modified(
+        request, ("case-page", case.pk), lambda: _case_page(request, case)
+    )
+
+
+def _case_page(request: HttpRequest, case) -> HttpResponse:
     nodes = list(selectors.case_nodes(case=case))
     argument = selectors.case_argument_of(case=case, nodes=nodes)
     assessment = selectors.latest_assessment(case=case)
