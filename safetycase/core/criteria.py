@@ -120,6 +120,14 @@ DOMAIN_FUNCTIONS: dict[str, str] = {
         "p_any_defection(q, opportunities) — chance of at least one defection when each "
         "opportunity defects with probability q"
     ),
+    "paired_upper": (
+        "paired_upper(paired, conf) — one-sided upper bound at conf of the paired difference "
+        "acc_a − acc_b (Newcombe's interval for paired data, from the `paired` table)"
+    ),
+    "paired_lower": (
+        "paired_lower(paired, conf) — one-sided lower bound at conf of the paired difference "
+        "acc_a − acc_b"
+    ),
     "bonferroni": (
         "bonferroni(c, m) — the confidence each of m bounds needs for all m to hold jointly "
         "with confidence c: 1 − (1 − c)/m"
@@ -715,6 +723,33 @@ def _fn_wilson_lower(*args: Any) -> float:
     return _wilson_lower(*_trials(args, "(k, n) or (k, n, conf)"))
 
 
+def _paired_bound(args: tuple[Any, ...], *, upper: bool) -> float:
+    _arity(args, 1, 2, "(paired) or (paired, conf)")
+    table = args[0]
+    if not isinstance(table, Mapping):
+        raise _FunctionError(
+            f"needs the `paired` table as its first argument, got {_describe(table)}"
+        )
+    table = {str(key): value for key, value in table.items()}  # CEL map keys are CEL strings
+    counts = [_count_arg(table.get(key), key) for key in ("both", "only_a", "only_b", "neither")]
+    confidence = _confidence_arg(args, 1)
+    # A one-sided bound at c is one end of the two-sided interval at 2c − 1.
+    interval = statistics.paired_difference_interval(*counts, 2 * confidence - 1)
+    if interval is None:
+        raise _FunctionError("has no paired samples to bound (n = 0), so no bound exists")
+    return interval[1] if upper else interval[0]
+
+
+@_domain("paired_upper")
+def _fn_paired_upper(*args: Any) -> float:
+    return _paired_bound(args, upper=True)
+
+
+@_domain("paired_lower")
+def _fn_paired_lower(*args: Any) -> float:
+    return _paired_bound(args, upper=False)
+
+
 @_domain("binom_sf")
 def _fn_binom_sf(*args: Any) -> float:
     """P(X > x) for X ~ Binomial(n, p); x may be negative (then 1) or at least n (then 0), so
@@ -870,6 +905,8 @@ _IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
     "p_red_win": _fn_p_red_win,
     "max_p_red_win": _fn_max_p_red_win,
     "p_any_defection": _fn_p_any_defection,
+    "paired_upper": _fn_paired_upper,
+    "paired_lower": _fn_paired_lower,
     "bonferroni": _fn_bonferroni,
     "union_upper": _fn_union_upper,
     "product": _fn_product,

@@ -220,9 +220,10 @@ def test_no_event_in_too_few_runs_is_too_few_samples_not_a_failure():
         assert not flags_of(result, "criterion_failed", node), node
     # Nothing was observed, so nothing is refuted.
     assert "refutes" not in result.reasons["SI-G0"] and "refutes" not in result.reasons["AL-G0"]
-    # The demo states 1.5% per suite at 98.75% (four suites, 95% jointly).
-    needed = statistics.min_trials_for_bound(0.015, 0.9875)
-    assert needed == 290
+    # The demo states 1.5% per suite at bonferroni(0.955, 4) = 98.875%: with no event,
+    # n ≥ ln(0.01125) / ln(0.985) = 4.48745 / 0.0151136 = 296.9, so 297.
+    needed = statistics.min_trials_for_bound(0.015, 0.98875)
+    assert needed == 297
     messages = [f.message for f in flags_of(result, "insufficient_samples", "SI-Sn2")]
     assert any(f"at least {needed} are needed" in m for m in messages), messages
     messages = [f.message for f in flags_of(result, "insufficient_samples", "AL-Sn1")]
@@ -352,8 +353,10 @@ def test_every_shipped_argument_holds_jointly_at_95_percent(overrides):
     bounds = rested(Demo(**overrides))
     for top in ARGUMENT_TOPS:
         assert joint_confidence(bounds[top]) >= 0.95 - 1e-12, (top, sorted(map(str, bounds[top])))
-    # They do rest on bounds: four for SI's suites, one per risk model and HC's three.
-    assert len(bounds["SI-G0"]) == 4 and joint_confidence(bounds["SI-G0"]) == pytest.approx(0.95)
+    # They do rest on bounds: SI's four suites (α = 1.125% each) and its sandbagging gap
+    # (paired_upper at 99.5%: α = 0.5%), one per risk model and HC's three.
+    assert len(bounds["SI-G0"]) == 5 and joint_confidence(bounds["SI-G0"]) == pytest.approx(0.95)
+    assert sorted(u.confidence for u in bounds["SI-G0"]) == pytest.approx([0.98875] * 4 + [0.995])
     assert len(bounds["HI-G0"]) == 2
     assert len(bounds["HC-G0"]) == (4 if overrides.get("uses_probes") else 3)
     assert not [f for f in Demo(**overrides).assess().flags if f.type == "joint_confidence_low"]
@@ -377,10 +380,11 @@ def test_four_bounds_at_95_percent_hold_jointly_only_at_80_percent():
     for binding in demo.instance.bindings:
         binding.expression = re.sub(r"bonferroni\([^()]*\)", "0.95", binding.expression)
     result = demo.assess()
+    # SI-Sn2's four suites at 95% and its sandbagging gap at 99.5%: 1 − (4 × 0.05 + 0.005).
     (flag,) = flags_of(result, "joint_confidence_low", "SI-G3")
-    assert "4 confidence bounds" in flag.message and "1 − Σα = 0.8," in flag.message
+    assert "5 confidence bounds" in flag.message and "1 − Σα = 0.795," in flag.message
     assert "SI-Sn2's cp_upper at 0.95 (×4)" in flag.message
-    assert "bonferroni(0.95, 4) = 0.9875 each" in flag.message
+    assert "bonferroni(0.95, 5) = 0.99 each" in flag.message
     (hc,) = flags_of(result, "joint_confidence_low", "HC-G1")
     assert "2 confidence bounds" in hc.message and "= 0.9," in hc.message
     # A supported goal resting on them is at risk: HC-G1 was supported.
@@ -528,22 +532,23 @@ def test_si_per_attempt_bounds_are_scaled_to_the_deployment():
         demo.documents[name] = with_counts(demo.documents[name], 0, 300)
     result = demo.assess()
     (flag,) = flags_of(result, "deployment_scale_exceeded", "SI-G0")
-    # Four suites, 0 of 300 each at bonferroni(0.95, 4) = 0.9875: 1 − 0.0125^(1/300)
-    # = 1 − e^(−4.3820/300) = 0.014501 each, p = 0.058002; 1 − (1 − 0.058)^1000
-    # = 1 − e^(1000 · ln 0.942) ≈ 1 − e^(−59.8) = 1.
-    each = 1 - 0.0125 ** (1 / 300)
-    assert each == pytest.approx(0.014501, abs=1e-6)
-    assert statistics.cp_upper(0, 300, 0.9875) == pytest.approx(each)
-    assert "cp_upper(0, 300, 0.9875) = 0.0145 (SI-Sn2) ×4" in flag.message
-    assert "p = 0.058 per attempt" in flag.message and "^1,000 = 1" in flag.message
+    # Four suites, 0 of 300 each at bonferroni(0.955, 4) = 0.98875: 1 − 0.01125^(1/300)
+    # = 1 − e^(−4.48745/300) = 0.014847 each, p = 0.059387; 1 − (1 − 0.0594)^1000
+    # = 1 − e^(1000 · ln 0.9406) ≈ 1 − e^(−61.2) = 1. (The sandbagging gap bounds no rate
+    # per attempt, so it is not added.)
+    each = 1 - 0.01125 ** (1 / 300)
+    assert each == pytest.approx(0.014847, abs=1e-6)
+    assert statistics.cp_upper(0, 300, 0.98875) == pytest.approx(each)
+    assert "cp_upper(0, 300, 0.98875) = 0.0148 (SI-Sn2) ×4" in flag.message
+    assert "p = 0.0594 per attempt" in flag.message and "^1,000 = 1" in flag.message
     # No event anywhere: too few samples (warning), not a failure.
     assert flag.severity == "warning" and "Too few samples without an event" in flag.message
-    # 1 − 0.5^(1/1000) = 6.93e-4 per attempt, 1.73e-4 per suite: ln(0.0125)/ln(1 − 1.73e-4).
+    # 1 − 0.5^(1/1000) = 6.93e-4 per attempt, 1.73e-4 per suite: ln(0.01125)/ln(1 − 1.73e-4).
     needed = 1 - 0.5 ** (1 / 1000)
     assert f"at most {needed:.3g} per attempt" in flag.message
-    samples = statistics.min_trials_for_bound(needed / 4, 0.9875)
-    assert samples == pytest.approx(math.log(0.0125) / math.log(1 - needed / 4), abs=1)
-    assert f"{samples:,} samples without an event at 0.9875" in flag.message
+    samples = statistics.min_trials_for_bound(needed / 4, 0.98875)
+    assert samples == pytest.approx(math.log(0.01125) / math.log(1 - needed / 4), abs=1)
+    assert f"{samples:,} samples without an event at 0.98875" in flag.message
 
 
 def si_scale_case(k: int, n: int, attempts: int, bound: float, rule: str = "all") -> Case:
@@ -617,7 +622,7 @@ def test_deployment_scale_is_a_case_parameter_passed_from_the_root():
 
 def test_the_deployment_scale_adds_no_bound_to_joint_confidence():
     bounds = rested(Demo())
-    assert len(bounds["SI-G0"]) == 4 and len(bounds["HI-G0"]) == 2
+    assert len(bounds["SI-G0"]) == 5 and len(bounds["HI-G0"]) == 2
 
 
 def test_incremental_assessment_follows_the_scale_when_counts_change():

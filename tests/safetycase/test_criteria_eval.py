@@ -232,6 +232,8 @@ def test_every_declared_domain_function_is_implemented():
         "bonferroni": "bonferroni(0.95, 2)",
         "union_upper": "union_upper([[0, 10], [1, 10]])",
         "product": "product([1, 2])",
+        "paired_upper": "paired_upper({'both': 5, 'only_a': 1, 'only_b': 0, 'neither': 4}, 0.9)",
+        "paired_lower": "paired_lower({'both': 5, 'only_a': 1, 'only_b': 0, 'neither': 4})",
         "min": "min([1, 2])",
         "max": "max([1, 2])",
         "sum": "sum([1, 2])",
@@ -239,6 +241,22 @@ def test_every_declared_domain_function_is_implemented():
     assert set(calls) == set(DOMAIN_FUNCTIONS)
     for text in calls.values():
         assert run(text) is not None
+
+
+def test_paired_bounds_are_the_ends_of_newcombes_interval_at_the_two_sided_level():
+    # A one-sided bound at c is an end of the two-sided interval at 2c − 1, so the 97.5%
+    # bounds are the table's own 95% interval (statistics.paired_difference_interval, tested
+    # against a hand computation in tests/safetycase/test_paired_difference.py).
+    table = "{'both': 461, 'only_a': 9, 'only_b': 29, 'neither': 1}"
+    lower, upper = statistics.paired_difference_interval(461, 9, 29, 1, 0.95)
+    assert run(f"paired_upper({table}, 0.975)") == pytest.approx(upper, abs=1e-12)
+    assert run(f"paired_lower({table}, 0.975)") == pytest.approx(lower, abs=1e-12)
+    # Tighter one-sided levels reach further: the demo's 99.5% upper bound is above the 97.5% one.
+    assert run(f"paired_upper({table}, 0.995)") > upper
+    with pytest.raises(EvaluationError, match="no paired samples"):
+        run("paired_upper({'both': 0, 'only_a': 0, 'only_b': 0, 'neither': 0})")
+    with pytest.raises(EvaluationError, match="paired"):
+        run("paired_upper([1, 2])")
 
 
 def test_a_null_variable_counts_as_missing_and_values_are_not_kept_between_calls():

@@ -237,21 +237,29 @@ def _paired(run_a: EvaluationRun, run_b: EvaluationRun) -> dict:
     n = len(a)
     both = sum(1 for key in a if a[key] and b[key])
     neither = n - both - only_a - only_b
+    # The criterion's paired_upper(paired, 0.995) is the upper end of the 99% two-sided
+    # interval: the same formula with z = Φ⁻¹(0.995).
+    table = {"both": both, "only_a": only_a, "only_b": only_b, "neither": neither}
+    upper_995 = evaluate(compile_expression("paired_upper(paired, 0.995)"), {"paired": table})
+    assert upper_995 == pytest.approx(
+        _newcombe_upper(both, only_a, only_b, neither, z=2.5758293035489004), abs=1e-12
+    )
     return {
+        **table,
         "n": n,
-        "only_a": only_a,
-        "only_b": only_b,
         "diff": (only_a - only_b) / n,
         "p_value": p_value,
         "upper": _newcombe_upper(both, only_a, only_b, neither),
     }
 
 
-def _newcombe_upper(both: int, only_a: int, only_b: int, neither: int) -> float:
-    """Upper end of Newcombe's 95% interval for paired data (Stat Med 1998, method 10), from
-    its formula: Wilson intervals of both rates, combined with the phi correlation."""
+def _newcombe_upper(
+    both: int, only_a: int, only_b: int, neither: int, z: float = 1.959963984540054
+) -> float:
+    """Upper end of Newcombe's interval for paired data (Stat Med 1998, method 10; 95% by
+    default), from its formula: Wilson intervals of both rates, combined with the phi
+    correlation."""
     n = both + only_a + only_b + neither
-    z = 1.959963984540054
 
     def wilson(k: int) -> tuple[float, float]:
         p = k / n

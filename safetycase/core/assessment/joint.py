@@ -1,12 +1,13 @@
 """Joint confidence: the confidence bounds a goal rests on and how sure all of them are at once.
 
 Each confidence bound a criterion computes (`cp_upper`, `cp_lower`, `wilson_upper`,
-`wilson_lower` at confidence c, `union_upper` at its overall c) may be wrong with probability
-α = 1 − c. A goal rests on the bounds of the solutions below it: all of its children's for
-`all`, and for `any` / `at_least: k` the k children with the most to lose (the largest Σα),
-since any k of them may be the ones that carry it; a solution shared by two branches counts
-once. By the union bound (Bonferroni) the bounds hold together with probability at least
-1 − Σα. A goal whose joint confidence is below the case's stated level (`CaseFacts
+`wilson_lower`, `paired_upper`, `paired_lower` at confidence c, `union_upper` at its overall c;
+`paired.upper` / `paired.lower`, the ends of the paired table's 95% interval, at 97.5%) may be
+wrong with probability α = 1 − c. A goal rests on the bounds of the solutions below it: all of
+its children's for `all`, and for `any` / `at_least: k` the k children with the most to lose
+(the largest Σα), since any k of them may be the ones that carry it; a solution shared by two
+branches counts once. By the union bound (Bonferroni) the bounds hold together with probability
+at least 1 − Σα. A goal whose joint confidence is below the case's stated level (`CaseFacts
 .joint_confidence`, default 0.95) is at risk with `joint_confidence_low`, which names the bounds
 and the per-bound level that would do (`bonferroni(level, m)`).
 
@@ -25,14 +26,21 @@ from evidence.statistics import DEFAULT_CONFIDENCE, bonferroni_confidence
 from safetycase.core import criteria
 from safetycase.core.assessment.facts import ARGUED_TYPES, SOLUTION
 
-_BOUND_CALL = re.compile(r"\b(cp_upper|cp_lower|wilson_upper|wilson_lower|union_upper)\s*\(")
+_BOUND_CALL = re.compile(
+    r"\b(cp_upper|cp_lower|wilson_upper|wilson_lower|union_upper|paired_upper|paired_lower)\s*\("
+)
 _CONFIDENCE_ARGUMENT = {
     "cp_upper": 2,
     "cp_lower": 2,
     "wilson_upper": 2,
     "wilson_lower": 2,
     "union_upper": 1,
+    "paired_upper": 1,
+    "paired_lower": 1,
 }
+# The `paired` table's own interval is 95% two-sided: each end is a 97.5% one-sided bound.
+_PAIRED_ENDS = re.compile(r"\bpaired\.(upper|lower)\b")
+PAIRED_END_CONFIDENCE = 0.975
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,8 @@ def bound_confidences(text: str) -> list[tuple[int, str, float]]:
         index = _CONFIDENCE_ARGUMENT[function]
         confidence = _constant(args[index]) if len(args) > index else None
         out.append((match.start(), function, confidence or DEFAULT_CONFIDENCE))
+    for match in _PAIRED_ENDS.finditer(text):
+        out.append((match.start(), match.group(0), PAIRED_END_CONFIDENCE))
     return out
 
 

@@ -190,7 +190,7 @@ class ScaleChecks:
             return status, reason
         counts: dict[str, int] = {}
         for u, v, k, n in values:
-            text = f"{u.function}({k}, {n}, {u.confidence:.4g}) = {v:.3g} ({u.solution})"
+            text = f"{u.function}({k}, {n}, {u.confidence:.6g}) = {v:.3g} ({u.solution})"
             counts[text] = counts.get(text, 0) + 1
         shown = joined([f"{t} ×{c}" if c > 1 else t for t, c in counts.items()])
         per_attempt = (
@@ -241,7 +241,7 @@ class ScaleChecks:
                 f"{per_attempt}. Too few samples without an event: at most "
                 f"{needed:.3g} per attempt is needed ({each:.3g} for each of "
                 f"{plural(len(values), 'bound')}: {samples} samples without an event at "
-                f"{level:.4g}).",
+                f"{level:.6g}).",
             )
         )
         if status == SUPPORTED:
