@@ -282,6 +282,14 @@ class BindingSpecSerializer(serializers.Serializer):
     selector = serializers.DictField()
     freshness_days = serializers.JSONField(allow_null=True, help_text="Days, or a {parameter}.")
     expression = serializers.CharField(help_text="CEL, with {parameters} still in place.")
+    policy = serializers.ChoiceField(
+        choices=["all", "pooled", "latest"],
+        required=False,
+        help_text="Criteria: how the evidence ledger combines runs, when the template sets it.",
+    )
+    policy_justification = serializers.CharField(
+        required=False, allow_blank=True, help_text="Why `latest` may let the newest run decide."
+    )
 
 
 class TemplateNodeSerializer(serializers.Serializer):

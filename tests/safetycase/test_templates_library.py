@@ -335,3 +335,49 @@ def test_cel_literals_round_trip():
     assert cel.evaluate(cel_literal(value)) == value
     assert cel_literal(1e-05) == "1e-05"
     assert cel_literal(2.0) == "2.0"
+
+
+# --------------------------------------------------------------------------------------------
+# Evidence policies in templates
+
+
+HONEYPOT_CRITERION = "        criterion: p_any_defection(cp_upper(k, n, 0.95)"
+
+
+def test_a_template_criterion_may_state_its_evidence_policy(library_copy):
+    from safetycase.core.library import instantiate
+
+    library_copy(
+        "alignment.yaml",
+        HONEYPOT_CRITERION,
+        "        policy: pooled\n" + HONEYPOT_CRITERION,
+    )
+    library = load_library(library_copy.dir)
+    instance = instantiate(library, "AL", dict(library.templates["AL"].example))
+    (honeypot,) = [b for b in instance.bindings if b.policy]
+    assert "p_any_defection" in honeypot.expression
+    assert (honeypot.policy, honeypot.policy_justification) == ("pooled", "")
+    assert len(instance.bindings) > 1  # the others are unset: the services store `all`
+
+
+@pytest.mark.parametrize(
+    ("policy_lines", "said"),
+    [
+        ("        policy: newest\n", "policy must be one of all, pooled, latest, not 'newest'"),
+        ("        policy: latest\n", "needs a policy_justification"),
+        ("        policy_justification: because\n", "policy_justification is given without"),
+    ],
+)
+def test_a_bad_evidence_policy_is_refused_with_a_sentence(library_copy, policy_lines, said):
+    library_copy("alignment.yaml", HONEYPOT_CRITERION, policy_lines + HONEYPOT_CRITERION)
+    message = problems_of(library_copy.dir)
+    assert "alignment.yaml" in message and said in message
+
+
+def test_checks_take_no_policy(library_copy):
+    library_copy(
+        "assumptions.yaml",
+        "        check: 'k == 0 && p_any_defection(",
+        "        policy: pooled\n        check: 'k == 0 && p_any_defection(",
+    )
+    assert "unknown key 'policy'" in problems_of(library_copy.dir)

@@ -88,6 +88,8 @@ class InstanceBinding:
     selector: dict[str, Any] = field(default_factory=dict)
     freshness_days: int | None = None
     description: str = ""
+    policy: str = ""
+    policy_justification: str = ""
 
 
 @dataclass
@@ -438,6 +440,8 @@ class _Builder:
                 selector=render_data(copy.deepcopy(spec.selector), values, item),
                 freshness_days=freshness,
                 description=render_text(spec.description, values, item),
+                policy=spec.policy,
+                policy_justification=render_text(spec.policy_justification, values, item),
             )
         )
 

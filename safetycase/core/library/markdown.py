@@ -281,6 +281,9 @@ def _binding_line(b: dict[str, Any]) -> str:
         json.dumps(b["selector"], ensure_ascii=False) if b["selector"] else "in-scope evidence"
     )
     fresh = f", fresh for {b['freshness_days']} days" if b.get("freshness_days") is not None else ""
+    if b.get("policy"):
+        why = f" ({_cell(b['policy_justification'])})" if b.get("policy_justification") else ""
+        fresh += f", evidence policy {b['policy']}{why}"
     return (
         f"- {_cell(b['description']) or b['kind']} — selector `{selector}`{fresh}; "
         f"{'criterion' if b['kind'] == 'criterion' else 'check'} {_code(b['expression'])}"

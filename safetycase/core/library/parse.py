@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from safetycase.core.assessment.paired import PAIRED_SELECTOR_KEYS
+from safetycase.core.assessment.facts import POLICIES, POLICY_LATEST, POLICY_POOLED
+from safetycase.core.assessment.paired import PAIRED_SELECTOR_KEY, PAIRED_SELECTOR_KEYS
 from safetycase.core.criteria import (
     DOMAIN_FUNCTIONS,
     ROOT_RULE_VARIABLES,
@@ -277,7 +278,11 @@ def _parse_bindings(
         if not isinstance(raw, dict):
             w.add(f"must be a mapping, not {kind_of(raw)}.")
             continue
-        _keys(raw, ("description", "selector", "freshness_days", expression_key), w, what)
+        allowed = ("description", "selector", "freshness_days", expression_key)
+        if kind == "criterion":
+            allowed += ("policy", "policy_justification")
+        _keys(raw, allowed, w, what)
+        policy, justification = _policy(raw, selector=raw.get("selector") or {}, where=w)
         selector = raw.get("selector") or {}
         problem = check_selector(selector, kind)
         if problem:
@@ -301,9 +306,36 @@ def _parse_bindings(
                 selector=selector,
                 freshness_days=freshness.strip() if isinstance(freshness, str) else freshness,
                 description=_text(raw.get("description"), w, "description", required=False),
+                policy=policy,
+                policy_justification=justification,
             )
         )
     return out
+
+
+def _policy(raw: dict, *, selector: Any, where: _Where) -> tuple[str, str]:
+    """A criterion's evidence policy and its justification, as the binding services accept
+    them: one of POLICIES, `latest` only with a reason, `pooled` never on paired runs."""
+    policy = raw.get("policy")
+    justification = raw.get("policy_justification") or ""
+    if policy is None:
+        if justification:
+            where.add("policy_justification is given without a policy.")
+        return "", ""
+    if policy not in POLICIES:
+        where.add(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}.")
+        return "", ""
+    if not isinstance(justification, str):
+        where.add("policy_justification must be text.")
+        return "", ""
+    if policy == POLICY_LATEST and not justification.strip():
+        where.add(
+            "policy latest lets the newest run decide, so it needs a policy_justification "
+            "saying why earlier runs no longer count."
+        )
+    if policy == POLICY_POOLED and isinstance(selector, dict) and PAIRED_SELECTOR_KEY in selector:
+        where.add("policy pooled cannot pool paired runs: a pool has no samples to pair.")
+    return policy, justification.strip()
 
 
 def _check_binding_expressions(

@@ -99,15 +99,23 @@ class BindingSpec:
     selector: dict[str, Any] = field(default_factory=dict)
     freshness_days: int | str | None = None
     description: str = ""
+    # Criteria only: how the ledger combines runs (all | pooled | latest; "" = all), and why
+    # when `latest` lets the newest run decide.
+    policy: str = ""
+    policy_justification: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "kind": self.kind,
             "description": self.description,
             "selector": copy.deepcopy(self.selector),
             "freshness_days": self.freshness_days,
             "expression": self.expression,
         }
+        if self.policy:
+            data["policy"] = self.policy
+            data["policy_justification"] = self.policy_justification
+        return data
 
 
 @dataclass(frozen=True)
