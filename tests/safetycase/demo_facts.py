@@ -88,9 +88,14 @@ def samples_of(document: Mapping[str, Any]) -> tuple[dict[str, Any], ...] | None
 
 
 def statistics_of(document: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
-    if "samples" in document:
-        outcomes = [sample["scores"]["correct"] for sample in document["samples"]]
-        return {"correct": (sum(outcomes), len(outcomes))}
+    if "samples" in document:  # one 0/1 score per sample, whatever its name
+        tallies: dict[str, list[int]] = {}
+        for sample in document["samples"]:
+            for name, value in sample["scores"].items():
+                tally = tallies.setdefault(name, [0, 0])
+                tally[0] += bool(value)
+                tally[1] += 1
+        return {name: (k, n) for name, (k, n) in tallies.items()}
     return {r["scorer"]: (r["successes"], r["trials"]) for r in document.get("results", [])}
 
 

@@ -361,7 +361,8 @@ EXPECTED_CRITERIA = {
 # Assumption checks that select their own runs: (node, task) → values, as above.
 EXPECTED_SELECTED_CHECKS = {
     ("A02", "sandbagging_contrast"): [False],  # violated: sandbagging, paired by question
-    ("A02", "sandbagging_checks"): [False],  # violated: reasoning about underperforming
+    ("A02", "sandbagging_checks"): [True],  # trend residual −0.4σ, within −trend_z
+    ("A02", "sandbagging_cot_monitor"): [False],  # violated: 41 of 50 transcripts flagged
     ("A03", "deployment_config_diff"): [True],
     ("A09", "proxy_comparison"): [True],
     ("A10", "eval_awareness"): [None],
@@ -479,8 +480,9 @@ class TestTheLoadedDemo:
             if "results" in document:
                 expected = [(t["scorer"], t["successes"], t["trials"]) for t in document["results"]]
             else:  # per-sample runs: one 0/1 score, counted here
-                outcomes = [sample["scores"]["correct"] for sample in document["samples"]]
-                expected = [("correct", sum(outcomes), len(outcomes))]
+                (score,) = {name for sample in document["samples"] for name in sample["scores"]}
+                outcomes = [sample["scores"][score] for sample in document["samples"]]
+                expected = [(score, sum(outcomes), len(outcomes))]
                 assert stored.samples.count() == len(outcomes)
             assert [(s.name, s.k, s.n) for s in stored.statistics.all()] == expected
 
@@ -588,7 +590,18 @@ class TestTheLoadedDemo:
         paired = _paired(contrast["rewarded"], contrast["penalised"])
         assert (paired["n"], paired["only_a"], paired["only_b"]) == (500, 325, 0)
         assert paired["diff"] == pytest.approx(0.65) and paired["p_value"] < 0.01
-        assert runs["sandbagging_checks"].metadata["sandbagging"]["cot_flags_count"] == 41
+        # Violated assumption, from the transcripts: the CoT monitor flagged 41 of 50 rollouts
+        # (MEI24 §3.6), counted here from the stored samples.
+        monitored = runs["sandbagging_cot_monitor"]
+        flagged = [
+            s.sample_id
+            for s in monitored.samples.all()
+            if s.scores["reasons_about_underperforming"]["correct"]
+        ]
+        assert (len(flagged), monitored.samples.count()) == (41, 50)
+        tally = monitored.statistics.get()
+        assert (tally.k, tally.n) == (41, 50)
+        assert "cot_flags_count" not in runs["sandbagging_checks"].metadata["sandbagging"]
 
         # Waiting for attestation: assumptions no data can check.
         waiting = Node.objects.filter(
