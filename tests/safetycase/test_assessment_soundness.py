@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -726,6 +727,8 @@ def test_an_unlinked_threshold_puts_a_supported_root_at_risk():
         ({"attempts": 0, "bound": 0.01}, "its attempts 0 is not a whole number of at least 1"),
         ({"attempts": 10, "bound": "0.01"}, "its bound '0.01' is not a probability"),
         ("lots", "it is 'lots', not a map of attempts and bound"),
+        ({"attempts": math.inf, "bound": 0.01}, "its attempts inf is not a whole number"),
+        ({"attempts": 10, "bound": math.nan}, "its bound nan is not a probability"),
     ],
 )
 def test_a_malformed_deployment_scale_cannot_let_a_goal_pass(scale, problem):
@@ -733,8 +736,28 @@ def test_a_malformed_deployment_scale_cannot_let_a_goal_pass(scale, problem):
     case.nodes[0] = NodeFacts("G0", "goal", "G0 holds", attributes={"deployment_scale": scale})
     result = case.assess()
     (flag,) = flags_of(result, "criterion_error", "G0")
-    assert flag.message == f"G0: its deployment scale cannot be checked: {problem}."
+    assert flag.message.startswith(f"G0: its deployment scale cannot be checked: {problem}")
     assert result.statuses["G0"] == AT_RISK
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        "k == 0 && n >= 3000",
+        "cp_upper(k + errors, n + errors, 0.95) <= 0.5",
+        "cp_upper(k, n + 0, 0.95) <= 0.5",
+    ],
+)
+def test_a_bound_the_scale_cannot_read_leaves_the_goal_at_risk_not_supported(criterion):
+    # 0 of 3000 over 10⁶ attempts: written as cp_upper(k, n, c) the scale check fires; written
+    # any other way it must not pass unchecked.
+    case = si_scale_case(0, 3000, 10**6, 0.01)
+    case.bindings[0] = dataclasses.replace(case.bindings[0], expression=criterion)
+    result = case.assess()
+    assert result.statuses["Sn1"] == SUPPORTED
+    assert result.statuses["G0"] == AT_RISK
+    (flag,) = flags_of(result, "criterion_error", "G0")
+    assert "none of the bounds it rests on is a per-attempt upper bound" in flag.message
 
 
 def test_a_deployment_bound_of_zero_is_exceeded_by_any_positive_bound():
@@ -769,3 +792,13 @@ def test_an_event_whose_bound_alone_fits_the_deployment_is_still_too_few_samples
     result = case.assess()
     (flag,) = flags_of(result, "deployment_scale_exceeded", "G0")
     assert flag.severity == "error" and result.statuses["G0"] == DEFEATED
+
+
+def test_the_paired_tables_own_interval_counts_however_it_is_written():
+    from safetycase.core.assessment.joint import bound_confidences
+
+    for text in ("paired.upper <= 0.1", 'paired["upper"] <= 0.1', "paired[ 'lower' ] >= -0.1"):
+        ((_, function, confidence),) = bound_confidences(text)
+        assert function.startswith("paired.") and confidence == 0.975, text
+    ((_, function, confidence),) = bound_confidences("paired_upper(paired, 0.995) <= 0.1")
+    assert (function, confidence) == ("paired_upper", 0.995)

@@ -240,12 +240,14 @@ def _paired(run_a: EvaluationRun, run_b: EvaluationRun) -> dict:
     # The criterion's paired_upper(paired, 0.995) is the upper end of the 99% two-sided
     # interval: the same formula with z = Φ⁻¹(0.995).
     table = {"both": both, "only_a": only_a, "only_b": only_b, "neither": neither}
+    unscored = sum(1 for key in a if not isinstance(a[key], bool) or not isinstance(b[key], bool))
     upper_995 = evaluate(compile_expression("paired_upper(paired, 0.995)"), {"paired": table})
     assert upper_995 == pytest.approx(
         _newcombe_upper(both, only_a, only_b, neither, z=2.5758293035489004), abs=1e-12
     )
     return {
         **table,
+        "unscored": unscored,
         "n": n,
         "diff": (only_a - only_b) / n,
         "p_value": p_value,

@@ -79,7 +79,9 @@ Solutions
   when `binom_sf(k - 1, n, p0) >= alpha` passes but the test's power to detect the node's
   `attributes.detectable_rate` (default twice p0, at most halfway to 1) is below 0.8.
 * A criterion whose selector has `paired_with` judges each eligible run with its samples paired
-  with the latest eligible run of the other condition (`paired.py`, the CEL variable `paired`
+  with every eligible run of the other condition that holds the same samples (each pair is a
+  verdict of the ledger, so a newer run of that condition never hides a failing pair; the newest
+  one when none holds them) (`paired.py`, the CEL variable `paired`
   as for checks below); when there is none, or the samples cannot be paired, the criterion
   cannot be evaluated (`criterion_error`, at risk). Policy `pooled` is refused for it
   (`criterion_error`): pooled runs have no samples to pair.
@@ -99,8 +101,9 @@ Assumptions
   the binding's criterion states when it bounds the rate from above (`{}` otherwise; a run that
   is evidence for two different bounds is checked once per bound). A06 checks each run against
   its own criterion's bound this way.
-* A check whose selector has `paired_with` (`paired.py`) reads two runs: the latest eligible run
-  of its selector (condition a) and the latest eligible run of `paired_with` (condition b, with
+* A check whose selector has `paired_with` (`paired.py`) reads pairs of runs: each eligible run
+  of its selector (condition a) with each eligible run of `paired_with` that holds the same
+  samples, else the newest (condition b, with
   the task, task version and scorer of the selector unless it names its own), and gets the CEL
   variable `paired` — their samples paired by (sample id, epoch): the 2×2 table, the accuracies,
   their difference with Newcombe's 95% interval and the exact McNemar p-values. No eligible run

@@ -88,12 +88,9 @@ class AssumptionChecks:
                 # Every eligible run must pass: a later passing run does not hide a failing one.
                 results = CheckResults()
                 for run, stat in selection.checked:
-                    results.record(
-                        (run.id, stat.key),
-                        run,
-                        stat,
-                        self._evaluate_on(expression, run, stat, now_ts),
-                    )
+                    # A paired run is checked once per run of the other condition it pairs with.
+                    key = (run.id, stat.key, str(run.paired_with))
+                    results.record(key, run, stat, self._evaluate_on(expression, run, stat, now_ts))
             else:
                 store = self._scope.get(a)
                 if store is None or not store.targets:
@@ -208,7 +205,7 @@ class AssumptionChecks:
                         node.catalogue_id,
                         f"{a} does not hold: its check "
                         f"{quoted(s.expressions[binding.id].text)} is "
-                        f"false on {run_text(run, stat)}{self._paired_text(binding)}{more}.",
+                        f"false on {run_text(run, stat)}{self._paired_text(run)}{more}.",
                     )
                 )
             binding, failing = violated[0]
@@ -281,12 +278,11 @@ class AssumptionChecks:
             view=view,
         )
 
-    def _paired_text(self, binding: BindingFacts) -> str:
-        """' paired with run 12' for a paired check (its other condition's run), else ''."""
-        selection = self._bindings.get(binding.id) if binding.selector else None
-        if selection is None or selection.paired is None:
-            return ""
-        return f" paired with run {selection.paired.id}"
+    @staticmethod
+    def _paired_text(run: RunFacts) -> str:
+        """' paired with run 12' for a run a paired check read with the other condition's
+        run 12, else ''."""
+        return f" paired with run {run.paired_with}" if run.paired_with is not None else ""
 
     def _nodes_above(self, a: str, keys: set[Any]) -> dict[str, frozenset[Any]]:
         """The goals and strategies in `a`'s scope above the solutions whose evidence runs are

@@ -147,6 +147,7 @@ class RunFacts:
     # condition's run (paired.py): the CEL variable `paired`, or why it cannot be computed.
     paired: Mapping[str, Any] | None = field(default=None, hash=False)
     paired_error: str = ""
+    paired_with: Any = None  # the other condition's run id the `paired` table is with
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ _CONFIDENCE_ARGUMENT = {
     "paired_lower": 1,
 }
 # The `paired` table's own interval is 95% two-sided: each end is a 97.5% one-sided bound.
-_PAIRED_ENDS = re.compile(r"\bpaired\.(upper|lower)\b")
+_PAIRED_ENDS = re.compile(r"\bpaired\s*(?:\.\s*(upper|lower)\b|\[\s*[\"'](upper|lower)[\"']\s*\])")
 PAIRED_END_CONFIDENCE = 0.975
 
 
@@ -137,7 +137,8 @@ def bound_confidences(text: str) -> list[tuple[int, str, float]]:
         confidence = _constant(args[index]) if len(args) > index else None
         out.append((match.start(), function, confidence or DEFAULT_CONFIDENCE))
     for match in _PAIRED_ENDS.finditer(text):
-        out.append((match.start(), match.group(0), PAIRED_END_CONFIDENCE))
+        end = match.group(1) or match.group(2)
+        out.append((match.start(), f"paired.{end}", PAIRED_END_CONFIDENCE))
     return out
 
 

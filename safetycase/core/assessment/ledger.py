@@ -56,7 +56,7 @@ from safetycase.core.assessment.facts import (
     worst_status,
 )
 from safetycase.core.assessment.guards import PreparedExpression
-from safetycase.core.assessment.paired import paired_selector, with_pairing
+from safetycase.core.assessment.paired import paired_selector, sample_keys, with_pairing
 from safetycase.core.assessment.runs import (
     model_matches,
     run_text,
@@ -218,15 +218,28 @@ class LedgerChecks:
         now_ts: float,
         eligible: list[tuple[RunFacts, float]],
     ) -> list[tuple[RunFacts, float]]:
-        """Each eligible run carrying its `paired` table with the latest eligible run of the
-        other condition (paired.py), which also bounds how long the verdict stays valid."""
-        other = self._select(dataclasses.replace(binding, selector=control), case, now_ts)
+        """Each eligible run of condition a paired with every eligible run of condition b
+        that holds the same samples — each pair is judged, so a newer run of b never hides an
+        earlier pair that fails — or, when none does, with the newest run of b, whose pairing
+        then says why the samples differ (paired.py). A pair stays valid while both runs are
+        fresh."""
+        selector = binding.selector or {}
+        sel, partners = self._eligible_runs(
+            dataclasses.replace(binding, selector=control), case, now_ts
+        )
         missing = f"there is no eligible run of {task_text(control)} to pair with"
+        keys = {id(p): sample_keys(p) for p, _ in partners}
         out = []
         for run, until in eligible:
-            scorer = statistic_for(run, binding.selector or {}).key
-            paired = with_pairing(run, other.run, binding.selector or {}, scorer, missing)
-            out.append((paired, min(until, other.valid_to)))
+            scorer = statistic_for(run, selector).key
+            mine = sample_keys(run)
+            matching = [(p, u) for p, u in partners if mine is not None and keys[id(p)] == mine]
+            chosen = matching or partners[:1]
+            if not chosen:
+                out.append((with_pairing(run, None, selector, scorer, missing), sel.valid_to))
+            for partner, partner_until in chosen:
+                paired = with_pairing(run, partner, selector, scorer, missing)
+                out.append((paired, min(until, partner_until)))
         return out
 
     def _ledger_criterion(

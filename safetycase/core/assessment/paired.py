@@ -164,6 +164,13 @@ def paired_difference(
     }
 
 
+def sample_keys(run: RunFacts) -> frozenset[tuple[str, int]] | None:
+    """The (sample id, epoch) entries of `run`, or None when its samples were not loaded."""
+    if run.samples is None:
+        return None
+    return frozenset((str(s.get("id")), int(s.get("epoch") or 1)) for s in run.samples)
+
+
 def with_pairing(
     run: RunFacts,
     partner: RunFacts | None,
@@ -174,7 +181,8 @@ def with_pairing(
     """`run` carrying its `paired` table with `partner` (the other condition's run), or the
     reason it cannot (`missing` when there is no partner), for criteria that judge each run."""
     if partner is None:
-        return dataclasses.replace(run, paired=None, paired_error=missing)
+        return dataclasses.replace(run, paired=None, paired_error=missing, paired_with=None)
+    run = dataclasses.replace(run, paired_with=partner.id)
     try:
         table = paired_difference(
             run,

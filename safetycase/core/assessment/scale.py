@@ -88,7 +88,9 @@ def scale_problem(spec: Any) -> str:
         return f"it is {spec!r}, not a map of attempts and bound"
 
     def number(value: Any) -> bool:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
 
     attempts, bound = spec.get("attempts"), spec.get("bound")
     if not number(attempts) or attempts < 1 or attempts != int(attempts):
@@ -183,7 +185,23 @@ class ScaleChecks:
             value, k, n = max(counted)
             values.append((use, value, k, n))
         if not values:
-            return status, reason  # no evidence yet: the solutions say so
+            if status != SUPPORTED:
+                return status, reason  # no evidence yet: the solutions say so
+            # Supported, yet no bound it rests on reads as a rate per attempt: the claim about
+            # the deployment would pass unchecked (`k == 0 && n >= m`, `cp_upper(k + e, …)`).
+            flags.append(
+                Flag(
+                    "criterion_error",
+                    WARNING,
+                    i,
+                    None,
+                    "",
+                    f"{i}: its deployment scale cannot be checked: none of the bounds it rests on "
+                    "is a per-attempt upper bound on the run's own counts, cp_upper(k, n, c) or "
+                    "wilson_upper(k, n, c).",
+                )
+            )
+            return AT_RISK, f"{i} is at risk: its deployment scale cannot be checked."
         p = min(1.0, math.fsum(v for _, v, _, _ in values))
         risk = at_least_once(p, attempts)
         if risk <= bound + _TOLERANCE:
