@@ -413,8 +413,18 @@ def test_a_newer_run_of_the_other_condition_does_not_hide_an_earlier_failing_pai
     criterion = solution_case(first, failing_partner, clean_partner).assess()
     assert criterion.statuses["Sn1"] == DEFEATED
     assert flags(criterion, "contradicting_evidence")
-    # Both pairs are in the ledger: the one with run 12 holds, the one with run 11 does not.
-    assert sorted(e.holds for e in criterion.evidence[1]) == [False, True]
+    # Both pairs are in the ledger: the one with run 11 fails and decides, the one with run 12
+    # holds and is outweighed.
+    ledger = {e.note: (e.run, e.holds, e.role) for e in criterion.evidence[1]}
+    assert ledger == {
+        "paired with run 11": (10, False, "decisive"),
+        "paired with run 12": (10, True, "outweighed"),
+    }
+    check_ledger = {e.note: (e.holds, e.role) for e in check.evidence[2]}
+    assert check_ledger == {
+        "paired with run 11": (False, "decisive"),
+        "paired with run 12": (True, "outweighed"),
+    }
 
 
 def test_the_shipped_sandbagging_expressions_never_pass_unscored_pairs():

@@ -195,7 +195,8 @@ class LedgerChecks:
         any_false = any(h is False for h in holds)
         for (run, stat), held in zip(checked, holds, strict=True):
             role = OUTWEIGHED if any_false and held is not False else DECISIVE
-            entries.append(LedgerEntry(run.id, stat.k, stat.n, held, role))
+            note = f"paired with run {run.paired_with}" if run.paired_with is not None else ""
+            entries.append(LedgerEntry(run.id, stat.k, stat.n, held, role, note))
         run, stat = checked[0]
         return Outcome(
             SUPPORTED,
@@ -343,7 +344,8 @@ class LedgerChecks:
         else:
             worst = worst_status(outcome.status for _, outcome, _ in verdicts)
             deciding = [v for v in verdicts if v[1].status == worst]
-        decided_by = {run.id for runs, _, _ in deciding for run in runs}
+        # A paired run is one verdict per run of the other condition: (run, partner) decides.
+        decided_by = {(run.id, run.paired_with) for runs, _, _ in deciding for run in runs}
         status = deciding[0][1].status if policy == POLICY_LATEST else worst
         if len(verdicts) == 1:
             reason = verdicts[0][1].reason
@@ -374,13 +376,14 @@ class LedgerChecks:
             for run in runs:
                 stat = statistic_for(run, selector) if len(runs) > 1 else outcome.stat
                 holds = self._holds(expression, run, stat, now_ts)
-                if run.id in decided_by:
+                if (run.id, run.paired_with) in decided_by:
                     role = DECISIVE
                 elif policy == POLICY_LATEST:
                     role = SUPERSEDED
                 else:
                     role = OUTWEIGHED
-                entries.append(LedgerEntry(run.id, stat.k, stat.n, holds, role))
+                note = f"paired with run {run.paired_with}" if run.paired_with is not None else ""
+                entries.append(LedgerEntry(run.id, stat.k, stat.n, holds, role, note))
         newest = verdicts[0][0][0]
         return Outcome(
             status,
