@@ -24,6 +24,7 @@ from safetycase.core.assessment.facts import (
 )
 from safetycase.core.assessment.guards import PreparedExpression
 from safetycase.core.assessment.ledger import WITHDRAWN
+from safetycase.core.assessment.paired import paired_note
 from safetycase.core.assessment.runs import RunStatistic, run_text, statistic_for
 from safetycase.core.assessment.state import (
     ASSUMPTION_HOLDS,
@@ -280,9 +281,8 @@ class AssumptionChecks:
 
     @staticmethod
     def _paired_text(run: RunFacts) -> str:
-        """' paired with run 12' for a run a paired check read with the other condition's
-        run 12, else ''."""
-        return f" paired with run {run.paired_with}" if run.paired_with is not None else ""
+        note = paired_note(run)
+        return f" {note}" if note else ""
 
     def _nodes_above(self, a: str, keys: set[Any]) -> dict[str, frozenset[Any]]:
         """The goals and strategies in `a`'s scope above the solutions whose evidence runs are

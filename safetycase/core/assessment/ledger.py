@@ -56,7 +56,12 @@ from safetycase.core.assessment.facts import (
     worst_status,
 )
 from safetycase.core.assessment.guards import PreparedExpression
-from safetycase.core.assessment.paired import paired_selector, sample_keys, with_pairing
+from safetycase.core.assessment.paired import (
+    paired_note,
+    paired_selector,
+    sample_keys,
+    with_pairing,
+)
 from safetycase.core.assessment.runs import (
     model_matches,
     run_text,
@@ -195,8 +200,7 @@ class LedgerChecks:
         any_false = any(h is False for h in holds)
         for (run, stat), held in zip(checked, holds, strict=True):
             role = OUTWEIGHED if any_false and held is not False else DECISIVE
-            note = f"paired with run {run.paired_with}" if run.paired_with is not None else ""
-            entries.append(LedgerEntry(run.id, stat.k, stat.n, held, role, note))
+            entries.append(LedgerEntry(run.id, stat.k, stat.n, held, role, paired_note(run)))
         run, stat = checked[0]
         return Outcome(
             SUPPORTED,
@@ -382,8 +386,7 @@ class LedgerChecks:
                     role = SUPERSEDED
                 else:
                     role = OUTWEIGHED
-                note = f"paired with run {run.paired_with}" if run.paired_with is not None else ""
-                entries.append(LedgerEntry(run.id, stat.k, stat.n, holds, role, note))
+                entries.append(LedgerEntry(run.id, stat.k, stat.n, holds, role, paired_note(run)))
         newest = verdicts[0][0][0]
         return Outcome(
             status,

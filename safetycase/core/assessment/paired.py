@@ -164,6 +164,11 @@ def paired_difference(
     }
 
 
+def paired_note(run: RunFacts) -> str:
+    """'paired with run 12' for a run read with the other condition's run 12, else ''."""
+    return f"paired with run {run.paired_with}" if run.paired_with is not None else ""
+
+
 def sample_keys(run: RunFacts) -> frozenset[tuple[str, int]] | None:
     """The (sample id, epoch) entries of `run`, or None when its samples were not loaded."""
     if run.samples is None:
