@@ -101,6 +101,19 @@ def _constant(text: str) -> float | None:
     return _CONSTANTS[text]
 
 
+def closing_bracket(text: str, open_at: int) -> int | None:
+    """The index of the bracket that closes the one at `open_at`, or None when none does."""
+    depth = 0
+    for j in range(open_at, len(text)):
+        if text[j] in "([{":
+            depth += 1
+        elif text[j] in ")]}":
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
+
+
 def constant_confidences(text: str) -> str:
     """`text` with each `bonferroni(...)` call that is a constant replaced by its value, so
     that the shape of a criterion (`cp_upper(k, n, bonferroni(0.95, 4)) <= t`) reads the
@@ -109,15 +122,8 @@ def constant_confidences(text: str) -> str:
     for match in re.finditer(r"\bbonferroni\s*\(", text):
         if match.start() < last:
             continue
-        depth, j = 0, match.end() - 1
-        for j in range(match.end() - 1, len(text)):
-            if text[j] in "([{":
-                depth += 1
-            elif text[j] in ")]}":
-                depth -= 1
-                if depth == 0:
-                    break
-        end = j + 1
+        close = closing_bracket(text, match.end() - 1)
+        end = (close if close is not None else len(text) - 1) + 1
         value = _constant(text[match.start() : end])
         if value is not None:
             out.append(text[last : match.start()])

@@ -163,27 +163,10 @@ class LedgerChecks:
         for run, _ in eligible:
             stat = statistic_for(run, selector)
             if run.id in withdrawn:
-                entries.append(
-                    LedgerEntry(
-                        run.id,
-                        stat.k,
-                        stat.n,
-                        self._holds(expression, run, stat, now_ts),
-                        WITHDRAWN,
-                        withdrawn[run.id],
-                    )
-                )
-                notes.append(
-                    Flag(
-                        "evidence_withdrawn",
-                        INFO,
-                        node,
-                        run.id,
-                        "",
-                        f"{node}: {run_text(run, stat)} is withdrawn from the evidence of its "
-                        f"check {quoted(expression.text)} ({withdrawn[run.id]}).",
-                    )
-                )
+                where = f"the evidence of its check {quoted(expression.text)}"
+                entry, note = self._withdrawn(node, expression, run, stat, withdrawn, now_ts, where)
+                entries.append(entry)
+                notes.append(note)
                 continue
             checked.append((run, stat))
         if not checked:
@@ -214,6 +197,18 @@ class LedgerChecks:
             checked=tuple(checked),
             paired=partner,
         )
+
+    def _withdrawn(
+        self, node, expression, run: RunFacts, stat, withdrawn: dict, now_ts: float, where: str
+    ) -> tuple[LedgerEntry, Flag]:
+        """A run a reviewer withdrew: its ledger entry (with its verdict, still shown) and the
+        `evidence_withdrawn` note saying who and why."""
+        reason = withdrawn[run.id]
+        entry = LedgerEntry(
+            run.id, stat.k, stat.n, self._holds(expression, run, stat, now_ts), WITHDRAWN, reason
+        )
+        message = f"{node}: {run_text(run, stat)} is withdrawn from {where} ({reason})."
+        return entry, Flag("evidence_withdrawn", INFO, node, run.id, "", message)
 
     def _paired_runs(
         self,
@@ -293,27 +288,11 @@ class LedgerChecks:
                 continue
             valid_to = min(valid_to, until)
             stat = statistic_for(run, selector)
-            entries_withdrawn.append(
-                LedgerEntry(
-                    run.id,
-                    stat.k,
-                    stat.n,
-                    self._holds(expression, run, stat, now_ts),
-                    WITHDRAWN,
-                    withdrawn[run.id],
-                )
+            entry, note = self._withdrawn(
+                node, expression, run, stat, withdrawn, now_ts, "its evidence"
             )
-            notes.append(
-                Flag(
-                    "evidence_withdrawn",
-                    INFO,
-                    node,
-                    run.id,
-                    "",
-                    f"{node}: {run_text(run, stat)} is withdrawn from its evidence "
-                    f"({withdrawn[run.id]}).",
-                )
-            )
+            entries_withdrawn.append(entry)
+            notes.append(note)
 
         if not active:
             outcome = self._criterion(

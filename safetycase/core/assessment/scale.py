@@ -44,7 +44,7 @@ from safetycase.core.assessment.facts import (
     WARNING,
     Flag,
 )
-from safetycase.core.assessment.joint import BoundUse, call_arguments
+from safetycase.core.assessment.joint import BoundUse, call_arguments, closing_bracket
 from safetycase.core.assessment.ledger import DECISIVE, OUTWEIGHED
 from safetycase.core.assessment.structure import RootRules
 from safetycase.core.assessment.wording import joined, plural
@@ -121,16 +121,8 @@ def deployment_thresholds(text: str) -> list[tuple[str, float]]:
     (`p_any_defection(q, N) <= t`)."""
     out = []
     for match in _DEPLOYMENT_CALL.finditer(text):
-        open_at = match.end() - 1
-        depth = 0
-        for j in range(open_at, len(text)):
-            if text[j] in "([{":
-                depth += 1
-            elif text[j] in ")]}":
-                depth -= 1
-                if depth == 0:
-                    break
-        else:
+        j = closing_bracket(text, match.end() - 1)
+        if j is None:
             continue
         after = _AT_MOST.match(text, j + 1)
         if after:
